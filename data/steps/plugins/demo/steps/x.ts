@@ -1,0 +1,3 @@
+export async function x() {
+  return 1;
+}

@@ -1,0 +1,50 @@
+"""`wfprof`: one CLI for the seed's commands and the pipeline.
+
+Start-up is part of the performance goal: this module imports only argparse and importlib; each
+command lives in `wfprof_pipeline/commands/<name>.py`, whose `register()` adds its parser without
+heavy imports and whose handler imports what it needs when it runs. Dagster is imported only by
+commands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Order = order in `wfprof --help`.
+COMMAND_MODULES = ["run", "dev", "sql", "pg"]
+
+
+class CliError(Exception):
+    """A user-facing error: printed as `wfprof: error: …` with exit code 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wfprof",
+        description="What each workflow step costs to run, and what to charge for it.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"wfprof_pipeline.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # known error types get one clean line; anything else keeps its traceback
+        if isinstance(exc, CliError) or type(exc).__module__.startswith("wfprof_pipeline"):
+            print(f"wfprof: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

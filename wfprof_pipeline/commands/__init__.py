@@ -1,0 +1,1 @@
+"""One module per CLI command: `register(subparsers)` with light imports, heavy imports in the handler."""

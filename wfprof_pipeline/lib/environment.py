@@ -1,0 +1,45 @@
+"""Turn Settings into a ready environment: the embedded server when no URL is configured, DAGSTER_HOME."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from wfprof_pipeline.lib import settings as s
+from wfprof_pipeline.lib.pg_urls import with_scheme
+from wfprof_pipeline.lib.postgres import DAGSTER_DATABASE, DEMO_DATABASE, start_embedded
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def prepare(settings: s.Settings | None = None) -> dict[str, str]:
+    """Return the environment variables wfprof's Dagster processes need, starting what is missing.
+
+    - DATABASE_URL / DAGSTER_PG_URL: from the environment, else the embedded server (started here).
+    - DAGSTER_HOME: `<home>/dagster_home` with the project's dagster.yaml, unless already set.
+    """
+    settings = settings or s.Settings.from_env()
+    env: dict[str, str] = {}
+    if settings.needs_embedded_postgres:
+        embedded = start_embedded(settings.home)
+        if settings.database_url is None:
+            env[s.ENV_DATABASE_URL] = embedded.url(DEMO_DATABASE)
+        if settings.dagster_pg_url is None:
+            env[s.ENV_DAGSTER_PG_URL] = embedded.url(DAGSTER_DATABASE, driver="psycopg2")
+    if settings.dagster_pg_url is not None:
+        # Users may paste a plain postgresql:// URL; Dagster must get the psycopg2 driver (see pg_urls).
+        env[s.ENV_DAGSTER_PG_URL] = with_scheme(settings.dagster_pg_url, "postgresql+psycopg2")
+    if not os.environ.get("DAGSTER_HOME"):
+        dagster_home = (settings.home / "dagster_home").resolve()
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+        env["DAGSTER_HOME"] = str(dagster_home)
+    return env
+
+
+def apply(settings: s.Settings | None = None) -> dict[str, str]:
+    """prepare() and export the result into this process's environment."""
+    env = prepare(settings)
+    os.environ.update(env)
+    return env

@@ -1,0 +1,62 @@
+"""Configuration from environment variables, resolved at run time (never at import time).
+
+Every knob has a default that makes the embedded setup work with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+# Names users set; kept in one place so the README, dagster.yaml and docker-compose.yml agree.
+ENV_WAREHOUSE = "WFPROF_WAREHOUSE"
+ENV_STEPS_ROOT = "WFPROF_STEPS_ROOT"
+ENV_HOME = "WFPROF_HOME"
+ENV_DATABASE_URL = "DATABASE_URL"
+ENV_SANDBOX_URL = "SANDBOX_URL"
+ENV_NODE = "WFPROF_NODE"
+ENV_DAGSTER_PG_URL = "DAGSTER_PG_URL"
+ENV_REPORTS_DIR = "WFPROF_REPORTS_DIR"
+
+
+class Settings(BaseModel):
+    """What wfprof reads from the environment. Relative paths are relative to the working directory."""
+
+    warehouse: Path = Field(default=Path("data/wfprof.duckdb"), description="DuckDB warehouse file")
+    steps_root: Path = Field(default=Path("data/steps"), description="Step corpus root (KeeperHub layout)")
+    home: Path = Field(default=Path(".wfprof"), description="Local state: embedded Postgres, Dagster home")
+    reports_dir: Path = Field(default=Path("data/reports"), description="Where HTML reports are written")
+    database_url: str | None = Field(default=None, description="KeeperHub Postgres; None = embedded demo DB")
+    sandbox_url: str | None = Field(default=None, description="Remote JS sandbox; None = embedded QuickJS")
+    node: str = Field(default="node", description="Node.js executable")
+    dagster_pg_url: str | None = Field(default=None, description="Dagster instance storage; None = embedded")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        values: dict[str, object] = {}
+        for field, name in (
+            ("warehouse", ENV_WAREHOUSE),
+            ("steps_root", ENV_STEPS_ROOT),
+            ("home", ENV_HOME),
+            ("reports_dir", ENV_REPORTS_DIR),
+            ("database_url", ENV_DATABASE_URL),
+            ("sandbox_url", ENV_SANDBOX_URL),
+            ("node", ENV_NODE),
+            ("dagster_pg_url", ENV_DAGSTER_PG_URL),
+        ):
+            value = get(name)
+            if value is not None:
+                values[field] = value
+        return cls(**values)
+
+    @property
+    def needs_embedded_postgres(self) -> bool:
+        return self.database_url is None or self.dagster_pg_url is None

@@ -1,0 +1,41 @@
+"""The main job end to end (`wfprof run`): what the nightly schedule does, from the command line.
+
+Dagster wiring, not pure logic: it loads the definitions and executes jobs against the instance in
+$DAGSTER_HOME, so runs show up in the UI like scheduled ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+NIGHTLY_JOB = "wfprof_nightly"
+
+
+@dataclass
+class RunOutcome:
+    jobs: list[tuple[str, bool]] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return all(ok for _, ok in self.jobs)
+
+
+def run_all(log: Callable[[str], None] = print) -> RunOutcome:
+    import dagster as dg
+
+    from wfprof_pipeline.definitions import defs
+
+    definitions = defs()
+    outcome = RunOutcome()
+    with dg.DagsterInstance.get() as instance:
+        job = definitions.resolve_job_def(NIGHTLY_JOB)
+        log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        outcome.jobs.append((NIGHTLY_JOB, result.success))
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure and event.step_failure_data is not None:
+                    err = event.step_failure_data.error
+                    log(f"  step {event.step_key} failed: {err.message.strip() if err else 'unknown error'}")
+    return outcome
