@@ -1,3 +1,0 @@
-export async function x() {
-  return 1;
-}

@@ -1,0 +1,63 @@
+"""`step_pricing`: the seed's formula `total = base_units(tier) + io_multiplier(io_class) × io_operations`."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from wfprof_pipeline.lib.cost_model.io_class import choose_io_class
+from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
+from wfprof_pipeline.lib.cost_model.tiers import STATUS_OK
+
+STEP_PRICING_SCHEMA: dict[str, pl.DataType] = {
+    "step_id": pl.Utf8,
+    "step_type": pl.Utf8,
+    "tier": pl.Utf8,
+    "base_units": pl.Float64,
+    "io_class": pl.Utf8,
+    "io_class_source": pl.Utf8,
+    "io_multiplier": pl.Float64,
+    "io_operations": pl.Float64,
+    "total_units": pl.Float64,
+    "status": pl.Utf8,
+    "note": pl.Utf8,
+}
+
+
+def price_steps(measurements: pl.DataFrame, tiers: pl.DataFrame, policy: PricingPolicy) -> pl.DataFrame:
+    """One row per step; a step without a tier (no profile, failed profile) or with an unknown declared
+    I/O class is listed with its status and null units — never silently priced."""
+    tier_by_step = {r["step_id"]: r for r in tiers.iter_rows(named=True)}
+    rows = []
+    for m in measurements.iter_rows(named=True):
+        t = tier_by_step.get(m["step_id"], {})
+        tier = t.get("tier")
+        status = t.get("status") or STATUS_OK
+        notes = [t["note"]] if t.get("note") else []
+        choice = choose_io_class(m["declared_io_class"], m["rpc_methods"], m["io_operations"])
+        if choice.note:
+            notes.append(choice.note)
+        io_ops = m["io_operations"]
+        if status == STATUS_OK and choice.io_class is None:
+            status = "invalid_io_class"
+        if status == STATUS_OK and io_ops is None:
+            status = "missing_io_operations"
+            notes.append("the profile has no request count")
+        priced = status == STATUS_OK and tier is not None
+        base = policy.units.of(tier) if tier is not None else None
+        mult = policy.io_multipliers.of(choice.io_class) if choice.io_class is not None else None
+        rows.append(
+            {
+                "step_id": m["step_id"],
+                "step_type": m["action_type"] or m["step_id"],
+                "tier": tier,
+                "base_units": base,
+                "io_class": choice.io_class,
+                "io_class_source": choice.source,
+                "io_multiplier": mult,
+                "io_operations": io_ops,
+                "total_units": policy.step_cost(tier, choice.io_class, io_ops) if priced else None,
+                "status": status,
+                "note": "; ".join(notes) or None,
+            }
+        )
+    return pl.DataFrame(rows, schema=STEP_PRICING_SCHEMA).sort("step_id")

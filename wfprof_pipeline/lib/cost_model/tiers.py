@@ -1,0 +1,94 @@
+"""`step_tiers`: light / medium / heavy by deterministic call count relative to the lightest step."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from wfprof_pipeline.lib.cost_model.policy import CallBasis, TierThresholds
+
+STEP_TIERS_SCHEMA: dict[str, pl.DataType] = {
+    "step_id": pl.Utf8,
+    "action_type": pl.Utf8,
+    "basis": pl.Utf8,
+    "tier_calls": pl.Int64,
+    "calls_own": pl.Int64,
+    "calls_packages": pl.Int64,
+    "calls_node_execute": pl.Int64,
+    "lightest_step": pl.Utf8,
+    "ratio_to_lightest": pl.Float64,
+    "tier": pl.Utf8,
+    "status": pl.Utf8,
+    "note": pl.Utf8,
+}
+
+STATUS_OK = "ok"
+STATUS_MISSING = "missing_profile"
+STATUS_ERROR = "profile_error"
+
+
+def basis_calls(measurements: pl.DataFrame, basis: CallBasis) -> pl.Expr:
+    parts = ["calls_own", "calls_packages"]
+    if basis in ("own_packages_node_execute", "all"):
+        parts.append("calls_node_execute")
+    if basis == "all":
+        parts += ["calls_node_import", "calls_other"]
+    # A missing category of a profiled step counts as zero; an unprofiled step stays null.
+    total = pl.sum_horizontal([pl.col(p).fill_null(0) for p in parts])
+    return pl.when(pl.col("profiled") & pl.col("error").is_null()).then(total).otherwise(None)
+
+
+def status_of(measurements: pl.DataFrame) -> pl.Expr:
+    return (
+        pl.when(~pl.col("profiled").fill_null(False))
+        .then(pl.lit(STATUS_MISSING))
+        .when(pl.col("error").is_not_null())
+        .then(pl.lit(STATUS_ERROR))
+        .otherwise(pl.lit(STATUS_OK))
+    )
+
+
+def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.DataFrame:
+    """One row per step. Steps without a usable profile are listed with their status and no tier.
+
+    The reference is the lightest step with more than zero calls, so no ratio divides by zero; a step
+    with zero calls gets ratio 0 (light). If no step has any calls, every ratio is null and tiers are
+    left empty rather than invented.
+    """
+    frame = measurements.with_columns(
+        basis_calls(measurements, thresholds.basis).cast(pl.Int64).alias("tier_calls"),
+        status_of(measurements).alias("status"),
+    )
+    positive = frame.filter(pl.col("tier_calls") > 0).sort(["tier_calls", "step_id"])
+    lightest_step = positive["step_id"][0] if positive.height else None
+    lightest = float(positive["tier_calls"][0]) if positive.height else None
+
+    rows = []
+    for row in frame.iter_rows(named=True):
+        ratio = tier = None
+        note = None
+        if row["status"] == STATUS_MISSING:
+            note = "no profile for this step: not tiered, not priced"
+        elif row["status"] == STATUS_ERROR:
+            note = f"profile failed: {row['error']}"
+        elif lightest is None:
+            note = "no step has any calls on this basis: no reference to tier against"
+        else:
+            ratio = row["tier_calls"] / lightest
+            tier = thresholds.tier_of(ratio)
+        rows.append(
+            {
+                "step_id": row["step_id"],
+                "action_type": row["action_type"],
+                "basis": thresholds.basis,
+                "tier_calls": row["tier_calls"],
+                "calls_own": row["calls_own"],
+                "calls_packages": row["calls_packages"],
+                "calls_node_execute": row["calls_node_execute"],
+                "lightest_step": lightest_step,
+                "ratio_to_lightest": ratio,
+                "tier": tier,
+                "status": row["status"] if tier is not None or row["status"] != STATUS_OK else "untiered",
+                "note": note,
+            }
+        )
+    return pl.DataFrame(rows, schema=STEP_TIERS_SCHEMA).sort("step_id")

@@ -1,0 +1,169 @@
+"""Tiers and prices: the seed's table reproduced, missing measurements reported, bad policies refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wfprof_pipeline.lib.cost_model import seed
+from wfprof_pipeline.lib.cost_model.io_class import choose_io_class
+from wfprof_pipeline.lib.cost_model.measurements import step_measurements
+from wfprof_pipeline.lib.cost_model.policy import (
+    PolicyError,
+    PricingPolicy,
+    TierThresholds,
+    load_policy,
+    parse_policy,
+)
+from wfprof_pipeline.lib.cost_model.pricing import price_steps
+from wfprof_pipeline.lib.cost_model.tiers import assign_tiers
+
+
+def _price(rows: list[dict], policy: PricingPolicy | None = None):
+    policy = policy or PricingPolicy()
+    measurements = step_measurements(rows)
+    tiers = assign_tiers(measurements, policy.tiers)
+    return tiers, price_steps(measurements, tiers, policy)
+
+
+def test_default_policy_reproduces_the_seed_pricing_table() -> None:
+    _, pricing = _price(seed.SEED_STEP_MEASUREMENTS)
+    got = {
+        r["step_type"]: (r["base_units"], r["io_multiplier"], r["total_units"])
+        for r in pricing.iter_rows(named=True)
+    }
+    assert got == seed.SEED_PRICING_TABLE
+    assert pricing["status"].unique().to_list() == ["ok"]
+
+
+def test_default_thresholds_put_the_seed_figures_in_the_seed_tiers() -> None:
+    rows = [
+        {"step_id": name, "calls_own": calls, "calls_packages": 0}
+        for name, (calls, _) in seed.SEED_TIER_CALLS.items()
+    ]
+    tiers, _ = _price(rows)
+    got = {r["step_id"]: r["tier"] for r in tiers.iter_rows(named=True)}
+    assert got == {name: tier for name, (_, tier) in seed.SEED_TIER_CALLS.items()}
+    webhook = tiers.filter(tiers["step_id"] == "webhook").row(0, named=True)
+    assert webhook["ratio_to_lightest"] == 1.0 and webhook["lightest_step"] == "webhook"
+
+
+def test_tiers_follow_the_thresholds_and_the_basis() -> None:
+    rows = [
+        {"step_id": "a", "calls_own": 10, "calls_packages": 0, "calls_node_execute": 990},
+        {"step_id": "b", "calls_own": 100, "calls_packages": 100, "calls_node_execute": 800},
+    ]
+    own, _ = _price(rows)
+    assert dict(zip(own["step_id"], own["tier"], strict=True)) == {"a": "light", "b": "medium"}  # 20×
+    policy = PricingPolicy(tiers=TierThresholds(basis="own_packages_node_execute"))
+    with_node, _ = _price(rows, policy)
+    assert dict(zip(with_node["step_id"], with_node["tier"], strict=True)) == {"a": "light", "b": "light"}
+    assert with_node["tier_calls"].to_list() == [1000, 1000]
+    strict = PricingPolicy(tiers=TierThresholds(medium_ratio=2, heavy_ratio=15))
+    t, _ = _price(rows, strict)
+    assert t["tier"].to_list() == ["light", "heavy"]
+
+
+def test_a_step_without_a_profile_is_listed_not_priced() -> None:
+    rows = [
+        *seed.SEED_STEP_MEASUREMENTS,
+        {"step_id": "discord", "action_type": "discord"},  # in the registry, never profiled
+        {"step_id": "broken", "profiled": True, "error": "TypeError: x is not a function",
+         "calls_own": 12, "calls_packages": 0, "io_operations": 0},
+    ]
+    tiers, pricing = _price(rows)
+    by_step = {r["step_id"]: r for r in pricing.iter_rows(named=True)}
+    assert by_step["discord"]["status"] == "missing_profile"
+    assert by_step["discord"]["total_units"] is None and by_step["discord"]["tier"] is None
+    assert "no profile" in by_step["discord"]["note"]
+    assert by_step["broken"]["status"] == "profile_error"
+    assert by_step["broken"]["total_units"] is None
+    assert "TypeError" in by_step["broken"]["note"]
+    # The rest are priced as before, and the failed step's calls are not the lightest reference.
+    assert by_step["slack"]["total_units"] == 5
+    assert set(tiers["lightest_step"].unique().to_list()) == {"email"}
+
+
+def test_no_division_by_zero_when_every_step_has_zero_calls() -> None:
+    rows = [{"step_id": s, "calls_own": 0, "calls_packages": 0, "io_operations": 0} for s in ("x", "y")]
+    tiers, pricing = _price(rows)
+    assert tiers["ratio_to_lightest"].to_list() == [None, None]
+    assert tiers["status"].to_list() == ["untiered", "untiered"]
+    assert "no step has any calls" in tiers["note"][0]
+    assert pricing["total_units"].to_list() == [None, None]
+
+
+def test_zero_call_step_is_light_with_ratio_zero() -> None:
+    tiers, _ = _price(seed.SEED_STEP_MEASUREMENTS)
+    trigger = tiers.filter(tiers["step_id"] == "trigger").row(0, named=True)
+    assert trigger["ratio_to_lightest"] == 0.0 and trigger["tier"] == "light"
+
+
+@pytest.mark.parametrize(
+    ("declared", "methods", "ops", "expected", "source"),
+    [
+        (None, ["eth_chainId", "eth_getBalance"], 2, "chain_read", "json_rpc"),
+        (None, ["eth_chainId", "eth_sendRawTransaction", "eth_getTransactionReceipt"], 9, "chain_write",
+         "json_rpc"),
+        (None, [], 1, "http", "requests"),
+        (None, None, 0, "none", "no_requests"),
+        ("chat", None, 1, "chat", "declared"),
+        ("chain_read", ["eth_sendRawTransaction"], 3, "chain_read", "declared"),
+    ],
+)
+def test_io_class_choice(declared, methods, ops, expected, source) -> None:
+    choice = choose_io_class(declared, methods, ops)
+    assert (choice.io_class, choice.source) == (expected, source)
+    if declared == "chain_read" and methods:
+        assert "chain_write" in choice.note
+
+
+def test_unknown_declared_io_class_is_reported_not_priced() -> None:
+    rows = [{"step_id": "s", "declared_io_class": "carrier_pigeon", "calls_own": 5, "calls_packages": 0,
+             "io_operations": 1}]
+    _, pricing = _price(rows)
+    row = pricing.row(0, named=True)
+    assert row["status"] == "invalid_io_class" and row["total_units"] is None
+    assert "carrier_pigeon" in row["note"]
+
+
+def test_io_operations_multiply_the_class_multiplier() -> None:
+    rows = [{"step_id": "w", "calls_own": 5, "calls_packages": 0, "io_operations": 9,
+             "rpc_methods": ["eth_sendRawTransaction"]}]
+    _, pricing = _price(rows)
+    assert pricing["total_units"].to_list() == [1 + 10 * 9]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"units": {"light": -1}}, "units.light"),
+        ({"io_multipliers": {"chain_writ": 10}}, "io_multipliers.chain_writ"),
+        ({"io_multipliers": {"http": -0.5}}, "io_multipliers.http"),
+        ({"tiers": {"medium_ratio": 50, "heavy_ratio": 10}}, "tiers"),
+        ({"tiers": {"basis": "everything"}}, "tiers.basis"),
+        ({"unit": {}}, "unit"),
+    ],
+)
+def test_invalid_policy_names_the_field(data, field) -> None:
+    with pytest.raises(PolicyError) as exc:
+        parse_policy(data)
+    assert f"{field}:" in str(exc.value)
+
+
+def test_policy_file_from_the_environment(tmp_path) -> None:
+    toml = tmp_path / "policy.toml"
+    toml.write_text("[units]\nheavy = 8\n[io_multipliers]\nchat = 4\n")
+    policy = load_policy(environ={"WFPROF_PRICING_POLICY": str(toml)})
+    assert policy.units.heavy == 8 and policy.io_multipliers.chat == 4 and policy.units.light == 1
+    as_json = tmp_path / "policy.json"
+    as_json.write_text(json.dumps({"io_multipliers": {"chain_write": 20}}))
+    assert load_policy(as_json).io_multipliers.chain_write == 20
+    assert load_policy(environ={}) == PricingPolicy()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[units\n")
+    with pytest.raises(PolicyError, match="not valid toml"):
+        load_policy(bad)
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "missing.toml")
