@@ -1,0 +1,112 @@
+"""Where the seed's claims hold and where they do not, from the computed tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from wfprof_pipeline.lib.cost_model import seed
+from wfprof_pipeline.lib.cost_model.breakdown import share
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    key: str
+    claim: str
+    measured: str
+    holds: bool | None  # None: not measured
+
+
+def _claim(key: str) -> str:
+    return next(c.text for c in seed.SEED_CLAIMS if c.key == key)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _matching(measurements: pl.DataFrame, needles: tuple[str, ...]) -> pl.DataFrame:
+    usable = measurements.filter(pl.col("profiled").fill_null(False) & pl.col("error").is_null())
+    text = (pl.col("step_id") + " " + pl.col("action_type").fill_null("")).str.to_lowercase()
+    cond = pl.lit(False)
+    for n in needles:
+        cond = cond | text.str.contains(n, literal=True)
+    return usable.filter(cond)
+
+
+def check_claims(
+    measurements: pl.DataFrame,
+    breakdown: pl.DataFrame,
+    correlation: pl.DataFrame,
+    priorities: pl.DataFrame,
+    fuel_per_op: float | None = None,
+) -> list[ClaimCheck]:
+    checks: list[ClaimCheck] = []
+
+    hit = correlation.filter(
+        (pl.col("static_metric") == "cyclomatic_complexity") & (pl.col("runtime_measure") == "tier_calls")
+    )
+    row = hit.row(0, named=True) if hit.height else None
+    if row is None or row["status"] != "ok":
+        checks.append(ClaimCheck("static_not_runtime", _claim("static_not_runtime"),
+                                 row["note"] if row and row["note"] else "not measured", None))
+    else:
+        holds = abs(row["rho"]) < 0.4 or row["p_value"] >= 0.05
+        checks.append(ClaimCheck(
+            "static_not_runtime", _claim("static_not_runtime"),
+            f"Spearman ρ(complexity, calls) = {row['rho']:.2f}, n = {row['n']}, p = {row['p_value']:.3g}",
+            holds))
+
+    own = share(breakdown, "steps", "all", "own")
+    checks.append(ClaimCheck(
+        "dependencies_dominate", _claim("dependencies_dominate"),
+        f"own step code is {_pct(own)} of all step calls; "
+        f"packages {_pct(share(breakdown, 'steps', 'all', 'packages'))}, "
+        f"Node internals {_pct(share(breakdown, 'steps', 'all', 'node_internals'))}",
+        None if own is None else own < seed.SEED_STEP_CODE_SHARE_MAX))
+
+    db = share(breakdown, "workflows", "all", "database")
+    checks.append(ClaimCheck(
+        "database_expensive", _claim("database_expensive"),
+        f"database calls are {_pct(db)} of profiled workflow-run calls",
+        None if db is None else db >= seed.SEED_DB_SHARE_MIN))
+
+    parts, verdicts = [], []
+    for key, needles in (("webhook", ("webhook",)), ("slack", ("slack",)), ("web3", ("web3", "ethers"))):
+        figure = seed.SEED_TIER_CALLS[key][0]
+        steps = _matching(measurements, needles)
+        if not steps.height:
+            parts.append(f"{key}: not profiled")
+            continue
+        calls = (steps["import_calls"].fill_null(0) + steps["execute_calls"].fill_null(0)).to_list()
+        med = sorted(calls)[len(calls) // 2]
+        ok = figure / 2 <= med <= figure * 2
+        verdicts.append(ok)
+        parts.append(f"{key}: {med:,} calls (seed {figure:,}; {'within' if ok else 'outside'} 2×)")
+    checks.append(ClaimCheck("tier_figures", _claim("tier_figures"), "; ".join(parts),
+                             all(verdicts) if verdicts else None))
+
+    web3 = priorities.filter(pl.col("opportunity").str.contains("viem"))
+    w = web3.row(0, named=True) if web3.height else None
+    checks.append(ClaimCheck("lighter_web3", _claim("lighter_web3"),
+                             w["basis"] if w else "not measured", w["seed_claim_holds"] if w else None))
+
+    if fuel_per_op is None:
+        checks.append(ClaimCheck("fuel_budget", _claim("fuel_budget"), "no fuel fits", None))
+    else:
+        ratio = fuel_per_op / seed.SEED_FUEL_PER_OP
+        checks.append(ClaimCheck(
+            "fuel_budget", _claim("fuel_budget"),
+            f"fitted marginal fuel per op (median over workloads) = {fuel_per_op:,.0f} "
+            f"({ratio:.2f}× the seed's)",
+            0.75 <= ratio <= 1.25))
+    return checks
+
+
+def claims_markdown(checks: list[ClaimCheck]) -> str:
+    mark = {True: "holds", False: "**does not hold**", None: "not measured"}
+    lines = ["| seed claim | measured | verdict |", "|---|---|---|"]
+    for c in checks:
+        lines.append(f"| {c.claim} | {c.measured} | {mark[c.holds]} |")
+    return "\n".join(lines)
