@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 NIGHTLY_JOB = "wfprof_nightly"
+# Step-level events are in the UI; the terminal gets INFO and above.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass
@@ -31,7 +33,7 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
     with dg.DagsterInstance.get() as instance:
         job = definitions.resolve_job_def(NIGHTLY_JOB)
         log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET)
         outcome.jobs.append((NIGHTLY_JOB, result.success))
         if not result.success:
             for event in result.all_events:

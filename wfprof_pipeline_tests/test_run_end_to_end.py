@@ -1,0 +1,45 @@
+"""`wfprof run` on the embedded default, twice: every table lands, and the second run changes nothing."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from wfprof_pipeline_tests.dagster_env import BIN, PROJECT_ROOT
+
+CONFIG_VARS = ("DATABASE_URL", "DAGSTER_PG_URL", "DAGSTER_HOME", "SANDBOX_URL", "WFPROF_STEPS_ROOT")
+
+
+def snapshot(path: Path) -> dict[str, int]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema='main'").fetchall()]
+        return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
+
+
+@pytest.mark.slow
+def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
+    env.update(WFPROF_HOME=str(tmp_path / "home"), WFPROF_WAREHOUSE=str(tmp_path / "wfprof.duckdb"),
+               WFPROF_REPORTS_DIR=str(tmp_path / "reports"))
+    try:
+        first = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
+                               capture_output=True, text=True, timeout=600)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert "succeeded" in first.stdout and "step_sources" in first.stdout
+        tables = snapshot(tmp_path / "wfprof.duckdb")
+        assert tables.get("step_sources", 0) >= 1
+        assert all(rows > 0 for rows in tables.values()), tables
+
+        with duckdb.connect(str(tmp_path / "wfprof.duckdb"), read_only=True) as con:
+            sources_before = con.execute("select * from step_sources order by path").fetchall()
+        second = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        assert snapshot(tmp_path / "wfprof.duckdb") == tables  # no duplicate rows, nothing lost
+        with duckdb.connect(str(tmp_path / "wfprof.duckdb"), read_only=True) as con:
+            assert con.execute("select * from step_sources order by path").fetchall() == sources_before
+    finally:
+        subprocess.run([str(BIN / "wfprof"), "pg", "stop"], env=env, capture_output=True, timeout=60)
