@@ -1,0 +1,1 @@
+"""WASM fuel: QuickJS-NG in wasmtime, metered; the HTTP API; calibration."""
