@@ -1,0 +1,145 @@
+// Compile step modules (TypeScript or JavaScript) to ESM with esbuild, ahead of profiling, so the
+// profiled process runs plain `node` (no tsx: no loader thread, no source maps, no require hooks).
+//
+// - The step file, its relative imports and anything behind a registry *alias* are bundled into one
+//   compiled file: that is the step's own code.
+// - Registry *shims* are compiled to their own files under <outDir>/shims and imported from there, so
+//   their calls are told apart from the step's.
+// - npm packages stay external, imported by their resolved absolute path in the corpus's node_modules
+//   (Node's own resolution: "node" + "import" conditions, "main" field), so each package's calls are
+//   attributed to node_modules/<package> exactly as when the step runs in the app.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import * as esbuild from 'esbuild';
+
+const EXTENSIONS = ['.ts', '.tsx', '.mts', '.cts', '.js', '.mjs', '.cjs', '.jsx'];
+
+function matchPattern(patterns, specifier) {
+  for (const [pattern, target] of Object.entries(patterns ?? {})) {
+    if (pattern.endsWith('/*') || pattern === '*' || pattern.endsWith('*')) {
+      const prefix = pattern.slice(0, -1);
+      if (specifier.startsWith(prefix)) return target.replace('*', specifier.slice(prefix.length));
+    } else if (pattern === specifier) {
+      return target;
+    }
+  }
+  return null;
+}
+
+function resolveFile(base) {
+  const candidates = [base, ...EXTENSIONS.map((e) => base + e), ...EXTENSIONS.map((e) => path.join(base, `index${e}`))];
+  return candidates.find((c) => fs.existsSync(c) && fs.statSync(c).isFile()) ?? null;
+}
+
+const isBare = (s) => !s.startsWith('.') && !s.startsWith('/') && !s.startsWith('node:') && !s.startsWith('file:');
+
+function outPath(outDir, kind, rel) {
+  const noExt = rel.replace(/\.[cm]?[jt]sx?$/, '');
+  return path.join(outDir, kind, `${noExt}.mjs`);
+}
+
+/**
+ * @param {object} opts
+ * @param {string} opts.root        corpus root (registry paths are relative to it)
+ * @param {string} opts.outDir      where compiled files go
+ * @param {string[]} opts.modules   step files relative to root
+ * @param {Record<string,string>} [opts.shims]    specifier (exact or prefix/*) -> file relative to root
+ * @param {Record<string,string>} [opts.aliases]  specifier pattern -> path relative to root
+ * @returns {Promise<{modules: Record<string,{compiled?: string, error?: string}>, shims: Record<string,{compiled?: string, error?: string}>, shimDir: string}>}
+ */
+export async function compileSteps({ root, outDir, modules, shims = {}, aliases = {} }) {
+  root = path.resolve(root);
+  outDir = path.resolve(outDir);
+  const shimDir = path.join(outDir, 'shims');
+  const shimSources = new Map(); // source abs path -> compiled abs path
+  const result = { modules: {}, shims: {}, shimDir };
+
+  const plugin = {
+    name: 'wfprof-resolve',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind === 'entry-point' || args.pluginData?.wfprofInner) return undefined;
+        const spec = args.path;
+        const shim = matchPattern(shims, spec);
+        if (shim !== null) {
+          const source = resolveFile(path.resolve(root, shim));
+          if (!source) return { errors: [{ text: `shim for "${spec}" not found: ${shim}` }] };
+          const compiled = outPath(outDir, 'shims', path.relative(root, source));
+          shimSources.set(source, compiled);
+          return { path: pathToFileURL(compiled).href, external: true }; // URLs survive spaces and '#'
+        }
+        const alias = matchPattern(aliases, spec);
+        if (alias !== null) {
+          const source = resolveFile(path.resolve(root, alias));
+          if (!source) return { errors: [{ text: `"${spec}" (alias to ${alias}) not found` }] };
+          return { path: source };
+        }
+        if (isBare(spec)) {
+          const resolved = await build.resolve(spec, {
+            kind: args.kind,
+            resolveDir: args.resolveDir,
+            importer: args.importer,
+            pluginData: { wfprofInner: true },
+          });
+          if (resolved.errors.length) return { errors: resolved.errors };
+          if (resolved.external) return { path: spec, external: true };
+          return { path: pathToFileURL(resolved.path).href, external: true };
+        }
+        return undefined;
+      });
+    },
+  };
+
+  const options = (entry, outfile) => ({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    conditions: [], // Node's conditions only (esbuild would add "module")
+    mainFields: ['main'], // Node ignores the "module" field
+    sourcemap: false,
+    logLevel: 'silent',
+    write: true,
+    plugins: [plugin],
+  });
+
+  const errorText = (err) =>
+    err.errors?.length ? err.errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text)).join('; ') : String(err.message ?? err);
+
+  for (const rel of modules) {
+    const source = path.resolve(root, rel);
+    if (!fs.existsSync(source)) {
+      result.modules[rel] = { error: `module ${rel} not found under ${root}` };
+      continue;
+    }
+    const compiled = outPath(outDir, 'steps', rel);
+    try {
+      await esbuild.build(options(source, compiled));
+      result.modules[rel] = { compiled };
+    } catch (err) {
+      result.modules[rel] = { error: `cannot compile ${rel}: ${errorText(err)}` };
+    }
+  }
+  // Shims found while compiling steps (and shims of shims).
+  const done = new Set();
+  while (done.size < shimSources.size) {
+    for (const [source, compiled] of [...shimSources]) {
+      if (done.has(source)) continue;
+      done.add(source);
+      const rel = path.relative(root, source);
+      try {
+        await esbuild.build(options(source, compiled));
+        result.shims[rel] = { compiled };
+      } catch (err) {
+        result.shims[rel] = { error: `cannot compile shim ${rel}: ${errorText(err)}` };
+      }
+    }
+  }
+  await esbuild.stop?.();
+  return result;
+}

@@ -1,0 +1,178 @@
+// Loopback stub server answering a step's requests with canned responses from its registry entry.
+//
+// Two ways to use it:
+//   createStubServer(routes)   an http.Server in the calling thread (for a separate process)
+//   startStubWorker(routes)    the same server in a worker thread: a separate V8 isolate and event loop,
+//                              so serving requests adds nothing to the profiled main thread's coverage
+//                              (an inspector Session sees only its own thread), while the step still
+//                              goes through real sockets, real parsers and Node's real HTTP clients.
+//
+// routes: [{ method?, path?, rpc_method?, params_contains?, status?, headers?, json?, body?, result?, error? }]
+// Every request is logged: { method, host, path, rpcMethods: [...], status, matched }.
+
+import http from 'node:http';
+import { Worker } from 'node:worker_threads';
+
+import { keccak256Hex } from './keccak.mjs';
+
+const PREWARM_PATH = '/__wfprof/prewarm';
+
+function pathMatches(pattern, path) {
+  if (!pattern) return true;
+  return pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern;
+}
+
+function isJsonRpc(value) {
+  const one = (v) => v && typeof v === 'object' && typeof v.method === 'string' && 'jsonrpc' in v;
+  return Array.isArray(value) ? value.length > 0 && value.every(one) : one(value);
+}
+
+/** Replace the dynamic placeholders in a JSON-RPC result (see registry.toml). */
+function fillResult(result, call, state) {
+  if (typeof result === 'string') {
+    if (result === '{{keccak256(params[0])}}') {
+      state.lastTxHash = keccak256Hex(String(call.params?.[0] ?? ''));
+      return state.lastTxHash;
+    }
+    return result.replaceAll('{{last_tx_hash}}', state.lastTxHash ?? '0x' + '0'.repeat(64));
+  }
+  if (Array.isArray(result)) return result.map((v) => fillResult(v, call, state));
+  if (result && typeof result === 'object') {
+    return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, fillResult(v, call, state)]));
+  }
+  return result;
+}
+
+export function createStubServer(initialRoutes = []) {
+  let routes = initialRoutes;
+  let log = [];
+  const state = { lastTxHash: null };
+
+  const answerRpc = (call) => {
+    const params = JSON.stringify(call.params ?? []);
+    const route = routes.find(
+      (r) => r.rpc_method === call.method && (!r.params_contains || params.includes(r.params_contains)),
+    );
+    if (!route) {
+      return {
+        matched: false,
+        reply: { jsonrpc: '2.0', id: call.id ?? null, error: { code: -32601, message: `wfprof stub: no canned response for ${call.method}` } },
+      };
+    }
+    const reply = { jsonrpc: '2.0', id: call.id ?? null };
+    if (route.error !== undefined) reply.error = route.error;
+    else reply.result = fillResult(route.result ?? null, call, state);
+    return { matched: true, reply };
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url, 'http://stub');
+      if (url.pathname === PREWARM_PATH) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      let parsed;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      const entry = { method: req.method, host: req.headers.host ?? '', path: url.pathname, rpcMethods: [], status: 200, matched: true };
+      log.push(entry);
+      if (isJsonRpc(parsed)) {
+        const calls = Array.isArray(parsed) ? parsed : [parsed];
+        const answers = calls.map(answerRpc);
+        entry.rpcMethods = calls.map((c) => c.method);
+        entry.matched = answers.every((a) => a.matched);
+        const body = Array.isArray(parsed) ? answers.map((a) => a.reply) : answers[0].reply;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        return;
+      }
+      const route = routes.find((r) => !r.rpc_method && (!r.method || r.method.toUpperCase() === req.method) && pathMatches(r.path, url.pathname));
+      if (!route) {
+        entry.status = 404;
+        entry.matched = false;
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: `wfprof stub: no canned response for ${req.method} ${url.pathname}` }));
+        return;
+      }
+      entry.status = route.status ?? 200;
+      const headers = { ...(route.headers ?? {}) };
+      let body = '';
+      if (route.json !== undefined) {
+        body = JSON.stringify(route.json);
+        headers['content-type'] ??= 'application/json';
+      } else if (route.body !== undefined) {
+        body = String(route.body);
+      }
+      res.writeHead(entry.status, headers).end(body);
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+
+  return {
+    server,
+    listen(port = 0) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve(server.address().port));
+      });
+    },
+    setRoutes(next) {
+      routes = next;
+      state.lastTxHash = null;
+    },
+    /** The requests served since the last call (and forget them). */
+    takeLog() {
+      const out = log;
+      log = [];
+      return out;
+    },
+    close() {
+      server.closeAllConnections?.();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Start the stub in a worker thread. Resolves to { url, port, setRoutes(routes), takeLog(), close() };
+ * the async methods round-trip a message to the worker, so call them between measurements only.
+ */
+export async function startStubWorker(routes = []) {
+  const worker = new Worker(new URL('./stub-worker.mjs', import.meta.url), { workerData: { routes } });
+  let seq = 0;
+  const pending = new Map();
+  worker.on('message', (msg) => {
+    const waiter = pending.get(msg.id);
+    if (waiter) {
+      pending.delete(msg.id);
+      waiter(msg);
+    }
+  });
+  const call = (type, payload) =>
+    new Promise((resolve) => {
+      const id = ++seq;
+      pending.set(id, resolve);
+      worker.postMessage({ id, type, payload });
+    });
+  const ready = await call('ready');
+  if (ready.error) throw new Error(`stub server failed to start: ${ready.error}`);
+  const port = ready.port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    prewarmPath: PREWARM_PATH,
+    setRoutes: (next) => call('setRoutes', next),
+    takeLog: async () => (await call('takeLog')).log,
+    close: async () => {
+      await call('close');
+      await worker.terminate();
+    },
+    worker,
+  };
+}

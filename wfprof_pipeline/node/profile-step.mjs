@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+// Profile workflow steps in this (fresh) Node process and print ONE JSON document on stdout.
+//
+//   node [--expose-gc] [--max-old-space-size=MB] profile-step.mjs < job.json
+//
+// job: { mode: "precise" | "sampling" | "timing", phases: ["import", "execute"],
+//        samplingIntervalUs, settleTimeoutMs, topN, stepsRoot, shimDir,
+//        steps: [{ id, compiled, export, input, env, responses }] }
+// Normally one step per process: a later step in the same process reuses the module cache of earlier
+// ones (up to 98 % fewer import calls), so several steps per job exist only to demonstrate that.
+//
+// Order matters: prewarm Node's lazy internals, start the stub (worker thread), install the egress
+// guard and redirect console to stderr BEFORE measuring, so none of it is charged to the step.
+// Phases: import = `import(step)` (cold start); execute = `await fn(input)` on canned I/O.
+
+import { Console } from 'node:console';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { makeCategorizer } from './lib/categorize.mjs';
+import { installEgressGuard } from './lib/egress.mjs';
+import { summarizeCoverage, summarizeCpuProfile } from './lib/measure.mjs';
+import { fillPlaceholders, importStep, StepLoadError, stepFunction } from './lib/step-loader.mjs';
+import { startStubWorker } from './lib/stub-server.mjs';
+
+const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
+const MODES = new Set(['precise', 'sampling', 'timing']);
+
+const job = JSON.parse(fs.readFileSync(0, 'utf8'));
+const mode = job.mode ?? 'precise';
+if (!MODES.has(mode)) throw new Error(`unknown mode ${mode}`);
+const phases = job.phases ?? ['import', 'execute'];
+const settleTimeoutMs = job.settleTimeoutMs ?? 20_000;
+const topN = job.topN ?? 15;
+const stepsRoot = job.stepsRoot ? path.resolve(job.stepsRoot) : undefined;
+
+const doc = {
+  harness: 'wfprof-profile-step',
+  version: 1,
+  node: process.version,
+  v8: process.versions.v8,
+  mode,
+  pid: process.pid,
+  steps: [],
+};
+let current = null; // the step outcome being measured
+let currentPhase = '';
+let written = false;
+
+function writeDoc() {
+  if (written) return;
+  written = true;
+  fs.writeSync(1, `${JSON.stringify(doc)}\n`);
+}
+
+// A step that calls process.exit() still gets its row: whatever was measured, plus the reason.
+process.on('exit', (code) => {
+  if (!written && current && !current.error) {
+    current.error = `step called process.exit(${code}) during the ${currentPhase} phase`;
+    current.errorKind = 'exit';
+    current.ok = false;
+  }
+  writeDoc();
+});
+
+// Errors that escape the step (a floating promise that rejects, a throw in a timer) end its phase.
+let abortPhase = null;
+const escaped = (label) => (err) => {
+  const message = `${label}: ${err?.stack?.split('\n').slice(0, 2).join(' | ') ?? err}`;
+  if (abortPhase) abortPhase(new PhaseAbort('uncaught', message));
+  else if (current && !current.error) Object.assign(current, { ok: false, error: message, errorKind: 'uncaught' });
+};
+process.on('uncaughtException', escaped('uncaught exception'));
+process.on('unhandledRejection', escaped('unhandled rejection'));
+
+class PhaseAbort extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+// --- set-up that must not be measured -------------------------------------------------------------
+process.setSourceMapsEnabled?.(false); // an Error.stack must not decode source maps inside a phase
+void globalThis.fetch; // the first fetch in a process compiles Node's bundled undici (~5K calls)
+new Response('x');
+new Request('http://127.0.0.1/');
+await import('node:https');
+await import('node:zlib');
+const stub = await startStubWorker([]);
+const guard = installEgressGuard({ allowPorts: [stub.port], phase: () => currentPhase });
+globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr }); // stdout = our document
+const gc = globalThis.gc;
+const session = new Session();
+session.connect();
+await session.post('Profiler.enable');
+if (mode === 'precise') await session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+if (mode === 'sampling') await session.post('Profiler.setSamplingInterval', { interval: job.samplingIntervalUs ?? 100 });
+
+const stepFiles = job.steps.map((s) => s.compiled).filter(Boolean);
+const categorize = makeCategorizer({ stepFiles, shimDir: job.shimDir, harnessDir: HARNESS_DIR, stepsRoot });
+
+/** Run one phase under the mode's instrument; returns { value, error, raw, durationMs, heap }. */
+async function measure(thunk, { bounded }) {
+  let timer;
+  const guards = [];
+  if (bounded) {
+    guards.push(
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new PhaseAbort('timeout', `step did not settle within ${settleTimeoutMs} ms`)), settleTimeoutMs);
+      }),
+    );
+  }
+  guards.push(new Promise((_, reject) => (abortPhase = reject)));
+  const out = { value: undefined, error: null, raw: null, durationMs: null, heapBefore: null, heapAfter: null };
+  if (mode === 'timing') {
+    gc?.();
+    out.heapBefore = process.memoryUsage().heapUsed;
+  } else if (mode === 'precise') {
+    await session.post('Profiler.takePreciseCoverage'); // reset the counters
+  } else {
+    await session.post('Profiler.start');
+  }
+  const t0 = performance.now();
+  try {
+    out.value = await Promise.race([thunk(), ...guards]);
+  } catch (err) {
+    out.error = err;
+  }
+  out.durationMs = performance.now() - t0;
+  if (mode === 'precise') out.raw = (await session.post('Profiler.takePreciseCoverage')).result;
+  else if (mode === 'sampling') out.raw = (await session.post('Profiler.stop')).profile;
+  else {
+    gc?.();
+    out.heapAfter = process.memoryUsage().heapUsed;
+  }
+  clearTimeout(timer);
+  abortPhase = null;
+  return out;
+}
+
+function phaseSummary(measured) {
+  const base = {
+    durationMs: Math.round(measured.durationMs * 1000) / 1000,
+    calls: null,
+    packages: {},
+    nodeBuckets: {},
+    uniqueFunctions: null,
+    totalCalls: null,
+    samples: null,
+    hitCount: null,
+    sampleIntervalUs: null,
+    selfMs: null,
+    heapDeltaBytes: null,
+    topFunctions: [],
+  };
+  if (mode === 'precise') return { ...base, ...summarizeCoverage(measured.raw, categorize, { topN, stepsRoot }) };
+  if (mode === 'sampling') {
+    const s = summarizeCpuProfile(measured.raw, categorize, { topN, stepsRoot });
+    return { ...base, ...s, packages: s.packageSelfMs };
+  }
+  return { ...base, heapDeltaBytes: gc ? measured.heapAfter - measured.heapBefore : null };
+}
+
+function describeError(err) {
+  if (err instanceof PhaseAbort || err instanceof StepLoadError) return { kind: err.kind, message: err.message };
+  const text = err?.stack ? err.stack.split('\n').slice(0, 3).join(' | ') : String(err);
+  return { kind: 'throw', message: `step threw: ${text}` };
+}
+
+function resultSummary(value) {
+  let text;
+  try {
+    text = JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    text = String(value);
+  }
+  return text === undefined ? null : text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
+
+for (const spec of job.steps) {
+  const outcome = { id: spec.id, ok: true, error: null, errorKind: null, result: null, phases: {}, io: {}, egressBlocked: [] };
+  doc.steps.push(outcome);
+  current = outcome;
+  const vars = { stub: stub.url };
+  const blockedBefore = guard.blocked.length;
+  for (const [k, v] of Object.entries(fillPlaceholders(spec.env ?? {}, vars))) process.env[k] = String(v);
+  const input = fillPlaceholders(spec.input ?? {}, vars);
+  await stub.setRoutes(fillPlaceholders(spec.responses ?? [], vars));
+
+  let fn = null;
+  if (phases.includes('import')) {
+    currentPhase = 'import';
+    const m = await measure(() => importStep(spec.compiled), { bounded: false });
+    outcome.phases.import = phaseSummary(m);
+    outcome.io.import = await stub.takeLog();
+    if (m.error) {
+      const e = describeError(m.error);
+      Object.assign(outcome, { ok: false, error: e.message, errorKind: e.kind });
+    } else {
+      try {
+        fn = stepFunction(m.value, spec.export);
+      } catch (err) {
+        const e = describeError(err);
+        Object.assign(outcome, { ok: false, error: e.message, errorKind: e.kind });
+      }
+    }
+  }
+  if (fn && phases.includes('execute')) {
+    currentPhase = 'execute';
+    const m = await measure(() => fn(input), { bounded: true });
+    outcome.phases.execute = phaseSummary(m);
+    outcome.io.execute = await stub.takeLog();
+    if (m.error) {
+      const e = describeError(m.error);
+      Object.assign(outcome, { ok: false, error: e.message, errorKind: e.kind });
+    } else {
+      outcome.result = resultSummary(m.value);
+      // KeeperHub steps report failures as { success: false, error } rather than throwing.
+      if (m.value && typeof m.value === 'object' && m.value.success === false && !outcome.error) {
+        Object.assign(outcome, { ok: false, error: `step returned success=false: ${m.value.error ?? ''}`, errorKind: 'failed_result' });
+      }
+    }
+  }
+  currentPhase = '';
+  outcome.egressBlocked = guard.blocked.slice(blockedBefore);
+  if (outcome.egressBlocked.length) {
+    const targets = [...new Set(outcome.egressBlocked.map((b) => b.target))].join(', ');
+    const note = `blocked network egress to ${targets}`;
+    outcome.ok = false;
+    outcome.error = outcome.error ? `${note}; ${outcome.error}` : note;
+    outcome.errorKind = 'egress';
+  }
+  const unmatched = Object.values(outcome.io).flat().filter((r) => !r.matched);
+  if (unmatched.length && outcome.ok) {
+    outcome.ok = false;
+    outcome.errorKind = 'unmatched_request';
+    outcome.error = `no canned response for ${unmatched.map((r) => `${r.method} ${r.path}${r.rpcMethods.length ? ` [${r.rpcMethods.join(',')}]` : ''}`).join('; ')}`;
+  }
+  current = null;
+}
+
+writeDoc();
+// Steps may leave keep-alive sockets, pollers or timers behind: the process ends here, on purpose.
+process.exit(0);
