@@ -1,0 +1,264 @@
+"""Read the measurements the cost model needs from the warehouse (and the step registry).
+
+Every upstream table is optional: a missing table or column becomes an entry in `CostInputs.missing`
+(reported in the tables' notes and the report) instead of an exception, so the cost model always
+says what it could not compute and why.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from wfprof_pipeline.lib.cost_model.measurements import (
+    STEP_MEASUREMENTS_SCHEMA,
+    empty_measurements,
+    step_measurements,
+)
+
+ENV_STEP_REGISTRY = "WFPROF_STEP_REGISTRY"
+REGISTRY_FILE = "registry.toml"
+STATIC_COLUMNS = ("cyclomatic_complexity", "lines", "external_calls", "await_expressions", "function_calls")
+TRACE_TABLES = ("workflow_step_runs", "workflow_traces")
+
+
+@dataclass
+class RegistryStep:
+    step_id: str
+    module: str | None
+    action_type: str | None
+    io_class: str | None
+
+
+@dataclass
+class CostInputs:
+    measurements: pl.DataFrame = field(default_factory=empty_measurements)
+    static: pl.DataFrame | None = None  # step_id + STATIC_COLUMNS
+    package_calls: pl.DataFrame | None = None  # step_id, package, calls
+    workflow_calls: pl.DataFrame | None = None  # workflow_id, category, calls
+    db_statements_per_run: float | None = None
+    latency: pl.DataFrame | None = None  # action_type, n, p5, p25, p50, p75, p95
+    fuel_fits: pl.DataFrame | None = None  # workload, fuel_per_op, fixed_fuel, r_squared
+    fuel_budgets: pl.DataFrame | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+def registry_path(steps_root: Path, environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    override = env.get(ENV_STEP_REGISTRY, "").strip()
+    return Path(override) if override else Path(steps_root) / REGISTRY_FILE
+
+
+def read_registry(path: Path) -> list[RegistryStep]:
+    """Only what pricing needs (action type, declared I/O class, module); the profiler validates the rest."""
+    if not path.is_file():
+        return []
+    data = tomllib.loads(path.read_text())
+    steps = data.get("steps", {})
+    return [
+        RegistryStep(step_id=sid, module=entry.get("module"), action_type=entry.get("action_type"),
+                     io_class=entry.get("io_class"))
+        for sid, entry in sorted(steps.items())
+        if isinstance(entry, dict)
+    ]
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = 'main' and table_name = ?",
+        [table],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _col(cols: set[str], name: str, default: str = "null") -> str:
+    return f'"{name}"' if name in cols else default
+
+
+def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFrame | None:
+    cols = columns(con, "step_profiles")
+    if not cols:
+        missing.append("step_profiles (no step profiles: every step is listed as missing_profile)")
+        return None
+    need = {"step_id", "mode", "phase"}
+    if not need <= cols:
+        missing.append(f"step_profiles lacks column(s) {', '.join(sorted(need - cols))}")
+        return None
+    c = {n: _col(cols, n, "0") for n in ("calls_own", "calls_packages", "calls_node_internals", "calls_harness")}
+    io = _col(cols, "io_operations")
+    dur = _col(cols, "duration_ms")
+    load = _col(cols, "module_load_ms")
+    err = _col(cols, "error")
+    # Precise runs give the call counts (median over repeats per phase, then import + execute);
+    # the timing run (no profiler) gives wall times; requests come from the execute phase.
+    sql = f"""
+    with precise as (
+        select step_id, phase,
+               median({c['calls_own']}) own, median({c['calls_packages']}) pkgs,
+               median({c['calls_node_internals']}) node, median({c['calls_harness']}) other,
+               median({io}) io, max({err}) err
+        from step_profiles where mode = 'precise' group by step_id, phase
+    ), timing as (
+        select step_id,
+               median(case when phase = 'execute' then {dur} end) duration_ms,
+               median(case when phase = 'import' then {load} end) module_load_ms
+        from step_profiles where mode = 'timing' group by step_id
+    ), anyerr as (
+        select step_id, max({err}) err, median(case when phase = 'execute' then {dur} end) any_duration
+        from step_profiles group by step_id
+    )
+    select a.step_id,
+           count(p.step_id) > 0 as profiled,
+           coalesce(max(p.err), a.err) as error,
+           sum(p.own)::bigint calls_own, sum(p.pkgs)::bigint calls_packages,
+           sum(case when p.phase = 'import' then p.node end)::bigint calls_node_import,
+           sum(case when p.phase = 'execute' then p.node end)::bigint calls_node_execute,
+           sum(p.other)::bigint calls_other,
+           sum(case when p.phase = 'import' then p.own + p.pkgs + p.node + p.other end)::bigint import_calls,
+           sum(case when p.phase = 'execute' then p.own + p.pkgs + p.node + p.other end)::bigint execute_calls,
+           max(case when p.phase = 'execute' then p.io end)::double io_operations,
+           coalesce(max(t.duration_ms), a.any_duration)::double duration_ms,
+           max(t.module_load_ms)::double module_load_ms
+    from anyerr a left join precise p using (step_id) left join timing t using (step_id)
+    group by a.step_id, a.err, a.any_duration
+    """
+    frame = con.execute(sql).pl()
+    if "rpc_methods" in cols:
+        rpc = con.execute(
+            "select step_id, list(distinct m order by m) rpc_methods from "
+            "(select step_id, unnest(rpc_methods) m from step_profiles) group by step_id"
+        ).pl()
+        frame = frame.join(rpc, on="step_id", how="left")
+    elif "step_rpc_calls" in _tables(con):
+        rpc = con.execute(
+            "select step_id, list(distinct method order by method) rpc_methods from step_rpc_calls "
+            "group by step_id"
+        ).pl()
+        frame = frame.join(rpc, on="step_id", how="left")
+    return frame
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+
+
+def _static(con: duckdb.DuckDBPyConnection, registry: list[RegistryStep], missing: list[str]) -> pl.DataFrame | None:
+    cols = columns(con, "static_metrics")
+    if not cols:
+        missing.append("static_metrics (no static analysis: correlations cannot be computed)")
+        return None
+    present = [c for c in STATIC_COLUMNS if c in cols]
+    keys = [k for k in ("file", "plugin", "step") if k in cols]
+    frame = con.execute(f"select {', '.join(keys + present)} from static_metrics").pl()
+    by_module = {r.module: r.step_id for r in registry if r.module}
+    ids = []
+    for row in frame.iter_rows(named=True):
+        sid = by_module.get(row.get("file")) if "file" in row else None
+        if sid is None and row.get("plugin") and row.get("step"):
+            sid = f"{row['plugin']}/{row['step']}"
+        ids.append(sid)
+    return frame.with_columns(pl.Series("step_id", ids, dtype=pl.Utf8)).select(["step_id", *present])
+
+
+def _package_calls(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    cols = columns(con, "step_package_calls")
+    if not {"step_id", "package", "calls"} <= cols:
+        return None
+    mode = "where mode = 'precise'" if "mode" in cols else ""
+    # Median over repeats per phase, then import + execute, like the step totals.
+    per_phase = "step_id, phase, package" if "phase" in cols else "step_id, package"
+    return con.execute(
+        f"select step_id, package, sum(c)::bigint calls from (select {per_phase}, median(calls) c "
+        f"from step_package_calls {mode} group by {per_phase}) group by step_id, package"
+    ).pl()
+
+
+def _workflow_calls(con: duckdb.DuckDBPyConnection, missing: list[str]) -> tuple[pl.DataFrame | None, float | None]:
+    cols = columns(con, "workflow_profiles")
+    if not cols:
+        missing.append("workflow_profiles (no profiled workflow runs: database share not measured)")
+        return None, None
+    wf = "workflow_id" if "workflow_id" in cols else "execution_id" if "execution_id" in cols else None
+    if wf is None:
+        missing.append("workflow_profiles has no workflow_id / execution_id column")
+        return None, None
+    run = "execution_id" if "execution_id" in cols else wf
+    if {"category", "calls"} <= cols:
+        scope = "where coalesce(step_id, '') = ''" if "step_id" in cols else ""
+        frame = con.execute(
+            f"select {run}::varchar workflow_id, category, sum(calls)::bigint calls from workflow_profiles "
+            f"{scope} group by all"
+        ).pl()
+    else:
+        wide = sorted(c for c in cols if c.startswith("calls_") and c != "calls_total")
+        if not wide:
+            missing.append("workflow_profiles has no call categories")
+            return None, None
+        unions = " union all ".join(
+            f"select {run}::varchar workflow_id, '{c.removeprefix('calls_')}' category, "
+            f"sum(\"{c}\")::bigint calls from workflow_profiles group by 1" for c in wide
+        )
+        frame = con.execute(unions).pl()
+    statements = None
+    for name in ("db_queries", "db_statements", "database_queries"):
+        if name in cols:
+            row = con.execute(f"select avg({name}) from workflow_profiles").fetchone()
+            statements = float(row[0]) if row and row[0] is not None else None
+            break
+    return frame, statements
+
+
+def _latency(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFrame | None:
+    for table in TRACE_TABLES:
+        cols = columns(con, table)
+        if {"action_type", "duration_ms"} <= cols:
+            return con.execute(
+                f"""select action_type, count(*) n,
+                       quantile_cont(duration_ms, 0.05) p5, quantile_cont(duration_ms, 0.25) p25,
+                       quantile_cont(duration_ms, 0.5) p50, quantile_cont(duration_ms, 0.75) p75,
+                       quantile_cont(duration_ms, 0.95) p95
+                from "{table}" where duration_ms is not null and action_type is not null
+                group by action_type order by action_type"""
+            ).pl()
+    missing.append("workflow traces (no workflow_step_runs: latency per action type not measured)")
+    return None
+
+
+def _optional(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame | None:
+    return con.execute(f'select * from "{table}"').pl() if columns(con, table) else None
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None) -> CostInputs:
+    missing: list[str] = []
+    registry = read_registry(registry_path(steps_root)) if steps_root is not None else []
+    profiles = _profiles(con, missing)
+    by_id: dict[str, dict[str, object]] = {}
+    for r in registry:
+        by_id[r.step_id] = {"step_id": r.step_id, "action_type": r.action_type, "declared_io_class": r.io_class,
+                            "profiled": False}
+    if profiles is not None:
+        for row in profiles.iter_rows(named=True):
+            entry = by_id.setdefault(row["step_id"], {"step_id": row["step_id"], "profiled": False})
+            entry.update({k: v for k, v in row.items() if k in STEP_MEASUREMENTS_SCHEMA and k != "step_id"})
+    measurements = step_measurements(by_id.values()) if by_id else empty_measurements()
+    workflow_calls, statements = _workflow_calls(con, missing)
+    fits = _optional(con, "fuel_fits")
+    if fits is None:
+        missing.append("fuel_fits (no fuel calibration)")
+    return CostInputs(
+        measurements=measurements.sort("step_id"),
+        static=_static(con, registry, missing),
+        package_calls=_package_calls(con),
+        workflow_calls=workflow_calls,
+        db_statements_per_run=statements,
+        latency=_latency(con, missing),
+        fuel_fits=fits,
+        fuel_budgets=_optional(con, "fuel_budgets"),
+        missing=missing,
+    )

@@ -1,0 +1,79 @@
+"""Compute the whole cost model from `CostInputs`: what the assets, `wfprof report` and the benchmark run."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from wfprof_pipeline.lib.cost_model.breakdown import breakdown_table
+from wfprof_pipeline.lib.cost_model.claims import ClaimCheck, check_claims
+from wfprof_pipeline.lib.cost_model.correlation import RUNTIME_MEASURES, STATIC_METRICS, correlation_table
+from wfprof_pipeline.lib.cost_model.inputs import CostInputs
+from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
+from wfprof_pipeline.lib.cost_model.pricing import price_steps
+from wfprof_pipeline.lib.cost_model.priorities import priorities_table
+from wfprof_pipeline.lib.cost_model.tiers import assign_tiers
+
+
+@dataclass
+class CostModel:
+    policy: PricingPolicy
+    inputs: CostInputs
+    tiers: pl.DataFrame
+    pricing: pl.DataFrame
+    per_step: pl.DataFrame  # tiers + static metrics + runtime measures, one row per step
+    correlation: pl.DataFrame
+    breakdown: pl.DataFrame
+    priorities: pl.DataFrame
+    claims: list[ClaimCheck] = field(default_factory=list)
+
+    @property
+    def unpriced_profiled_steps(self) -> list[str]:
+        """Steps that have a successful profile but no price (what the blocking check looks for)."""
+        m = self.inputs.measurements.filter(pl.col("profiled").fill_null(False) & pl.col("error").is_null())
+        priced = set(self.pricing.filter(pl.col("total_units").is_not_null())["step_id"].to_list())
+        return sorted(set(m["step_id"].to_list()) - priced)
+
+
+def fuel_per_op_median(fits: pl.DataFrame | None) -> float | None:
+    """The median over calibration workloads of the fitted marginal fuel per operation."""
+    if fits is None or "fuel_per_op" not in fits.columns:
+        return None
+    values = [v for v in fits["fuel_per_op"].to_list() if v is not None and v > 0]
+    if "workload" in fits.columns:
+        values = [v for w, v in zip(fits["workload"].to_list(), fits["fuel_per_op"].to_list(), strict=True)
+                  if v is not None and v > 0 and w != "baseline"]
+    return statistics.median(values) if values else None
+
+
+def per_step_frame(inputs: CostInputs, tiers: pl.DataFrame, pricing: pl.DataFrame) -> pl.DataFrame:
+    frame = tiers.join(
+        inputs.measurements.select(["step_id", "execute_calls", "import_calls", "duration_ms", "module_load_ms"]),
+        on="step_id", how="left",
+    ).join(pricing.select(["step_id", "io_operations", "io_class", "total_units"]), on="step_id", how="left")
+    if inputs.static is not None:
+        static = inputs.static.filter(pl.col("step_id").is_not_null()).unique("step_id", keep="first")
+        frame = frame.join(static, on="step_id", how="left")
+    if inputs.latency is not None and inputs.latency.height:
+        lat = inputs.latency.select(pl.col("action_type"), pl.col("p95").alias("p95_latency_ms"))
+        frame = frame.join(lat, on="action_type", how="left")
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("p95_latency_ms"))
+    return frame
+
+
+def compute_cost_model(inputs: CostInputs, policy: PricingPolicy | None = None) -> CostModel:
+    policy = policy or PricingPolicy()
+    m = inputs.measurements
+    tiers = assign_tiers(m, policy.tiers)
+    pricing = price_steps(m, tiers, policy)
+    per_step = per_step_frame(inputs, tiers, pricing)
+    usable = per_step.filter(pl.col("status") == "ok")
+    correlation = correlation_table(usable, STATIC_METRICS, RUNTIME_MEASURES)
+    breakdown = breakdown_table(m, inputs.package_calls, inputs.workflow_calls)
+    priorities = priorities_table(m, tiers, breakdown, correlation, inputs.package_calls,
+                                  inputs.db_statements_per_run)
+    claims = check_claims(m, breakdown, correlation, priorities, fuel_per_op_median(inputs.fuel_fits))
+    return CostModel(policy, inputs, tiers, pricing, per_step, correlation, breakdown, priorities, claims)

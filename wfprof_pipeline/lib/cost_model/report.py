@@ -1,0 +1,230 @@
+"""The cost report: one self-contained HTML file (inline CSS, SVG charts as data-URI images) and a
+markdown summary for the Dagster asset's metadata."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from html import escape
+from pathlib import Path
+
+import polars as pl
+
+from wfprof_pipeline.lib.cost_model import svg
+from wfprof_pipeline.lib.cost_model.claims import ClaimCheck
+from wfprof_pipeline.lib.cost_model.model import CostModel, fuel_per_op_median
+from wfprof_pipeline.lib.cost_model.seed import SEED_FUEL_PER_OP
+
+REPORT_FILE = "cost_report.html"
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;line-height:1.4}
+h1{margin-bottom:0}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.bad{color:#c62828;font-weight:bold}.good{color:#2e7d32}.muted{color:#777}
+.warn{background:#fff8e1;border-left:4px solid #ffb300;padding:.5rem 1rem}
+img.chart{display:block;margin:.5rem 0;max-width:100%}
+"""
+
+
+def _num(v: object, digits: int = 0) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return escape(str(v))
+
+
+def _pct(v: object) -> str:
+    return "—" if v is None else f"{float(v):.1%}"
+
+
+def table(frame: pl.DataFrame, cols: Sequence[tuple[str, str, Callable[[object], str] | None]]) -> str:
+    """HTML table of `frame`: (column, header, formatter) — numbers right-aligned."""
+    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in cols)
+    body = []
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for c, _, f in cols:
+            v = row.get(c)
+            num = isinstance(v, int | float) and not isinstance(v, bool)
+            text = f(v) if f else (_num(v, 2) if isinstance(v, float) else _num(v))
+            cells.append(f"<td class='num'>{text}</td>" if num else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _verdict(holds: bool | None) -> str:
+    if holds is None:
+        return "<span class='muted'>not measured</span>"
+    return "<span class='good'>holds</span>" if holds else "<span class='bad'>does not hold</span>"
+
+
+def charts(model: CostModel) -> dict[str, str]:
+    """Chart name → SVG document."""
+    tiers = model.tiers.filter(pl.col("tier_calls").is_not_null()).sort("tier_calls", descending=True)
+    calls = svg.hbar(
+        [(r["step_id"], float(r["tier_calls"]), svg.TIER_COLORS.get(r["tier"], "#9e9e9e"))
+         for r in tiers.iter_rows(named=True)],
+        f"Calls per step ({model.policy.tiers.basis.replace('_', ' ')}, import + execute)",
+        log=True, legend={k: v for k, v in svg.TIER_COLORS.items() if k},
+    )
+    fits = model.inputs.fuel_fits
+    fuel_items = []
+    if fits is not None and {"workload", "fuel_per_op"} <= set(fits.columns):
+        for r in fits.sort("fuel_per_op", descending=True, nulls_last=True).iter_rows(named=True):
+            if r["fuel_per_op"] is not None and r["fuel_per_op"] > 0:
+                fuel_items.append((str(r["workload"]), float(r["fuel_per_op"]), "#1e88e5"))
+    fuel = svg.hbar(fuel_items, "Fitted marginal fuel per operation (WASM, QuickJS)", log=True)
+
+    ps = model.per_step
+    x = "cyclomatic_complexity"
+    points = []
+    if x in ps.columns:
+        for r in ps.filter(pl.col("status") == "ok").iter_rows(named=True):
+            points.append((r[x], r["tier_calls"], r["step_id"], svg.TIER_COLORS.get(r["tier"], "#9e9e9e")))
+    scatter = svg.scatter(points, "Static complexity vs runtime calls", "cyclomatic complexity (static)",
+                          "calls (runtime)")
+
+    lat = model.inputs.latency
+    box_rows = []
+    if lat is not None:
+        for r in lat.sort("p50", descending=True).iter_rows(named=True):
+            box_rows.append((r["action_type"], r["p5"], r["p25"], r["p50"], r["p75"], r["p95"], int(r["n"])))
+    latency = svg.boxplot(box_rows, "Step latency per action type (workflow traces)")
+
+    b = model.breakdown
+    step_rows = []
+    for scope in ("steps", "step"):
+        part = b.filter(pl.col("scope") == scope)
+        for subject in part["subject"].unique(maintain_order=True).to_list():
+            sub = part.filter(pl.col("subject") == subject)
+            label = "ALL STEPS" if scope == "steps" else subject
+            step_rows.append((label, dict(zip(sub["category"], sub["share"], strict=True))))
+    step_shares = svg.stacked_shares(step_rows, "Where step calls go (import + execute)")
+    wf_rows = []
+    for scope in ("workflows", "workflow"):
+        part = b.filter(pl.col("scope") == scope)
+        for subject in part["subject"].unique(maintain_order=True).to_list():
+            sub = part.filter(pl.col("subject") == subject)
+            label = "ALL RUNS" if scope == "workflows" else subject
+            wf_rows.append((label, dict(zip(sub["category"], sub["share"], strict=True))))
+    wf_shares = svg.stacked_shares(wf_rows, "Workflow-run calls by category")
+    return {"calls_per_step": calls, "fuel_per_op": fuel, "static_vs_runtime": scatter,
+            "latency_by_action_type": latency, "step_category_shares": step_shares,
+            "workflow_category_shares": wf_shares}
+
+
+def _claims_html(claims: list[ClaimCheck]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(c.claim)}</td><td>{escape(c.measured)}</td><td>{_verdict(c.holds)}</td></tr>"
+        for c in claims
+    )
+    return f"<table><thead><tr><th>seed claim</th><th>measured</th><th>verdict</th></tr></thead>{rows}</table>"
+
+
+def _fuel_budgets_html(model: CostModel) -> str:
+    budgets = model.inputs.fuel_budgets
+    if budgets is not None and budgets.height:
+        return table(budgets, [(c, c.replace("_", " "), None) for c in budgets.columns])
+    per_op = fuel_per_op_median(model.inputs.fuel_fits)
+    if per_op is None:
+        return "<p class='muted'>No fuel budgets: the fuel calibration has not run.</p>"
+    rows = "".join(
+        f"<tr><td class='num'>{n:,}</td><td class='num'>{n * per_op:,.0f}</td>"
+        f"<td class='num'>{n * SEED_FUEL_PER_OP:,.0f}</td></tr>" for n in (1_000, 10_000, 100_000, 1_000_000)
+    )
+    return ("<p>From the median fitted marginal fuel per operation (fixed overhead not included).</p>"
+            f"<table><thead><tr><th>operations</th><th>fuel (measured)</th><th>seed (naive)</th></tr></thead>"
+            f"{rows}</table>")
+
+
+def render_html(model: CostModel, generated_at: dt.datetime | None = None) -> str:
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    imgs = {name: svg.as_img(doc, name.replace("_", " ")) for name, doc in charts(model).items()}
+    p = model.policy
+    missing = "".join(f"<li>{escape(m)}</li>" for m in model.inputs.missing)
+    unpriced = model.pricing.filter(pl.col("total_units").is_null())
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>wfprof cost report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>wfprof cost report</h1>",
+        f"<p class='muted'>Generated {generated_at:%Y-%m-%d %H:%M UTC}. Policy: units light/medium/heavy = "
+        f"{p.units.light:g}/{p.units.medium:g}/{p.units.heavy:g}; I/O multipliers none/http/chat/chain read/"
+        f"chain write = {p.io_multipliers.none:g}/{p.io_multipliers.http:g}/{p.io_multipliers.chat:g}/"
+        f"{p.io_multipliers.chain_read:g}/{p.io_multipliers.chain_write:g}; tiers at "
+        f"{p.tiers.medium_ratio:g}× / {p.tiers.heavy_ratio:g}× the lightest step "
+        f"({escape(p.tiers.basis)}).</p>",
+    ]
+    if missing:
+        parts.append(f"<div class='warn'><b>Missing measurements</b><ul>{missing}</ul></div>")
+    parts += [
+        "<h2>The seed's claims, measured</h2>", _claims_html(model.claims),
+        "<h2>Step tiers</h2>", imgs["calls_per_step"],
+        table(model.tiers, [("step_id", "step", None), ("tier", "tier", None),
+                            ("tier_calls", "calls", None), ("ratio_to_lightest", "× lightest", None),
+                            ("status", "status", None), ("note", "note", None)]),
+        "<h2>Step pricing</h2>",
+        "<p><code>total_units = base_units + io_multiplier × io_operations</code></p>",
+        table(model.pricing, [("step_id", "step", None), ("step_type", "step type", None), ("tier", "tier", None),
+                              ("base_units", "base", None), ("io_class", "I/O class", None),
+                              ("io_multiplier", "multiplier", None), ("io_operations", "I/O ops", None),
+                              ("total_units", "total", None), ("status", "status", None), ("note", "note", None)]),
+    ]
+    if unpriced.height:
+        parts.append(f"<p class='bad'>{unpriced.height} step(s) not priced: "
+                     f"{escape(', '.join(unpriced['step_id'].to_list()))}</p>")
+    parts += [
+        "<h2>WASM fuel</h2>", imgs["fuel_per_op"], _fuel_budgets_html(model),
+        "<h2>Static metrics vs runtime (Spearman)</h2>", imgs["static_vs_runtime"],
+        table(model.correlation, [("static_metric", "static", None), ("runtime_measure", "runtime", None),
+                                  ("n", "n", None), ("rho", "ρ", lambda v: _num(v, 2)),
+                                  ("p_value", "p", lambda v: "—" if v is None else f"{v:.3g}"),
+                                  ("status", "status", None), ("note", "note", None)]),
+        "<h2>Latency per action type</h2>", imgs["latency_by_action_type"],
+        "<h2>Where the calls go</h2>", imgs["step_category_shares"], imgs["workflow_category_shares"],
+        table(model.breakdown.filter(pl.col("scope").is_in(["steps", "workflows", "package"])),
+              [("scope", "scope", None), ("subject", "subject", None), ("category", "category", None),
+               ("calls", "calls", None), ("share", "share", _pct)]),
+        "<h2>Optimization priorities (ranked by estimated reduction)</h2>",
+        table(model.priorities, [("rank", "#", None), ("opportunity", "opportunity", None),
+                                 ("measured_share", "share addressed", _pct),
+                                 ("estimated_reduction", "est. reduction", _pct), ("impact", "impact", None),
+                                 ("seed_impact", "seed said", None),
+                                 ("seed_claim_holds", "seed holds", lambda v: _verdict(v)),
+                                 ("basis", "how it was computed", None)]),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_report(model: CostModel, reports_dir: Path, generated_at: dt.datetime | None = None) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / REPORT_FILE
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(render_html(model, generated_at), encoding="utf-8")
+    tmp.replace(path)  # readers never see a half-written report
+    return path
+
+
+def summary_markdown(model: CostModel) -> str:
+    """Short markdown for the asset's Dagster metadata."""
+    lines = ["**Pricing**", "", "| step | tier | I/O class | I/O ops | units | status |", "|---|---|---|---|---|---|"]
+    for r in model.pricing.iter_rows(named=True):
+        lines.append(f"| {r['step_id']} | {r['tier'] or '—'} | {r['io_class'] or '—'} | "
+                     f"{_num(r['io_operations'], 1)} | {_num(r['total_units'], 1)} | {r['status']} |")
+    lines += ["", "**The seed's claims**", "", "| claim | measured | verdict |", "|---|---|---|"]
+    for c in model.claims:
+        verdict = {True: "holds", False: "**does not hold**", None: "not measured"}[c.holds]
+        lines.append(f"| {c.claim} | {c.measured} | {verdict} |")
+    lines += ["", "**Top priorities**", ""]
+    for r in model.priorities.head(3).iter_rows(named=True):
+        lines.append(f"{r['rank']}. {r['opportunity']}: est. {_pct(r['estimated_reduction'])} ({r['impact']})")
+    if model.inputs.missing:
+        lines += ["", "**Missing measurements**", ""] + [f"- {m}" for m in model.inputs.missing]
+    return "\n".join(lines)

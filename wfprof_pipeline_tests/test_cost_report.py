@@ -1,0 +1,94 @@
+"""The cost model end to end on a real DuckDB warehouse: read inputs, compute, write the HTML report."""
+
+from __future__ import annotations
+
+import base64
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from wfprof_pipeline.lib.cost_model.inputs import read_inputs
+from wfprof_pipeline.lib.cost_model.model import compute_cost_model
+from wfprof_pipeline.lib.cost_model.report import render_html, summary_markdown, write_report
+from wfprof_pipeline_tests.cost_fixtures import STEPS, UNPROFILED, build_warehouse, write_registry
+
+
+@pytest.fixture(scope="module")
+def model_and_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cost")
+    write_registry(root)
+    build_warehouse(root / "w.duckdb")
+    with duckdb.connect(str(root / "w.duckdb"), read_only=True) as con:
+        inputs = read_inputs(con, root)
+    return compute_cost_model(inputs), root
+
+
+def test_inputs_are_read_from_the_warehouse_tables(model_and_root) -> None:
+    model, _ = model_and_root
+    m = model.inputs.measurements
+    assert sorted(m["step_id"].to_list()) == sorted([*STEPS, UNPROFILED])
+    eth = m.filter(pl.col("step_id") == "web3/check-balance").row(0, named=True)
+    oi, oe, pi, pe, ni, ne, io = STEPS["web3/check-balance"][:7]
+    assert (eth["calls_own"], eth["calls_packages"]) == (oi + oe, pi + pe)
+    assert (eth["calls_node_import"], eth["calls_node_execute"]) == (ni, ne)
+    assert eth["import_calls"] == oi + pi + ni + 8 and eth["execute_calls"] == oe + pe + ne + 8
+    assert eth["io_operations"] == io and eth["rpc_methods"] == ["eth_chainId", "eth_getBalance"]
+    assert eth["duration_ms"] == 10.0 + STEPS["web3/check-balance"][9]
+    assert model.inputs.static is not None and model.inputs.static["step_id"].null_count() == 0
+    assert model.inputs.latency["n"].sum() == 2_000
+    assert not [x for x in model.inputs.missing if "workflow" in x or "static" in x]
+
+
+def test_pricing_lists_the_unprofiled_step_and_prices_the_rest(model_and_root) -> None:
+    model, _ = model_and_root
+    by = {r["step_id"]: r for r in model.pricing.iter_rows(named=True)}
+    assert by[UNPROFILED]["status"] == "missing_profile" and by[UNPROFILED]["total_units"] is None
+    assert by["web3/transfer-funds"]["io_class"] == "chain_write"
+    assert by["web3/transfer-funds"]["io_class_source"] == "json_rpc"
+    assert by["slack/send-message"]["io_class"] == "chat"
+    assert by["resend/send-email"]["io_class"] == "http"
+    assert model.unpriced_profiled_steps == []
+    w = by["web3/transfer-funds"]
+    assert w["total_units"] == w["base_units"] + 10 * 9
+
+
+def test_correlations_use_the_joined_static_metrics(model_and_root) -> None:
+    model, _ = model_and_root
+    row = model.correlation.filter(
+        (pl.col("static_metric") == "cyclomatic_complexity") & (pl.col("runtime_measure") == "duration_ms")
+    ).row(0, named=True)
+    # duration = 10 + complexity in the fixture: a perfect rank correlation over the 7 profiled steps.
+    assert row["status"] == "ok" and row["n"] == len(STEPS) and row["rho"] == pytest.approx(1.0)
+
+
+def test_report_is_self_contained_and_every_chart_is_valid_svg(model_and_root, tmp_path: Path) -> None:
+    model, _ = model_and_root
+    path = write_report(model, tmp_path / "reports")
+    html = path.read_text()
+    assert path.name == "cost_report.html" and not list(path.parent.glob("*.tmp"))
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    srcs = re.findall(r'<img class="chart" alt="([^"]+)" src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(srcs) == 6
+    for alt, data in srcs:
+        root = ET.fromstring(base64.b64decode(data))
+        assert root.tag.endswith("svg"), alt
+        shapes = [e for e in root.iter() if e.tag.split("}")[-1] in ("rect", "circle", "line")]
+        assert len(shapes) > 3, f"chart {alt} draws nothing"
+    assert "does not hold" in html and UNPROFILED in html
+    md = summary_markdown(model)
+    assert "| web3/transfer-funds | heavy | chain_write |" in md
+
+
+def test_report_with_no_measurements_still_renders(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    inputs = read_inputs(con, tmp_path)
+    con.close()
+    model = compute_cost_model(inputs)
+    html = render_html(model)
+    assert model.pricing.height == 0 and "Missing measurements" in html
+    assert any("step_profiles" in m for m in inputs.missing)
+    assert html.count('<img class="chart"') == 6
