@@ -13,7 +13,7 @@ import importlib
 import sys
 
 # Order = order in `wfprof --help`.
-COMMAND_MODULES = ["run", "dev", "sql", "pg"]
+COMMAND_MODULES = ["run", "dev", "sql", "pg", "calibrate", "sandbox"]
 
 
 class CliError(Exception):

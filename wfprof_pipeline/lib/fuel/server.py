@@ -11,6 +11,7 @@ are capped by the server's maxima; at most `max_concurrency` evaluations run at 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -80,11 +81,9 @@ class SandboxServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._connections.acquire(blocking=False):
             body = b'{"error":"server busy: too many connections"}'
-            try:
+            with contextlib.suppress(OSError):
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                                 b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-            except OSError:
-                pass
             self.shutdown_request(request)
             return
         try:
