@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import polars as pl
 
 # step id → (own import, own exec, packages import, packages exec, node import, node exec, io ops,
 #            package, rpc methods, cyclomatic complexity, lines, action type, declared io class)
@@ -69,9 +70,19 @@ def build_warehouse(path: Path, *, trace_rows: int = 2_000, seed: int = 7) -> No
     for w, f in (("baseline", 0.0), ("arithmetic_add", 410.0), ("property_read", 520.0), ("json_stringify", 3_900.0),
                  ("workflow_sim", 44_000.0)):
         con.execute("insert into fuel_fits values (?, ?, 1800000, 0.9999)", [w, f])
-    rng = random.Random(seed)
-    actions = [v[11] for v in STEPS.values()]
-    rows = [(f"log{i}", rng.choice(actions), rng.lognormvariate(3, 0.8)) for i in range(trace_rows)]
-    con.execute("create table workflow_step_runs (log_id varchar, action_type varchar, duration_ms double)")
-    con.executemany("insert into workflow_step_runs values (?, ?, ?)", rows)
+    write_traces(con, trace_rows, seed=seed)
     con.close()
+
+
+def write_traces(con: duckdb.DuckDBPyConnection, rows: int, *, seed: int = 7) -> None:
+    """`rows` step runs with log-normal durations, spread over the fixture's action types."""
+    rng = np.random.default_rng(seed)
+    actions = np.array(sorted({v[11] for v in STEPS.values()}))
+    frame = pl.DataFrame({
+        "log_id": [f"log{i}" for i in range(rows)],
+        "action_type": actions[rng.integers(0, len(actions), rows)],
+        "duration_ms": rng.lognormal(3, 0.8, rows),
+    })
+    con.register("_traces", frame)
+    con.execute("create or replace table workflow_step_runs as select * from _traces")
+    con.unregister("_traces")
