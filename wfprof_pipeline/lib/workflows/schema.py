@@ -145,6 +145,4 @@ def require_schema(conn: psycopg.Connection, tables: tuple[str, ...] = (EXECUTIO
             parts.append(f"table {table} is missing")
         else:
             parts.append(f"{table} lacks column(s) {', '.join(cols)}")
-    raise SchemaMismatch(
-        "the KeeperHub database does not have the workflow schema wfprof reads: " + "; ".join(parts)
-    )
+    raise SchemaMismatch("the KeeperHub database does not have the workflow schema wfprof reads: " + "; ".join(parts))

@@ -94,8 +94,4 @@ def scrub_expr(expr: pl.Expr, limit: int = ERROR_MAX_CHARS) -> pl.Expr:
     """The polars form of clean_error, for a whole column (vectorised; nulls stay null)."""
     for rule in RULES:
         expr = expr.str.replace_all(rule.pattern, rule.rust_replacement())
-    return (
-        pl.when(expr.str.len_chars() > limit)
-        .then(expr.str.slice(0, limit - 1) + pl.lit(ELLIPSIS))
-        .otherwise(expr)
-    )
+    return pl.when(expr.str.len_chars() > limit).then(expr.str.slice(0, limit - 1) + pl.lit(ELLIPSIS)).otherwise(expr)

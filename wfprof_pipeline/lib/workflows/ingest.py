@@ -1,0 +1,247 @@
+"""Workflow traces, one day at a time: KeeperHub Postgres → COPY … TO STDOUT (CSV) → polars → DuckDB.
+
+- One REPEATABLE READ snapshot per day: executions, step runs and the source's row counts all come from
+  the same moment, so the row-count check compares like with like even while the platform writes.
+- Payloads never leave Postgres: only `octet_length(input::text)` / `output` (bytes of their JSON text).
+- Error texts are cut to a bound in SQL, scrubbed of secrets in polars (vectorised), then truncated.
+- The DuckDB write deletes the day and inserts it in one transaction, and only after both COPYs have
+  completed: a connection lost mid-ingest leaves the previous state of the day intact; a re-run completes it.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import duckdb
+import polars as pl
+import psycopg
+
+from wfprof_pipeline.lib.workflows import schema
+from wfprof_pipeline.lib.workflows.scrub import ERROR_MAX_CHARS, scrub_expr
+
+# Bound on error text fetched from Postgres; scrubbing runs on this, truncation to ERROR_MAX_CHARS after.
+_ERROR_FETCH_CHARS = 4 * ERROR_MAX_CHARS
+
+EXECUTIONS_TABLE = "workflow_executions"
+STEP_RUNS_TABLE = "workflow_step_runs"
+
+EXECUTION_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
+    # name: (polars type, DuckDB type, description)
+    "execution_id": (pl.Utf8(), "varchar", "workflow_executions.id"),
+    "workflow_id": (pl.Utf8(), "varchar", "The workflow that ran"),
+    "user_id": (pl.Utf8(), "varchar", "Owner of the execution"),
+    "status": (pl.Utf8(), "varchar", "pending, running, success, error or cancelled"),
+    "started_at": (pl.Datetime("us"), "timestamp", "Start (UTC); the partition key"),
+    "completed_at": (pl.Datetime("us"), "timestamp", "End (UTC), null while running"),
+    "duration_ms": (
+        pl.Float64(),
+        "double",
+        "KeeperHub's `duration` (text ms) as a number; null if not numeric",
+    ),
+    "total_steps": (pl.Int64(), "bigint", "Nodes the execution planned to run"),
+    "completed_steps": (pl.Int64(), "bigint", "Nodes it completed"),
+    "current_node_id": (pl.Utf8(), "varchar", "Last node it was on"),
+    "input_bytes": (pl.Int64(), "bigint", "Size of the input JSON (the payload itself is never copied)"),
+    "output_bytes": (pl.Int64(), "bigint", "Size of the output JSON"),
+    "error": (pl.Utf8(), "varchar", f"Error text, secrets scrubbed, at most {ERROR_MAX_CHARS} characters"),
+}
+
+STEP_RUN_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
+    "log_id": (pl.Utf8(), "varchar", "workflow_execution_logs.id"),
+    "execution_id": (pl.Utf8(), "varchar", "The execution this step ran in"),
+    "node_id": (pl.Utf8(), "varchar", "Workflow node id"),
+    "node_name": (pl.Utf8(), "varchar", "Node label"),
+    "action_type": (
+        pl.Utf8(),
+        "varchar",
+        "KeeperHub's node_type: the action type (e.g. web3/check-balance) or trigger",
+    ),
+    "status": (pl.Utf8(), "varchar", "pending, running, success or error"),
+    "started_at": (pl.Datetime("us"), "timestamp", "Start (UTC); the partition key"),
+    "completed_at": (pl.Datetime("us"), "timestamp", "End (UTC)"),
+    "duration_ms": (pl.Float64(), "double", "KeeperHub's `duration` (text ms) as a number"),
+    "input_bytes": (pl.Int64(), "bigint", "Size of the step input JSON"),
+    "output_bytes": (pl.Int64(), "bigint", "Size of the step output JSON"),
+    "error": (pl.Utf8(), "varchar", f"Error text, secrets scrubbed, at most {ERROR_MAX_CHARS} characters"),
+    "iteration_index": (pl.Int64(), "bigint", "Iteration inside a for-each, else null"),
+    "for_each_node_id": (pl.Utf8(), "varchar", "The for-each node driving the iteration, else null"),
+}
+
+_EXECUTIONS_SQL = f"""
+select id, workflow_id, user_id, status, started_at::timestamp, completed_at::timestamp, duration,
+       total_steps::text, completed_steps::text, current_node_id,
+       octet_length(input::text), octet_length(output::text), left(error, {_ERROR_FETCH_CHARS})
+from {schema.EXECUTIONS} where started_at >= %(start)s and started_at < %(end)s"""
+
+_LOGS_SQL = f"""
+select id, execution_id, node_id, node_name, node_type, status, started_at::timestamp,
+       completed_at::timestamp, duration, octet_length(input::text), octet_length(output::text),
+       left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id
+from {schema.LOGS} where started_at >= %(start)s and started_at < %(end)s"""
+
+_PG_TIMESTAMP = "%Y-%m-%d %H:%M:%S%.f"  # Postgres' text form of `timestamp` (fraction optional)
+# Columns whose text form is parsed in polars (KeeperHub stores numbers as text).
+_NUMERIC_FROM_TEXT = {"duration_ms": pl.Float64, "total_steps": pl.Int64, "completed_steps": pl.Int64}
+
+
+class TraceIngestError(RuntimeError):
+    """Reading a day from Postgres failed part-way; the warehouse still holds its previous state."""
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    executions: int
+    step_runs: int
+
+
+@dataclass(frozen=True)
+class DayIngest:
+    day: date
+    source: DayCounts  # rows in Postgres for the day, in the snapshot that was copied
+    written: DayCounts  # rows in DuckDB for the day after the write
+    copy_seconds: float
+    write_seconds: float
+    csv_bytes: int
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day)
+    return start, start + timedelta(days=1)
+
+
+def _copy_csv(cur: psycopg.Cursor, sql: str, params: dict) -> io.BytesIO:
+    buf = io.BytesIO()
+    with cur.copy(f"copy ({sql}) to stdout with (format csv)", params) as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    buf.seek(0)
+    return buf
+
+
+def _frame(data: io.BytesIO, columns: dict[str, tuple[pl.DataType, str, str]]) -> pl.DataFrame:
+    """Parse the CSV with every column read as what is cheapest, then convert in vectorised passes."""
+    read_schema = {
+        name: (pl.Utf8() if name in _NUMERIC_FROM_TEXT or dtype == pl.Datetime("us") else dtype)
+        for name, (dtype, _, _) in columns.items()
+    }
+    if data.getbuffer().nbytes == 0:
+        frame = pl.DataFrame(schema=read_schema)
+    else:
+        frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema)
+    timestamps = [n for n, (dtype, _, _) in columns.items() if dtype == pl.Datetime("us")]
+    frame = frame.with_columns(
+        *(pl.col(c).str.to_datetime(_PG_TIMESTAMP, time_unit="us") for c in timestamps),
+        *(
+            pl.col(c).str.strip_chars().cast(t, strict=False)
+            for c, t in _NUMERIC_FROM_TEXT.items()
+            if c in frame.columns
+        ),
+    )
+    return _scrub_errors(frame)
+
+
+def _scrub_errors(frame: pl.DataFrame) -> pl.DataFrame:
+    """Scrub each distinct error text once: errors repeat a lot, and most rows have none."""
+    distinct = frame.select(pl.col("error").drop_nulls().unique())
+    if distinct.height == 0:
+        return frame
+    cleaned = distinct.with_columns(scrub_expr(pl.col("error")).alias("clean"))
+    return frame.with_columns(pl.col("error").replace(cleaned["error"], cleaned["clean"]))
+
+
+def _session(conn: psycopg.Connection) -> None:
+    """Autocommit (each snapshot is an explicit transaction) and UTC, so `::date` means the UTC day."""
+    if not conn.autocommit:
+        conn.rollback()  # the reader only reads: nothing of the caller's can be lost
+        conn.autocommit = True
+    conn.execute("set timezone to 'UTC'")
+
+
+def read_day(conn: psycopg.Connection, day: date) -> tuple[pl.DataFrame, pl.DataFrame, DayCounts, int, float]:
+    """(executions, step runs, source counts, CSV bytes, seconds) for `day`, from one snapshot."""
+    _session(conn)
+    schema.require_schema(conn)
+    start, end = day_bounds(day)
+    params = {"start": start, "end": end}
+    began = time.perf_counter()
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("set transaction isolation level repeatable read, read only")
+            executions_csv = _copy_csv(cur, _EXECUTIONS_SQL, params)
+            logs_csv = _copy_csv(cur, _LOGS_SQL, params)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TraceIngestError(
+            f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
+            "nothing was written for that day — re-run the partition"
+        ) from None
+    seconds = time.perf_counter() - began
+    executions = _frame(executions_csv, EXECUTION_COLUMNS)
+    step_runs = _frame(logs_csv, STEP_RUN_COLUMNS)
+    csv_bytes = executions_csv.getbuffer().nbytes + logs_csv.getbuffer().nbytes
+    del executions_csv, logs_csv
+    counts = DayCounts(executions.height, step_runs.height)
+    return executions, step_runs, counts, csv_bytes, seconds
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in ((EXECUTIONS_TABLE, EXECUTION_COLUMNS), (STEP_RUNS_TABLE, STEP_RUN_COLUMNS)):
+        cols = ", ".join(f'"{name}" {ddb}' for name, (_, ddb, _) in columns.items())
+        con.execute(f'create table if not exists "{table}" ({cols})')
+
+
+def write_day(
+    con: duckdb.DuckDBPyConnection, day: date, executions: pl.DataFrame, step_runs: pl.DataFrame
+) -> DayCounts:
+    """Replace exactly `day` in both tables, in one transaction (readers never see half a day)."""
+    ensure_tables(con)
+    start, end = day_bounds(day)
+    con.execute("begin transaction")
+    try:
+        for table, frame, columns in (
+            (EXECUTIONS_TABLE, executions, EXECUTION_COLUMNS),
+            (STEP_RUNS_TABLE, step_runs, STEP_RUN_COLUMNS),
+        ):
+            con.execute(f'delete from "{table}" where started_at >= ? and started_at < ?', [start, end])
+            # Arrow's classic string layout converts into DuckDB faster than polars' string views.
+            arrow = frame.select(list(columns)).to_arrow(compat_level=pl.CompatLevel.oldest())
+            con.register("_wfprof_day", arrow)
+            names = ", ".join(f'"{c}"' for c in columns)
+            con.execute(f'insert into "{table}" ({names}) select {names} from _wfprof_day')
+            con.unregister("_wfprof_day")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return count_day(con, day)
+
+
+def count_day(con: duckdb.DuckDBPyConnection, day: date) -> DayCounts:
+    ensure_tables(con)
+    start, end = day_bounds(day)
+    counts = [
+        con.execute(f'select count(*) from "{t}" where started_at >= ? and started_at < ?', [start, end]).fetchone()[0]
+        for t in (EXECUTIONS_TABLE, STEP_RUNS_TABLE)
+    ]
+    return DayCounts(int(counts[0]), int(counts[1]))
+
+
+def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: date) -> DayIngest:
+    executions, step_runs, source, csv_bytes, copy_seconds = read_day(conn, day)
+    began = time.perf_counter()
+    written = write_day(con, day, executions, step_runs)
+    return DayIngest(day, source, written, copy_seconds, time.perf_counter() - began, csv_bytes)
+
+
+def days_with_data(conn: psycopg.Connection) -> list[date]:
+    """Days (UTC) on which any execution or step run started, oldest first."""
+    _session(conn)
+    schema.require_schema(conn)
+    rows = conn.execute(
+        f"select distinct started_at::date from {schema.EXECUTIONS} "
+        f"union select distinct started_at::date from {schema.LOGS} order by 1"
+    ).fetchall()
+    return [r[0] for r in rows if r[0] is not None]

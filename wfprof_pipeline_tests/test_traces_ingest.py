@@ -1,0 +1,149 @@
+"""Trace ingest by day from real PostgreSQL (embedded and the machine's server) into a real DuckDB file."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import duckdb
+import pytest
+
+from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.workflows import ingest, schema, synthetic
+
+DAY = date(2026, 3, 14)
+NEXT = date(2026, 3, 15)
+
+
+def _fill(url: str) -> None:
+    with postgres.connect(url, autocommit=True) as conn:
+        synthetic.generate(conn, executions=120, steps_per_execution=4, day=DAY, prefix="a")
+        synthetic.generate(conn, executions=30, steps_per_execution=3, day=NEXT, prefix="b")
+
+
+def _table(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    return con.execute(f"select * from {table} order by all").fetchall()
+
+
+def test_day_lands_with_sizes_not_payloads_and_scrubbed_errors(embedded_db: str, warehouse_path):
+    _fill(embedded_db)
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        result = ingest.ingest_day(conn, con, DAY)
+        assert result.source == ingest.DayCounts(120, 480)
+        assert result.written == result.source
+        assert ingest.count_day(con, NEXT) == ingest.DayCounts(0, 0)  # only the asked day
+
+        columns = [r[0] for r in con.execute("describe workflow_step_runs").fetchall()]
+        assert "input" not in columns and "output" not in columns
+        assert columns == list(ingest.STEP_RUN_COLUMNS)
+        expected_bytes = dict(
+            conn.execute("select id, octet_length(input::text) from workflow_execution_logs").fetchall()
+        )
+        got = dict(con.execute("select log_id, input_bytes from workflow_step_runs").fetchall())
+        assert got == {k: v for k, v in expected_bytes.items() if k.startswith("a-")}
+
+        errors = {r[0] for r in con.execute("select error from workflow_executions where error is not null").fetchall()}
+        assert len(errors) == 1
+        (error,) = errors
+        assert "SECRETKEY123" not in error and "ab" * 32 not in error and "[REDACTED:" in error
+        assert con.execute("select count(*) from workflow_executions where status = 'error'").fetchone()[0] == 12
+        durations = con.execute("select min(duration_ms), max(duration_ms) from workflow_step_runs").fetchone()
+        assert 1 <= durations[0] <= durations[1] <= 901
+        first = con.execute("select min(started_at)::date, max(started_at)::date from workflow_step_runs").fetchone()
+        assert first == (DAY, DAY)
+
+
+def test_reingesting_a_day_is_identical_and_replaces_exactly_that_day(embedded_db: str, warehouse_path):
+    _fill(embedded_db)
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        ingest.ingest_day(conn, con, DAY)
+        ingest.ingest_day(conn, con, NEXT)
+        before = {t: _table(con, t) for t in (ingest.EXECUTIONS_TABLE, ingest.STEP_RUNS_TABLE)}
+        ingest.ingest_day(conn, con, DAY)
+        assert {t: _table(con, t) for t in before} == before
+
+        # The source changes for DAY only: a re-run replaces DAY and leaves NEXT as it was.
+        conn.execute("delete from workflow_executions where id in ('a-e1', 'a-e2')")
+        conn.execute("update workflow_execution_logs set duration = 'n/a' where id = 'a-l3-0'")
+        next_rows = con.execute(
+            "select * from workflow_step_runs where started_at >= ? order by all", [NEXT]
+        ).fetchall()
+        result = ingest.ingest_day(conn, con, DAY)
+        assert result.written == ingest.DayCounts(118, 472)
+        assert con.execute("select duration_ms from workflow_step_runs where log_id = 'a-l3-0'").fetchone() == (None,)
+        assert con.execute(
+            "select * from workflow_step_runs where started_at >= ? order by all", [NEXT]
+        ).fetchall() == (next_rows)
+
+
+def test_days_with_data_and_an_empty_day(system_db: str, warehouse_path):
+    """The machine's PostgreSQL over TCP works the same as the embedded server's socket."""
+    _fill(system_db)
+    with postgres.connect(system_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        assert ingest.days_with_data(conn) == [DAY, NEXT]
+        assert ingest.ingest_day(conn, con, date(2026, 1, 1)).written == ingest.DayCounts(0, 0)
+        assert ingest.ingest_day(conn, con, NEXT).written == ingest.DayCounts(30, 90)
+
+
+def test_missing_table_and_missing_column_are_named(embedded_db: str):
+    with postgres.connect(embedded_db, autocommit=True) as conn:
+        with pytest.raises(schema.SchemaMismatch, match="table workflow_executions is missing"):
+            ingest.read_day(conn, DAY)
+        schema.create_schema(conn)
+        conn.execute("alter table workflow_execution_logs drop column duration")
+        conn.execute("alter table workflow_execution_logs add column extra_col text")  # extras are fine
+        with pytest.raises(schema.SchemaMismatch, match=r"workflow_execution_logs lacks column\(s\) duration"):
+            ingest.read_day(conn, DAY)
+
+
+def test_unreachable_database_is_a_clear_error():
+    with pytest.raises(postgres.PostgresUnreachable, match=r"cannot connect to PostgreSQL at .*127\.0\.0\.1:9"):
+        postgres.connect("postgresql://wf:pw@127.0.0.1:9/keeperhub", timeout_s=2)
+
+
+def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes(embedded_db: str, warehouse_path):
+    _fill(embedded_db)
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        ingest.ingest_day(conn, con, DAY)
+        previous = _table(con, ingest.STEP_RUNS_TABLE)
+    with postgres.connect(embedded_db, autocommit=True) as admin:
+        synthetic.generate(admin, executions=10, steps_per_execution=2, day=DAY, prefix="late")
+        # Hold the logs table so the ingest has copied executions and then waits on the logs COPY;
+        # its connection is then terminated, exactly as if the server went away mid-ingest.
+        locker = postgres.connect(embedded_db)
+        locker.execute("lock table workflow_execution_logs in access exclusive mode")
+        errors: list[BaseException] = []
+        victim = postgres.connect(embedded_db)
+        victim_pid = victim.info.backend_pid
+
+        def run() -> None:
+            try:
+                with duckdb.connect(str(warehouse_path)) as con2:
+                    ingest.ingest_day(victim, con2, DAY)
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+                errors.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            waiting = admin.execute(
+                "select count(*) from pg_stat_activity where pid = %s and wait_event_type = 'Lock'", (victim_pid,)
+            ).fetchone()[0]
+            if waiting:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the ingest never reached the locked table")
+        admin.execute("select pg_terminate_backend(%s)", (victim_pid,))
+        worker.join(20)
+        locker.rollback()
+        locker.close()
+        victim.close()
+    assert len(errors) == 1 and isinstance(errors[0], ingest.TraceIngestError), errors
+    assert "nothing was written" in str(errors[0])
+    with duckdb.connect(str(warehouse_path)) as con:
+        assert _table(con, ingest.STEP_RUNS_TABLE) == previous
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(130, 500)
