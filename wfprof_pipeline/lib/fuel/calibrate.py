@@ -163,8 +163,12 @@ def fit_workloads(measurements: Sequence[Measurement]) -> list[Fit]:
     return fits
 
 
-def budgets(fits: Sequence[Fit], empty_fuel: int) -> list[Budget]:
-    """Fuel for N operations = fixed + rate × N, with rate the p90 (and, beside it, the median) slope."""
+def budgets(fits: Sequence[Fit], empty_fuel: int = 0) -> list[Budget]:
+    """Fuel for N operations = fixed + rate × N, with rate the p90 (and, beside it, the median) slope.
+
+    fixed = the empty-loop workload's intercept (start-up, harness, loop setup), or the empty evaluation
+    if that is larger.
+    """
     ops = [f for f in fits if f.category != "baseline"]
     if not ops:
         return []

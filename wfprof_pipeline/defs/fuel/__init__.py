@@ -1,0 +1,1 @@
+"""WASM fuel: calibration measurements, fits and budgets (QuickJS-NG in wasmtime)."""
