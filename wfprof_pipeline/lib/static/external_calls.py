@@ -48,7 +48,8 @@ DEFAULT_RULES: tuple[Rule, ...] = tuple(
              "http.request", "http.get", "https.request", "https.get")
     + _rules("db", "db.*", "this.db.*", "prisma.*", "pool.query", "pool.connect", "redis.*")
     + _rules("web3", "ethers.*", "signer.*", "wallet.*", "provider.*", "contract.*", "publicClient.*",
-             "walletClient.*", "web3.*")
+             "walletClient.*", "web3.*", "*.getBalance", "*.readContract", "*.writeContract",
+             "*.sendTransaction", "*.estimateGas", "*.waitForTransactionReceipt", "*.getTransactionReceipt")
     + _rules("sdk", "resend.*", "sgMail.*", "sendgrid.*", "slack.*", "slackClient.*", "webClient.*",
              "discord.*", "twilio.*", "stripe.*", "octokit.*", "openai.*", "anthropic.*", "telegram.*",
              "*.chat.postMessage", "*.emails.send", "*.messages.create")
@@ -140,12 +141,14 @@ def callee_path(call: ts.Node, src: bytes) -> str | None:
 
 
 def external_calls(calls: list[ts.Node], src: bytes, rules: RuleSet) -> list[ExternalCall]:
-    found: list[ExternalCall] = []
+    """The classified calls among `calls`, in source order."""
+    found: list[tuple[int, ExternalCall]] = []
     for call in calls:
         path = callee_path(call, src)
         if path is None:
             continue
         kind = rules.kind(path)
         if kind is not None:
-            found.append(ExternalCall(call.start_point[0] + 1, path, kind))
-    return found
+            found.append((call.start_byte, ExternalCall(call.start_point[0] + 1, path, kind)))
+    found.sort(key=lambda item: item[0])  # query captures of nested calls do not come in source order
+    return [call for _, call in found]
