@@ -49,9 +49,12 @@ let current = null; // the step outcome being measured
 let currentPhase = '';
 let written = false;
 
+const clip = (text, max = 600) => (text && text.length > max ? `${text.slice(0, max)}…` : text);
+
 function writeDoc() {
   if (written) return;
   written = true;
+  for (const s of doc.steps) s.error = clip(s.error);
   fs.writeSync(1, `${JSON.stringify(doc)}\n`);
 }
 

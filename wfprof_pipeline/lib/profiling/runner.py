@@ -1,0 +1,283 @@
+"""Run the Node harness: compile the steps once, then one fresh process per step × mode × repetition,
+in parallel up to the cores, each with a timeout that kills its whole process tree and a heap cap.
+
+A failing step never takes the others down: every process yields a `RunResult`, with `error` set when
+the step failed, the harness died, printed garbage, ran out of heap or out of time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from wfprof_pipeline.lib.profiling.models import MODES, PHASES, HarnessDocument, StepOutcome
+from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
+
+NODE_DIR = Path(__file__).resolve().parents[2] / "node"
+HARNESS = NODE_DIR / "profile-step.mjs"
+COMPILER = NODE_DIR / "compile-steps.mjs"
+
+
+class ProfilingError(RuntimeError):
+    """Profiling could not start at all (no Node, harness dependencies missing, bad options)."""
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    modes: tuple[str, ...] = ("precise", "timing")
+    repeat: int = 2
+    phases: tuple[str, ...] = PHASES
+    timeout_s: float = 60.0
+    heap_mb: int = 1024
+    jobs: int | None = None  # default: the machine's cores
+    sampling_interval_us: int = 100
+    top_n: int = 15
+    node: str = "node"
+    harness: Path = HARNESS
+    input_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        bad = [m for m in self.modes if m not in MODES]
+        if bad or not self.modes:
+            raise ProfilingError(f"unknown mode(s) {bad}; use {', '.join(MODES)}")
+        if not set(self.phases) <= set(PHASES) or "import" not in self.phases:
+            raise ProfilingError("phases must include import (execute needs the imported module)")
+        if self.repeat < 1:
+            raise ProfilingError("repeat must be at least 1")
+
+
+@dataclass
+class RunResult:
+    """One harness process: one step, one mode, one repetition."""
+
+    step_id: str
+    mode: str
+    repetition: int
+    outcome: StepOutcome | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    wall_ms: float | None = None
+    node_version: str | None = None
+    stderr_tail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True)
+class CompiledStep:
+    compiled: str | None
+    error: str | None
+
+
+def _tail(text: str, lines: int = 6, chars: int = 600) -> str:
+    tail = "\n".join(text.strip().splitlines()[-lines:])
+    return tail[-chars:]
+
+
+def compile_steps(
+    registry: StepRegistry, entries: Iterable[StepEntry], build_dir: Path, node: str = "node", timeout_s: float = 120
+) -> tuple[dict[str, CompiledStep], str]:
+    """esbuild every step module once (in one Node process); per-module errors, never a global failure."""
+    modules = sorted({e.module for e in entries})
+    job = {
+        "root": str(registry.root),
+        "outDir": str(build_dir),
+        "modules": modules,
+        "shims": registry.shims,
+        "aliases": registry.aliases,
+    }
+    try:
+        proc = subprocess.run(
+            [node, str(COMPILER)], input=json.dumps(job), capture_output=True, text=True, timeout=timeout_s
+        )
+    except FileNotFoundError:
+        raise ProfilingError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
+    except subprocess.TimeoutExpired:
+        raise ProfilingError(f"compiling steps took longer than {timeout_s:.0f} s") from None
+    if proc.returncode != 0:
+        hint = " (run `npm ci` in wfprof_pipeline/node)" if "esbuild" in proc.stderr else ""
+        raise ProfilingError(f"step compiler failed{hint}: {_tail(proc.stderr)}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    shim_errors = [v["error"] for v in data.get("shims", {}).values() if v.get("error")]
+    out: dict[str, CompiledStep] = {}
+    for rel in modules:
+        info = data["modules"].get(rel, {"error": "not compiled"})
+        error = info.get("error") or ("; ".join(shim_errors) if shim_errors else None)
+        out[rel] = CompiledStep(compiled=info.get("compiled"), error=error)
+    return out, data["shimDir"]
+
+
+def parse_harness_output(stdout: str) -> HarnessDocument:
+    """The last non-empty stdout line is the document (steps may print, but to stderr)."""
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    if not lines:
+        raise ValueError("the harness printed nothing on stdout")
+    try:
+        return HarnessDocument.model_validate_json(lines[-1])
+    except ValidationError as exc:
+        snippet = lines[-1][:160]
+        problems = exc.error_count()
+        raise ValueError(f"harness output is not a profile document ({problems} problems): {snippet!r}") from None
+
+
+def _kill_tree(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, timeout_s: float) -> tuple[
+    HarnessDocument | None, str | None, str | None, float, str
+]:
+    """One harness process. Returns (document, error, error_kind, wall_ms, stderr_tail)."""
+    cmd = [options.node, f"--max-old-space-size={options.heap_mb}"]
+    if mode == "timing":
+        cmd.append("--expose-gc")
+    cmd.append(str(options.harness))
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=job.get("stepsRoot") or None,
+            start_new_session=True,  # its own process group: a timeout kills the step's children too
+        )
+    except FileNotFoundError:
+        raise ProfilingError(f"Node.js executable {options.node!r} not found (set WFPROF_NODE)") from None
+    try:
+        stdout, stderr = proc.communicate(json.dumps(job), timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc)
+        stdout, stderr = proc.communicate()
+        wall = (time.perf_counter() - t0) * 1000
+        error = f"timed out after {timeout_s:g} s (spinning or never settling); process tree killed"
+        return None, error, "timeout", wall, _tail(stderr)
+    finally:
+        if proc.poll() is None:
+            _kill_tree(proc)
+    wall = (time.perf_counter() - t0) * 1000
+    tail = _tail(stderr)
+    try:
+        doc = parse_harness_output(stdout)
+    except ValueError as exc:
+        if "heap limit" in stderr or "heap out of memory" in stderr:
+            return None, f"ran out of memory: heap cap of {options.heap_mb} MB reached", "heap", wall, tail
+        if proc.returncode not in (0, None):
+            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"code {proc.returncode}"
+            return None, f"harness died ({how}) without a result: {tail or 'no stderr'}", "harness", wall, tail
+        return None, str(exc), "harness", wall, tail
+    return doc, None, None, wall, tail
+
+
+def _job_for(
+    registry: StepRegistry, entry: StepEntry, compiled: str, shim_dir: str, mode: str, options: ProfileOptions
+) -> dict[str, Any]:
+    step_input = options.input_overrides.get(entry.id)
+    timeout = entry.timeout_s or options.timeout_s
+    return {
+        "mode": mode,
+        "phases": list(options.phases),
+        "samplingIntervalUs": options.sampling_interval_us,
+        # The harness gives up on an unsettled step a little before the process is killed, so it can
+        # still report what it measured.
+        "settleTimeoutMs": int(max(500, timeout * 1000 * 0.8 - 500)),
+        "topN": options.top_n,
+        "stepsRoot": str(registry.root),
+        "shimDir": shim_dir,
+        "steps": [
+            {
+                "id": entry.id,
+                "compiled": compiled,
+                "export": entry.export,
+                "input": step_input if step_input is not None else registry.input_for(entry),
+                "env": entry.env,
+                "responses": [r.for_harness() for r in entry.responses],
+            }
+        ],
+    }
+
+
+def profile_steps(
+    registry: StepRegistry,
+    step_ids: list[str] | None = None,
+    options: ProfileOptions | None = None,
+    *,
+    build_dir: Path | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Profile the given steps (all when None) in every mode, `repeat` fresh processes each."""
+    options = options or ProfileOptions()
+    options.validate()
+    entries = registry.select(step_ids)
+    with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp:
+        compiled, shim_dir = compile_steps(registry, entries, build_dir or Path(tmp), options.node)
+
+        tasks: list[tuple[StepEntry, str, int]] = [
+            (e, m, r) for r in range(options.repeat) for m in options.modes for e in entries
+        ]
+
+        def run(task: tuple[StepEntry, str, int]) -> RunResult:
+            entry, mode, rep = task
+            result = RunResult(step_id=entry.id, mode=mode, repetition=rep)
+            built = compiled[entry.module]
+            if built.error or not built.compiled:
+                result.error, result.error_kind = built.error or "not compiled", "compile"
+            else:
+                try:
+                    job = _job_for(registry, entry, built.compiled, shim_dir, mode, options)
+                except Exception as exc:  # bad input_file: an error row for this step only
+                    result.error, result.error_kind = str(exc), "input"
+                else:
+                    doc, error, kind, wall, tail = run_harness(
+                        job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s
+                    )
+                    result.wall_ms, result.stderr_tail = wall, tail
+                    if doc is None:
+                        result.error, result.error_kind = error, kind
+                    else:
+                        result.node_version = doc.node
+                        outcome = doc.steps[0] if doc.steps else None
+                        result.outcome = outcome
+                        if outcome is None:
+                            result.error, result.error_kind = "harness returned no step outcome", "harness"
+                        elif not outcome.ok:
+                            result.error, result.error_kind = outcome.error, outcome.error_kind
+            if on_result:
+                on_result(result)
+            return result
+
+        jobs = max(1, options.jobs or os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(run, tasks))
+
+
+def run_shared_process(
+    registry: StepRegistry, step_ids: list[str], *, mode: str = "precise", options: ProfileOptions | None = None
+) -> HarnessDocument:
+    """Several steps in ONE process, in order (what the seed did). Only to show why wfprof does not."""
+    options = options or ProfileOptions()
+    entries = registry.select(step_ids)
+    with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp:
+        compiled, shim_dir = compile_steps(registry, entries, Path(tmp), options.node)
+        jobs = [_job_for(registry, e, compiled[e.module].compiled or "", shim_dir, mode, options) for e in entries]
+        job = {**jobs[0], "steps": [j["steps"][0] for j in jobs]}
+        doc, error, _, _, _ = run_harness(job, mode=mode, options=options, timeout_s=options.timeout_s * len(entries))
+        if doc is None:
+            raise ProfilingError(error or "harness failed")
+        return doc
