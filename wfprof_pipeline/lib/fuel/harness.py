@@ -19,10 +19,12 @@ HARNESS_JS = r"""
   function text(value) {
     try { return String_(value); } catch (_) { return "<" + typeof value + ">"; }
   }
+  function field(obj, key) {
+    try { return obj[key]; } catch (_) { return "<" + key + " threw>"; }  // hostile getters
+  }
   function describe(e) {
     if (isA(e, ErrorCtor)) {
-      var s = text(e.name) + ": " + text(e.message), stack;
-      try { stack = e.stack; } catch (_) { stack = ""; }
+      var s = text(field(e, "name")) + ": " + text(field(e, "message")), stack = field(e, "stack");
       if (typeof stack === "string" && stack) s += "\n" + stack;
       return s;
     }
@@ -31,8 +33,7 @@ HARNESS_JS = r"""
     return "Uncaught " + (e === null ? "null" : typeof e) + ": " + (shown === undefined ? text(e) : shown);
   }
   function kindOf(e) {
-    var message = "";
-    try { message = text(e && e.message); } catch (_) { /* hostile getter */ }
+    var message = e ? text(field(e, "message")) : "";
     if (isA(e, InternalErrorCtor) && message.indexOf("out of memory") >= 0) return "out_of_memory";
     if (e === null) return "out_of_memory_or_null";  // QuickJS throws null when it cannot even allocate the error
     if ((isA(e, InternalErrorCtor) || isA(e, RangeErrorCtor)) && /stack|recursion/.test(message)) {
@@ -43,15 +44,16 @@ HARNESS_JS = r"""
   function isCompileError(e) {
     // A parse error's stack starts at the code itself, right under eval; JSON.parse errors sit under parse.
     if (!isA(e, SyntaxErrorCtor)) return false;
-    var stack;
-    try { stack = text(e.stack).split("\n"); } catch (_) { return false; }
+    var stack = text(field(e, "stack")).split("\n");
     return /^\s*at <input>:\d+:\d+$/.test(stack[0]) && /^\s*at eval \(native\)$/.test(stack[1] || "");
   }
-  function emit(record) {
-    print_(nonce + stringify(record));
+  // Records are assembled from JSON-encoded strings: stringify of a string primitive never consults a
+  // user-defined Object.prototype.toJSON.
+  function emit(kind, message) {
+    print_(nonce + '{"ok":false,"kind":' + stringify(kind) + ',"error":' + stringify(text(message)) + "}");
   }
   function fail(kind, e) {
-    emit({ ok: false, kind: kind, error: describe(e) });
+    emit(kind, describe(e));
   }
 
   var request = parse(input), fn;
@@ -62,8 +64,7 @@ HARNESS_JS = r"""
     return;
   }
   if (typeof fn !== "function") {
-    emit({ ok: false, kind: "missing_fn",
-           error: "the code must define a function named fn, e.g. function fn(parameters) { return 1; }" });
+    emit("missing_fn", "the code must define a function named fn, e.g. function fn(parameters) { return 1; }");
     return;
   }
   var result;
@@ -74,20 +75,18 @@ HARNESS_JS = r"""
     return;
   }
   if (isA(result, PromiseCtor)) {
-    emit({ ok: false, kind: "invalid_result",
-           error: "fn returned a Promise: async code is not supported (the sandbox runs no event loop)" });
+    emit("invalid_result", "fn returned a Promise: async code is not supported (the sandbox runs no event loop)");
     return;
   }
   var json;
   try {
     json = stringify(result === undefined ? null : result);
   } catch (e) {
-    emit({ ok: false, kind: "invalid_result", error: "fn's result is not JSON-serializable: " + describe(e) });
+    emit("invalid_result", "fn's result is not JSON-serializable: " + describe(e));
     return;
   }
   if (json === undefined) {
-    emit({ ok: false, kind: "invalid_result",
-           error: "fn's result is not JSON-serializable: it is a " + typeof result });
+    emit("invalid_result", "fn's result is not JSON-serializable: it is a " + typeof result);
     return;
   }
   print_(nonce + '{"ok":true,"result":' + json + "}");
