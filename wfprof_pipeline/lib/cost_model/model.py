@@ -65,15 +65,35 @@ def per_step_frame(inputs: CostInputs, tiers: pl.DataFrame, pricing: pl.DataFram
 
 
 def compute_cost_model(inputs: CostInputs, policy: PricingPolicy | None = None) -> CostModel:
-    policy = policy or PricingPolicy()
+    """Everything from the measurements alone."""
+    return assemble(inputs, policy or PricingPolicy())
+
+
+def assemble(
+    inputs: CostInputs,
+    policy: PricingPolicy,
+    *,
+    tiers: pl.DataFrame | None = None,
+    pricing: pl.DataFrame | None = None,
+    correlation: pl.DataFrame | None = None,
+    breakdown: pl.DataFrame | None = None,
+    priorities: pl.DataFrame | None = None,
+) -> CostModel:
+    """The model from already-computed tables (the materialized assets), computing whatever is missing.
+
+    Each downstream asset reads its upstream cost tables through this, so what it writes follows the
+    lineage shown in Dagster rather than a private recomputation.
+    """
     m = inputs.measurements
-    tiers = assign_tiers(m, policy.tiers)
-    pricing = price_steps(m, tiers, policy)
+    tiers = tiers if tiers is not None else assign_tiers(m, policy.tiers)
+    pricing = pricing if pricing is not None else price_steps(m, tiers, policy)
     per_step = per_step_frame(inputs, tiers, pricing)
-    usable = per_step.filter(pl.col("status") == "ok")
-    correlation = correlation_table(usable, STATIC_METRICS, RUNTIME_MEASURES)
-    breakdown = breakdown_table(m, inputs.package_calls, inputs.workflow_calls)
-    priorities = priorities_table(m, tiers, breakdown, correlation, inputs.package_calls,
-                                  inputs.db_statements_per_run)
+    if correlation is None:
+        correlation = correlation_table(per_step.filter(pl.col("status") == "ok"), STATIC_METRICS, RUNTIME_MEASURES)
+    if breakdown is None:
+        breakdown = breakdown_table(m, inputs.package_calls, inputs.workflow_calls)
+    if priorities is None:
+        priorities = priorities_table(m, tiers, breakdown, correlation, inputs.package_calls,
+                                      inputs.db_statements_per_run)
     claims = check_claims(m, breakdown, correlation, priorities, fuel_per_op_median(inputs.fuel_fits))
     return CostModel(policy, inputs, tiers, pricing, per_step, correlation, breakdown, priorities, claims)

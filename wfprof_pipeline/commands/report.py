@@ -1,0 +1,99 @@
+"""`wfprof report` (the seed's `profile:report`): tiers, prices, the seed's claims and priorities from the
+warehouse's measurements, printed, plus the self-contained HTML report."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="print the cost model (tiers, prices, priorities) and write the HTML report")
+    p.add_argument("--warehouse", help="DuckDB file (default: $WFPROF_WAREHOUSE or data/wfprof.duckdb)")
+    p.add_argument("--policy", help="pricing policy TOML/JSON (default: $WFPROF_PRICING_POLICY or the seed's)")
+    p.add_argument("--output", help="HTML file to write (default: <reports dir>/cost_report.html)")
+    p.add_argument("--no-html", action="store_true", help="print only; do not write the HTML report")
+    p.add_argument("--json", action="store_true", help="print the model as JSON instead of tables")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+    import time
+    from pathlib import Path
+
+    from wfprof_pipeline.lib import warehouse
+    from wfprof_pipeline.lib.cost_model.inputs import read_inputs
+    from wfprof_pipeline.lib.cost_model.model import compute_cost_model
+    from wfprof_pipeline.lib.cost_model.policy import load_policy
+    from wfprof_pipeline.lib.cost_model.report import REPORT_FILE, render_html
+    from wfprof_pipeline.lib.settings import Settings
+
+    started = time.monotonic()
+    settings = Settings.from_env()
+    policy = load_policy(args.policy)
+    with warehouse.session(args.warehouse or settings.warehouse, read_only=True) as con:
+        inputs = read_inputs(con, settings.steps_root)
+    model = compute_cost_model(inputs, policy)
+
+    html_path = None
+    if not args.no_html:
+        html_path = Path(args.output) if args.output else settings.reports_dir / REPORT_FILE
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = html_path.with_name(html_path.name + ".tmp")
+        tmp.write_text(render_html(model, dt.datetime.now(dt.UTC)), encoding="utf-8")
+        tmp.replace(html_path)
+
+    if args.json:
+        doc = {
+            "tiers": model.tiers.to_dicts(),
+            "pricing": model.pricing.to_dicts(),
+            "correlation": model.correlation.to_dicts(),
+            "breakdown": model.breakdown.to_dicts(),
+            "priorities": model.priorities.to_dicts(),
+            "claims": [c.__dict__ for c in model.claims],
+            "missing": inputs.missing,
+            "report": str(html_path) if html_path else None,
+        }
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+
+    _print_model(model)
+    if html_path:
+        print(f"\nreport: {html_path}")
+    print(f"computed in {time.monotonic() - started:.2f} s")
+    return 0
+
+
+def _print_model(model) -> None:  # noqa: ANN001 - CostModel, imported lazily
+    import polars as pl
+
+    def show(title: str, frame: pl.DataFrame) -> None:
+        print(f"\n{title}")
+        if not frame.height:
+            print("  (none)")
+            return
+        with pl.Config(tbl_rows=100, tbl_cols=20, fmt_str_lengths=80, tbl_width_chars=200,
+                       tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, thousands_separator=True,
+                       float_precision=2):
+            print(frame)
+
+    show("Step tiers", model.tiers.select("step_id", "tier", "tier_calls", "ratio_to_lightest", "status"))
+    show("Step pricing (total = base + multiplier × I/O operations)",
+         model.pricing.select("step_id", "tier", "base_units", "io_class", "io_multiplier", "io_operations",
+                              "total_units", "status"))
+    show("Static vs runtime (Spearman)",
+         model.correlation.filter(pl.col("runtime_measure") == "tier_calls")
+         .select("static_metric", "runtime_measure", "n", "rho", "p_value", "status"))
+    show("Optimization priorities",
+         model.priorities.select("rank", "opportunity", "measured_share", "estimated_reduction", "impact",
+                                 "seed_impact"))
+    print("\nThe seed's claims")
+    for c in model.claims:
+        verdict = {True: "holds", False: "DOES NOT HOLD", None: "not measured"}[c.holds]
+        print(f"  [{verdict}] {c.claim}\n      measured: {c.measured}")
+    unpriced = model.pricing.filter(pl.col("total_units").is_null())
+    for row in unpriced.iter_rows(named=True):
+        print(f"\nnot priced: {row['step_id']} ({row['status']}: {row['note']})")
+    for m in model.inputs.missing:
+        print(f"missing: {m}")
