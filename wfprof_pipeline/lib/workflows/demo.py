@@ -1,0 +1,126 @@
+"""The embedded default's demo database: `data/workflows/*.json` stored as KeeperHub workflows, then run
+through the real workflow runner (unprofiled), so the demo traces are real executions.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pydantic import BaseModel, Field, ValidationError
+
+from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.registry import StepRegistry
+from wfprof_pipeline.lib.workflows import runner, schema
+
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "data" / "workflows"
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class DemoRun(BaseModel):
+    input: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None
+
+
+class DemoWorkflow(BaseModel):
+    """One file of data/workflows: a KeeperHub workflow row plus the trigger inputs the demo runs it with."""
+
+    id: str = Field(min_length=1)
+    name: str
+    description: str = ""
+    user_id: str = "user_demo"
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    demo_runs: list[DemoRun] = Field(default_factory=lambda: [DemoRun()])
+
+
+def load_definitions(directory: Path = DEFAULT_DIR) -> list[DemoWorkflow]:
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise DemoError(f"no workflow definitions (*.json) in {directory}")
+    out = []
+    for path in files:
+        try:
+            out.append(DemoWorkflow.model_validate_json(path.read_text(encoding="utf-8")))
+        except ValidationError as exc:
+            raise DemoError(f"{path.name}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+    return out
+
+
+def install(conn: psycopg.Connection, workflows: list[DemoWorkflow]) -> None:
+    """Create the schema and upsert the workflows (idempotent)."""
+    schema.create_schema(conn)
+    for wf in workflows:
+        conn.execute(
+            "insert into workflows (id, name, description, user_id, nodes, edges) values (%s, %s, %s, %s, %s, %s) "
+            "on conflict (id) do update set name = excluded.name, description = excluded.description, "
+            "nodes = excluded.nodes, edges = excluded.edges, updated_at = now()",
+            (wf.id, wf.name, wf.description, wf.user_id, json.dumps(wf.nodes), json.dumps(wf.edges)),
+        )
+
+
+def execution_count(conn: psycopg.Connection) -> int:
+    schema.create_schema(conn)
+    return int(conn.execute("select count(*) from workflow_executions").fetchone()[0])
+
+
+@dataclass
+class SeedResult:
+    skipped: bool = False
+    workflows: int = 0
+    executions: int = 0
+    failed_executions: int = 0
+    seconds: float = 0.0
+    per_workflow: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (runs, failed)
+
+
+def seed(
+    database_url: str,
+    registry: StepRegistry,
+    *,
+    directory: Path = DEFAULT_DIR,
+    node: str = "node",
+    only_if_empty: bool = True,
+    jobs: int = 2,
+) -> SeedResult:
+    """Install the demo workflows and run each with its demo inputs (one Node process per workflow)."""
+    started = time.perf_counter()
+    definitions = load_definitions(directory)
+    with postgres.connect(database_url, autocommit=True) as conn:
+        if only_if_empty and execution_count(conn) > 0:
+            return SeedResult(skipped=True, seconds=time.perf_counter() - started)
+        install(conn, definitions)
+        stored = [runner.load_workflow(conn, wf.id) for wf in definitions]
+    steps = {}
+    for wf in stored:
+        steps.update(runner.plan_workflow(wf, registry)[1])
+    result = SeedResult(workflows=len(stored))
+    with tempfile.TemporaryDirectory(prefix="wfprof-demo-") as build:
+        precompiled = runner.compile_for(registry, list(steps.values()), Path(build), node)
+        jobs_by_wf = []
+        for wf, definition in zip(stored, definitions, strict=True):
+            job = runner.build_job(wf, registry, Path(build), node, precompiled=precompiled)
+            job["inputs"] = [r.input for r in definition.demo_runs]
+            jobs_by_wf.append(job)
+
+        def run_one(job: dict[str, Any]) -> runner.RunnerDocument:
+            return runner.run(job, database_url, mode="none", node=node)
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            docs = list(pool.map(run_one, jobs_by_wf))
+    for doc in docs:
+        failed = sum(1 for r in doc.runs if r.status != "success")
+        result.per_workflow[doc.workflowId or "?"] = (len(doc.runs), failed)
+        result.executions += len(doc.runs)
+        result.failed_executions += failed
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,288 @@
+"""Running a stored workflow through the Node runner (`wfprof_pipeline/node/run-workflow.mjs`).
+
+Python plans (graph order, action type → registry step, esbuild compile); Node executes against the
+database, writing execution and log rows as KeeperHub does, optionally under V8 profiling, and prints
+one JSON document, validated here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+from pydantic import BaseModel, Field, ValidationError
+
+from wfprof_pipeline.lib.pg_urls import libpq_url
+from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
+from wfprof_pipeline.lib.workflows import graph, schema
+
+NODE_DIR = Path(__file__).resolve().parents[2] / "node"
+RUNNER = NODE_DIR / "run-workflow.mjs"
+Mode = Literal["none", "precise", "sampling"]
+CATEGORIES = ("database", "step_functions", "external_api", "executor", "node_internals", "other")
+
+
+class WorkflowRunError(RuntimeError):
+    """The workflow could not be run: unknown id, unrunnable graph, unknown action type, runner failure."""
+
+
+class UnknownWorkflow(WorkflowRunError):
+    pass
+
+
+class UnknownActionType(WorkflowRunError):
+    pass
+
+
+# ---------------------------------------------------------------- the runner's document
+
+
+class Categories(BaseModel):
+    database: float = 0
+    step_functions: float = 0
+    external_api: float = 0
+    executor: float = 0
+    node_internals: float = 0
+    other: float = 0
+
+
+class NodeRun(BaseModel):
+    nodeId: str
+    nodeName: str
+    actionType: str
+    stepId: str | None = None
+    status: str
+    error: str | None = None
+    durationMs: float | None = None
+    ioRequests: int = 0
+    calls: Categories | None = None
+    selfMs: Categories | None = None
+
+
+class ExecutionRun(BaseModel):
+    executionId: str
+    status: Literal["success", "error", "running"]
+    error: str | None = None
+    failedNodeId: str | None = None
+    durationMs: float | None = None
+    nodes: list[NodeRun]
+    calls: Categories | None = None
+    selfMs: Categories | None = None
+    totalCalls: int | None = None
+    harnessCallsExcluded: int | None = None
+    segments: list[dict[str, Any]] | None = None
+
+
+class TopFunction(BaseModel):
+    name: str
+    category: str
+    file: str
+    calls: int
+
+
+class RunnerDocument(BaseModel):
+    runner: Literal["wfprof-run-workflow"]
+    version: int
+    node: str
+    mode: Mode
+    workflowId: str | None = None
+    runs: list[ExecutionRun] = Field(default_factory=list)
+    error: str | None = None
+    errorKind: str | None = None
+    topFunctions: list[TopFunction] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- planning
+
+
+class StoredWorkflow(BaseModel):
+    id: str
+    name: str
+    user_id: str
+    nodes: Any
+    edges: Any
+
+
+def load_workflow(conn: psycopg.Connection, workflow_id: str) -> StoredWorkflow:
+    schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
+    row = conn.execute("select id, name, user_id, nodes, edges from workflows where id = %s", (workflow_id,)).fetchone()
+    if row is None:
+        raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}")
+    return StoredWorkflow(id=row[0], name=row[1], user_id=row[2], nodes=row[3], edges=row[4])
+
+
+def check_execution(conn: psycopg.Connection, workflow_id: str, execution_id: str) -> None:
+    row = conn.execute("select workflow_id from workflow_executions where id = %s", (execution_id,)).fetchone()
+    if row is None:
+        raise WorkflowRunError(f"unknown execution id {execution_id!r}")
+    if row[0] != workflow_id:
+        raise WorkflowRunError(f"execution {execution_id!r} belongs to workflow {row[0]!r}, not {workflow_id!r}")
+
+
+def step_for_action(registry: StepRegistry, action_type: str) -> StepEntry | None:
+    """The registry step implementing `action_type`: the one whose id is the action type, else the first."""
+    candidates = [e for e in registry.steps.values() if e.action_type == action_type]
+    if not candidates:
+        return None
+    exact = [e for e in candidates if e.id == action_type]
+    return exact[0] if exact else sorted(candidates, key=lambda e: e.id)[0]
+
+
+def plan_workflow(workflow: StoredWorkflow, registry: StepRegistry) -> tuple[graph.ExecutionPlan, dict[str, StepEntry]]:
+    """Node order plus the registry step of every action type; unknown action types are an error."""
+    try:
+        execution_plan = graph.plan(workflow.nodes, workflow.edges)
+    except graph.WorkflowGraphError as exc:
+        raise WorkflowRunError(f"workflow {workflow.id!r} cannot run: {exc}") from None
+    steps: dict[str, StepEntry] = {}
+    unknown: list[str] = []
+    for node in execution_plan.order:
+        if node.kind == "trigger":
+            continue
+        entry = step_for_action(registry, node.action_type)
+        if entry is None:
+            unknown.append(f"{node.label} ({node.action_type or 'no actionType'})")
+        else:
+            steps[node.action_type] = entry
+    if unknown:
+        known = sorted({e.action_type for e in registry.steps.values()})
+        raise UnknownActionType(
+            f"workflow {workflow.id!r} uses action type(s) the step registry does not know: {', '.join(unknown)}; "
+            f"known: {', '.join(known)}"
+        )
+    return execution_plan, steps
+
+
+def build_job(
+    workflow: StoredWorkflow,
+    registry: StepRegistry,
+    build_dir: Path,
+    node: str = "node",
+    *,
+    step_timeout_s: float = 30.0,
+    precompiled: tuple[dict[str, Any], str] | None = None,
+) -> dict[str, Any]:
+    """The runner's job: order, and per action type the compiled step with input, env and responses.
+
+    `precompiled` = compile_steps' result for a superset of the steps (several workflows, one compile).
+    """
+    execution_plan, steps = plan_workflow(workflow, registry)
+    if precompiled is not None:
+        compiled, shim_dir = precompiled
+    elif steps:
+        compiled, shim_dir = compile_for(registry, list(steps.values()), build_dir, node)
+    else:
+        compiled, shim_dir = {}, ""
+    actions = {}
+    for action_type, entry in steps.items():
+        result = compiled[entry.module]
+        actions[action_type] = {
+            "stepId": entry.id,
+            "compiled": result.compiled if not result.error else None,
+            "error": result.error,
+            "export": entry.export,
+            "input": registry.input_for(entry),
+            "env": entry.env,
+            "responses": [r.for_harness() for r in entry.responses],
+        }
+    return {
+        "workflowId": workflow.id,
+        "order": [n.id for n in execution_plan.order],
+        "unreachable": execution_plan.unreachable,
+        "actions": actions,
+        "stepsRoot": str(registry.root),
+        "shimDir": shim_dir,
+        "stepTimeoutMs": int(step_timeout_s * 1000),
+    }
+
+
+def compile_for(
+    registry: StepRegistry, entries: list[StepEntry], build_dir: Path, node: str = "node"
+) -> tuple[dict[str, Any], str]:
+    """esbuild the steps with the step harness's compiler (one Node process for all of them)."""
+    from wfprof_pipeline.lib.profiling.runner import ProfilingError, compile_steps
+
+    try:
+        return compile_steps(registry, entries, build_dir, node=node)
+    except ProfilingError as exc:
+        raise WorkflowRunError(str(exc)) from None
+
+
+# ---------------------------------------------------------------- running
+
+
+def run(
+    job: dict[str, Any],
+    database_url: str,
+    *,
+    mode: Mode = "precise",
+    execution_id: str | None = None,
+    workflow_input: dict[str, Any] | None = None,
+    repeat: int = 1,
+    detail: bool = False,
+    top_n: int = 15,
+    node: str = "node",
+    timeout_s: float = 120.0,
+    extra_env: dict[str, str] | None = None,
+) -> RunnerDocument:
+    """Run the job's workflow in a fresh Node process; the document, or WorkflowRunError."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="wfprof-job-", delete=False) as fh:
+        json.dump(job, fh)
+        job_path = fh.name
+    env = {
+        **os.environ,
+        **(extra_env or {}),
+        "WFPROF_WORKFLOW_JOB": job_path,
+        "WORKFLOW_ID": job["workflowId"],
+        "DATABASE_URL": libpq_url(database_url),
+        "WFPROF_PROFILE_MODE": mode,
+        "PROFILE_DETAIL": "true" if detail else "false",
+        "PROFILE_TOP_N": str(top_n),
+        "WFPROF_REPEAT": str(repeat),
+    }
+    env.pop("PROFILE_OUTPUT", None)
+    env.pop("EXECUTION_ID", None)
+    if execution_id:
+        env["EXECUTION_ID"] = execution_id
+    if workflow_input is not None:
+        env["WORKFLOW_INPUT"] = json.dumps(workflow_input)
+    else:
+        env.pop("WORKFLOW_INPUT", None)
+    try:
+        proc = subprocess.Popen(
+            [node, str(RUNNER)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=job.get("stepsRoot") or None,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise WorkflowRunError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise WorkflowRunError(f"workflow runner timed out after {timeout_s:g} s; process tree killed") from None
+    finally:
+        Path(job_path).unlink(missing_ok=True)
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    try:
+        doc = RunnerDocument.model_validate_json(lines[-1]) if lines else None
+    except ValidationError:
+        doc = None
+    if doc is None:
+        tail = "\n".join(stderr.strip().splitlines()[-5:])
+        hint = " (run `npm ci` in wfprof_pipeline/node)" if "Cannot find package" in stderr else ""
+        raise WorkflowRunError(f"workflow runner failed (exit {proc.returncode}){hint}: {tail or 'no output'}")
+    if doc.error:
+        raise WorkflowRunError(doc.error)
+    return doc

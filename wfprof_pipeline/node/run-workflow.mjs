@@ -1,0 +1,447 @@
+#!/usr/bin/env node
+// Run one stored workflow the way KeeperHub's executor does, optionally under V8 profiling, and print ONE
+// JSON document (stdout, or the file PROFILE_OUTPUT names).
+//
+//   WORKFLOW_ID=… [EXECUTION_ID=…] DATABASE_URL=… [PRECISE_COVERAGE=true] [WFPROF_PROFILE_MODE=none|precise|sampling]
+//   [WORKFLOW_INPUT='{"…"}'] [PROFILE_DETAIL=true] [PROFILE_TOP_N=15] [PROFILE_OUTPUT=file]
+//   WFPROF_WORKFLOW_JOB=job.json node run-workflow.mjs
+//
+// The job (written by `wfprof profile-workflow` / `wfprof demo seed`) carries what Python resolved: the
+// node order (graph.py), and per action type the compiled step, its export, default input, environment
+// and canned responses (registry). This runner loads the workflow row itself, creates or takes over the
+// execution row, writes one log row per node (running → success/error, duration in ms, progress on the
+// execution), stops at the first failing node and marks the execution failed.
+//
+// Profiling: coverage (precise) or a CPU profile (sampling) is taken at every segment boundary, so each
+// call lands in the segment that made it: database (connect, queries), each node's step (import + run),
+// executor (input building, orchestration). Categories: database, step_functions, external_api (Node's
+// HTTP/socket stack inside a step), executor (this runner), node_internals, other.
+
+import { Console } from 'node:console';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { makeCategorizer, packageOf, toPath } from './lib/categorize.mjs';
+import { installEgressGuard } from './lib/egress.mjs';
+import { fillPlaceholders, importStep, stepFunction } from './lib/step-loader.mjs';
+import { startStubWorker } from './lib/stub-server.mjs';
+
+const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const CATEGORIES = ['database', 'step_functions', 'external_api', 'executor', 'node_internals', 'other'];
+const truthy = (v) => /^(1|true|yes|on)$/i.test(String(v ?? '').trim());
+
+// ---------------------------------------------------------------- configuration
+
+class RunnerError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+const env = process.env;
+const jobPath = env.WFPROF_WORKFLOW_JOB;
+const job = jobPath ? JSON.parse(fs.readFileSync(jobPath, 'utf8')) : {};
+const workflowId = env.WORKFLOW_ID || job.workflowId;
+const requestedExecutionId = env.EXECUTION_ID || job.executionId || null;
+const databaseUrl = env.DATABASE_URL;
+const mode = env.WFPROF_PROFILE_MODE || (truthy(env.PRECISE_COVERAGE) ? 'precise' : 'sampling');
+const detail = truthy(env.PROFILE_DETAIL);
+const topN = Number.parseInt(env.PROFILE_TOP_N || '15', 10) || 15;
+// Several executions in one process (demo seeding): one per job.inputs entry, else WFPROF_REPEAT alike.
+const jobInputs = Array.isArray(job.inputs) && job.inputs.length ? job.inputs : null;
+const repeat = jobInputs ? jobInputs.length : Math.max(1, Number.parseInt(env.WFPROF_REPEAT || '1', 10) || 1);
+const stepTimeoutMs = Number(job.stepTimeoutMs ?? 30_000);
+
+const doc = { runner: 'wfprof-run-workflow', version: 1, node: process.version, mode, workflowId, runs: [], error: null, errorKind: null };
+let written = false;
+function writeDoc() {
+  if (written) return;
+  written = true;
+  const text = `${JSON.stringify(doc)}\n`;
+  if (env.PROFILE_OUTPUT) fs.writeFileSync(env.PROFILE_OUTPUT, text);
+  fs.writeSync(1, text);
+}
+process.on('exit', writeDoc);
+
+// Steps log to the console; stdout is reserved for the document.
+globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
+
+// ---------------------------------------------------------------- profiling by segment
+
+const session = mode === 'none' ? null : new Session();
+let categorize = null;
+let pendingSegment = null; // { kind: 'db'|'step'|'executor'|'harness', nodeId }
+const segments = [];
+
+function categoryOf(kind, url) {
+  if (kind === 'db') return 'database';
+  if (!url) return 'other';
+  if (url.startsWith('node:')) {
+    if (kind === 'step' && /^node:(internal\/deps\/undici|_http|http|https|net|tls|dns|internal\/(http|net|dns|tls|stream_base)|_tls)/.test(url)) {
+      return 'external_api';
+    }
+    return 'node_internals';
+  }
+  const pkg = packageOf(toPath(url));
+  if (pkg && /^(pg|pg-.*|pgpass|postgres-.*)$/.test(pkg) && toPath(url).startsWith(HARNESS_DIR)) return 'database';
+  const info = categorize(url);
+  if (info.category === 'harness') return 'executor';
+  if (info.category === 'step' || info.category === 'package' || info.category === 'shim') return 'step_functions';
+  return 'other';
+}
+
+async function startProfiling() {
+  if (!session) return;
+  session.connect();
+  await session.post('Profiler.enable');
+  if (mode === 'precise') {
+    await session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+    await session.post('Profiler.takePreciseCoverage'); // reset: nothing before this is counted
+  } else {
+    await session.post('Profiler.setSamplingInterval', { interval: Number(job.samplingIntervalUs ?? 100) });
+    await session.post('Profiler.start');
+  }
+}
+
+/** Close the current segment (charging everything since the last boundary to it) and open the next. */
+async function boundary(next) {
+  if (!session) return;
+  const closing = pendingSegment;
+  let raw;
+  if (mode === 'precise') raw = (await session.post('Profiler.takePreciseCoverage')).result;
+  else {
+    raw = (await session.post('Profiler.stop')).profile;
+    await session.post('Profiler.start');
+  }
+  if (closing) segments.push({ ...closing, raw });
+  pendingSegment = next;
+}
+
+function summarizeSegment(seg) {
+  const calls = Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
+  const selfMs = Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
+  const functions = [];
+  if (mode === 'precise') {
+    for (const script of seg.raw) {
+      const cat = categoryOf(seg.kind, script.url);
+      for (const fn of script.functions) {
+        const count = fn.ranges[0]?.count ?? 0;
+        if (count <= 0) continue;
+        calls[cat] += count;
+        functions.push({ name: fn.functionName || '(anonymous)', url: script.url, category: cat, calls: count });
+      }
+    }
+  } else {
+    const p = seg.raw;
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    const { samples = [], timeDeltas = [] } = p;
+    for (let i = 0; i < samples.length; i++) {
+      const dt = (i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0) / 1000;
+      const frame = byId.get(samples[i])?.callFrame;
+      if (!frame || (!frame.url && /^\((idle|program|root|garbage collector)\)$/.test(frame.functionName))) continue;
+      selfMs[categoryOf(seg.kind, frame.url)] += dt;
+    }
+    for (const c of CATEGORIES) selfMs[c] = Math.round(selfMs[c] * 1000) / 1000;
+  }
+  return { calls, selfMs, functions };
+}
+
+// ---------------------------------------------------------------- KeeperHub's executor, by the job
+
+const nowIso = () => new Date().toISOString(); // UTC; a `timestamp` column keeps the UTC wall time
+const newId = () => crypto.randomUUID().replaceAll('-', '').slice(0, 21);
+const jsonValue = (v) => (v === undefined ? null : JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x)));
+
+/** `{{@nodeId.path}}` / `{{@trigger.path}}` (KeeperHub's template syntax, with or without `:Label`). */
+function resolveTemplates(value, outputs) {
+  const lookup = (ref) => {
+    const m = /^@([^.:}]+)(?::[^.}]*)?(?:\.(.+))?$/.exec(ref.trim());
+    if (!m) return undefined;
+    let cur = outputs[m[1]];
+    for (const part of (m[2] ?? '').split('.').filter(Boolean)) cur = cur == null ? undefined : cur[part];
+    return cur;
+  };
+  if (typeof value === 'string') {
+    const whole = /^\{\{([^}]+)\}\}$/.exec(value);
+    if (whole) {
+      const v = lookup(whole[1]);
+      return v === undefined ? value : v;
+    }
+    return value.replace(/\{\{(@[^}]+)\}\}/g, (m, ref) => {
+      const v = lookup(ref);
+      return v === undefined ? m : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveTemplates(v, outputs));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveTemplates(v, outputs)]));
+  return value;
+}
+
+/** Registry input, overridden by the node's config; endpoint fields that point at the stub stay there. */
+function stepInput(action, node, outputs, stubUrl, context) {
+  const base = action.input ?? {};
+  const config = { ...(node.data?.config ?? {}) };
+  delete config.actionType;
+  for (const [k, v] of Object.entries(base)) if (typeof v === 'string' && v.includes('{{stub}}')) delete config[k];
+  const merged = fillPlaceholders({ ...base, ...resolveTemplates(config, outputs) }, { stub: stubUrl });
+  return { ...merged, _context: context };
+}
+
+function failure(value) {
+  if (value && typeof value === 'object' && value.success === false) return String(value.error ?? 'step returned success=false');
+  return null;
+}
+
+async function withTimeout(promise, ms, what) {
+  let timer;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new RunnerError('timeout', `${what} did not settle within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function main() {
+  if (!workflowId) throw new RunnerError('config', 'WORKFLOW_ID is required');
+  if (!databaseUrl) throw new RunnerError('config', 'DATABASE_URL is required');
+  if (!['none', 'precise', 'sampling'].includes(mode)) throw new RunnerError('config', `unknown profile mode ${mode}`);
+  const actions = job.actions ?? {};
+  const stepFiles = Object.values(actions).map((a) => a.compiled).filter(Boolean);
+  categorize = makeCategorizer({ stepFiles, shimDir: job.shimDir, harnessDir: HARNESS_DIR, stepsRoot: job.stepsRoot });
+
+  // Set-up the platform does not pay per execution (or that is ours, not the platform's): not measured.
+  process.setSourceMapsEnabled?.(false);
+  void globalThis.fetch;
+  new Response('x');
+  await import('node:https');
+  const stub = await startStubWorker([]);
+
+  await startProfiling();
+  pendingSegment = { kind: 'db', nodeId: null, label: 'connect' };
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'wfprof-run-workflow' });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new RunnerError('unreachable', `cannot connect to PostgreSQL: ${err.message}`);
+  }
+  client.on('error', () => {}); // a dropped connection surfaces on the next query instead
+  const pgPort = Number(client.port) || 5432;
+  installEgressGuard({ allowPorts: [stub.port, pgPort], allowUnixSockets: true });
+
+  try {
+    const wf = await client.query('select id, name, user_id, nodes, edges from workflows where id = $1', [workflowId]);
+    if (wf.rowCount === 0) throw new RunnerError('unknown_workflow', `unknown workflow id ${JSON.stringify(workflowId)}`);
+    const workflow = wf.rows[0];
+    const nodesById = new Map((workflow.nodes ?? []).map((n) => [n.id, n]));
+    const order = job.order ?? [];
+    for (const id of order) if (!nodesById.has(id)) throw new RunnerError('stale_job', `node ${id} is not in workflow ${workflowId} (changed since it was planned)`);
+
+    let triggerInput = {};
+    if (env.WORKFLOW_INPUT) {
+      try {
+        triggerInput = JSON.parse(env.WORKFLOW_INPUT);
+      } catch (err) {
+        throw new RunnerError('bad_input', `WORKFLOW_INPUT is not JSON: ${err.message}`);
+      }
+    }
+    for (let rep = 0; rep < repeat; rep++) {
+      const executionId = rep === 0 && requestedExecutionId ? requestedExecutionId : newId();
+      const input = jobInputs ? jobInputs[rep] : triggerInput;
+      doc.runs.push(await runOnce({ client, stub, workflow, nodesById, order, actions, triggerInput: input, executionId, existing: rep === 0 && Boolean(requestedExecutionId) }));
+    }
+  } finally {
+    await boundary({ kind: 'db', nodeId: null, label: 'disconnect' });
+    await client.end().catch(() => {});
+    await boundary(null);
+  }
+  finish();
+  await stub.close().catch(() => {});
+}
+
+async function runOnce({ client, stub, workflow, nodesById, order, actions, triggerInput, executionId, existing }) {
+  const run = { executionId, status: 'running', error: null, failedNodeId: null, durationMs: null, nodes: [], segmentsFrom: segments.length };
+  const t0 = performance.now();
+  const startedAt = nowIso();
+  await boundary({ kind: 'db', nodeId: null, label: 'execution start' });
+  if (existing) {
+    const ex = await client.query('select workflow_id, status from workflow_executions where id = $1', [executionId]);
+    if (ex.rowCount === 0) throw new RunnerError('unknown_execution', `unknown execution id ${JSON.stringify(executionId)}`);
+    if (ex.rows[0].workflow_id !== workflow.id) {
+      throw new RunnerError('unknown_execution', `execution ${JSON.stringify(executionId)} belongs to workflow ${JSON.stringify(ex.rows[0].workflow_id)}, not ${JSON.stringify(workflow.id)}`);
+    }
+    await client.query(
+      `update workflow_executions set status = 'running', started_at = $2, completed_at = null, error = null,
+              total_steps = $3, completed_steps = '0', input = coalesce(input, $4) where id = $1`,
+      [executionId, startedAt, String(order.length), jsonValue(triggerInput)],
+    );
+  } else {
+    await client.query(
+      `insert into workflow_executions (id, workflow_id, user_id, status, input, started_at, total_steps, completed_steps)
+       values ($1, $2, $3, 'running', $4, $5, $6, '0')`,
+      [executionId, workflow.id, workflow.user_id, jsonValue(triggerInput), startedAt, String(order.length)],
+    );
+  }
+
+  const outputs = {};
+  let completed = 0;
+  let lastOutput = null;
+  for (const nodeId of order) {
+    const node = nodesById.get(nodeId);
+    const isTrigger = node.data?.type === 'trigger';
+    const actionType = isTrigger ? 'trigger' : String(node.data?.config?.actionType ?? '');
+    const nodeName = node.data?.label || nodeId;
+    const rec = { nodeId, nodeName, actionType, stepId: null, status: 'running', error: null, durationMs: null, ioRequests: 0 };
+    run.nodes.push(rec);
+    const action = isTrigger ? null : actions[actionType];
+    const logId = newId();
+    const nodeStartedAt = nowIso();
+
+    await boundary({ kind: 'executor', nodeId, label: 'prepare' });
+    const context = { executionId, nodeId, nodeName };
+    let input = null;
+    let setupError = null;
+    if (isTrigger) input = triggerInput;
+    else if (!action) setupError = `unknown action type ${JSON.stringify(actionType)}`;
+    else if (!action.compiled) setupError = `step ${action.stepId} could not be compiled: ${action.error ?? 'unknown error'}`;
+    else input = stepInput(action, node, outputs, stub.url, context);
+
+    await boundary({ kind: 'db', nodeId, label: 'log start' });
+    await client.query(
+      `insert into workflow_execution_logs (id, execution_id, node_id, node_name, node_type, status, input, started_at, timestamp)
+       values ($1, $2, $3, $4, $5, 'running', $6, $7, $7)`,
+      [logId, executionId, nodeId, nodeName, actionType, jsonValue(input), nodeStartedAt],
+    );
+    await client.query('update workflow_executions set current_node_id = $2 where id = $1', [executionId, nodeId]);
+    const nodeStart = performance.now(); // the step's own time, as withStepLogging measures it
+
+    let output = null;
+    let error = setupError;
+    if (!error && isTrigger) output = triggerInput;
+    else if (!error) {
+      rec.stepId = action.stepId;
+      await boundary({ kind: 'harness', nodeId, label: 'stub routes' });
+      for (const [k, v] of Object.entries(fillPlaceholders(action.env ?? {}, { stub: stub.url }))) process.env[k] = String(v);
+      await stub.setRoutes(fillPlaceholders(action.responses ?? [], { stub: stub.url }));
+      await boundary({ kind: 'step', nodeId, label: 'step' });
+      try {
+        const mod = await importStep(action.compiled);
+        const fn = stepFunction(mod, action.export);
+        output = await withTimeout(Promise.resolve(fn(input)), stepTimeoutMs, `step ${action.stepId}`);
+        error = failure(output);
+      } catch (err) {
+        error = err?.message ?? String(err);
+      }
+      await boundary({ kind: 'harness', nodeId, label: 'stub log' });
+      rec.ioRequests = (await stub.takeLog()).length;
+    }
+    rec.durationMs = Math.round((performance.now() - nodeStart) * 1000) / 1000;
+    rec.status = error ? 'error' : 'success';
+    rec.error = error;
+
+    await boundary({ kind: 'db', nodeId, label: 'log end' });
+    await client.query(
+      `update workflow_execution_logs set status = $2, output = $3, error = $4, completed_at = $5, duration = $6 where id = $1`,
+      [logId, rec.status, jsonValue(output), error, nowIso(), String(Math.round(rec.durationMs))],
+    );
+    if (error) {
+      run.status = 'error';
+      run.error = `${nodeName}: ${error}`;
+      run.failedNodeId = nodeId;
+      break;
+    }
+    completed += 1;
+    outputs[nodeId] = output;
+    if (isTrigger) outputs.trigger = output;
+    lastOutput = output;
+    await client.query('update workflow_executions set completed_steps = $2 where id = $1', [executionId, String(completed)]);
+  }
+  if (run.status === 'running') run.status = 'success';
+  run.durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+  await boundary({ kind: 'db', nodeId: null, label: 'execution end' });
+  await client.query(
+    `update workflow_executions set status = $2, output = $3, error = $4, completed_at = $5, duration = $6 where id = $1`,
+    [executionId, run.status, run.status === 'success' ? jsonValue(lastOutput) : null, run.error, nowIso(), String(Math.round(run.durationMs))],
+  );
+  await boundary({ kind: 'executor', nodeId: null, label: 'between executions' });
+  return run;
+}
+
+/** Attribute every segment to its run and node; totals by category; top functions. */
+function finish() {
+  if (mode === 'none') {
+    for (const run of doc.runs) delete run.segmentsFrom;
+    return;
+  }
+  const allFunctions = new Map();
+  const runs = doc.runs;
+  const runOf = (index) => {
+    let found = runs[0];
+    for (const r of runs) if (r.segmentsFrom <= index) found = r;
+    return found;
+  };
+  const zero = () => Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
+  for (const r of runs) {
+    r.calls = zero();
+    r.selfMs = zero();
+    r.harnessCallsExcluded = 0;
+    for (const n of r.nodes) {
+      n.calls = zero();
+      n.selfMs = zero();
+    }
+    if (detail) r.segments = [];
+  }
+  segments.forEach((seg, index) => {
+    const run = runOf(index);
+    if (!run) return;
+    const s = summarizeSegment(seg);
+    if (seg.kind === 'harness') {
+      // The stub's message round-trips exist only because we answer I/O with canned responses.
+      run.harnessCallsExcluded += Object.values(s.calls).reduce((a, b) => a + b, 0);
+      return;
+    }
+    const node = seg.nodeId ? run.nodes.find((n) => n.nodeId === seg.nodeId) : null;
+    for (const c of CATEGORIES) {
+      run.calls[c] += s.calls[c];
+      run.selfMs[c] = Math.round((run.selfMs[c] + s.selfMs[c]) * 1000) / 1000;
+      if (node) {
+        node.calls[c] += s.calls[c];
+        node.selfMs[c] = Math.round((node.selfMs[c] + s.selfMs[c]) * 1000) / 1000;
+      }
+    }
+    if (detail) run.segments.push({ kind: seg.kind, label: seg.label, nodeId: seg.nodeId, calls: s.calls, selfMs: s.selfMs });
+    for (const f of s.functions) {
+      const key = `${f.url}\u0000${f.name}\u0000${f.category}`;
+      const prev = allFunctions.get(key);
+      if (prev) prev.calls += f.calls;
+      else allFunctions.set(key, { ...f });
+    }
+  });
+  for (const r of runs) {
+    r.totalCalls = Object.values(r.calls).reduce((a, b) => a + b, 0);
+    delete r.segmentsFrom;
+  }
+  doc.topFunctions = [...allFunctions.values()]
+    .sort((a, b) => b.calls - a.calls || a.url.localeCompare(b.url))
+    .slice(0, topN)
+    .map((f) => ({ name: f.name, category: f.category, file: f.url.startsWith('node:') ? f.url : toPath(f.url), calls: f.calls }));
+}
+
+try {
+  await main();
+} catch (err) {
+  doc.error = err?.message ?? String(err);
+  doc.errorKind = err instanceof RunnerError ? err.kind : 'internal';
+  if (!(err instanceof RunnerError)) process.stderr.write(`${err?.stack ?? err}\n`);
+}
+writeDoc();
+process.exit(doc.error ? 1 : 0);
