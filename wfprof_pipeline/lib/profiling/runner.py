@@ -38,6 +38,7 @@ class ProfilingError(RuntimeError):
 class ProfileOptions:
     modes: tuple[str, ...] = ("precise", "timing")
     repeat: int = 2
+    mode_repeat: dict[str, int] = field(default_factory=dict)  # per-mode override, e.g. {"timing": 1}
     phases: tuple[str, ...] = PHASES
     timeout_s: float = 60.0
     heap_mb: int = 1024
@@ -54,8 +55,11 @@ class ProfileOptions:
             raise ProfilingError(f"unknown mode(s) {bad}; use {', '.join(MODES)}")
         if not set(self.phases) <= set(PHASES) or "import" not in self.phases:
             raise ProfilingError("phases must include import (execute needs the imported module)")
-        if self.repeat < 1:
+        if self.repeat < 1 or any(n < 1 for n in self.mode_repeat.values()):
             raise ProfilingError("repeat must be at least 1")
+
+    def repeats(self, mode: str) -> int:
+        return self.mode_repeat.get(mode, self.repeat)
 
 
 @dataclass
@@ -229,7 +233,7 @@ def profile_steps(
         compiled, shim_dir = compile_steps(registry, entries, build_dir or Path(tmp), options.node)
 
         tasks: list[tuple[StepEntry, str, int]] = [
-            (e, m, r) for r in range(options.repeat) for m in options.modes for e in entries
+            (e, m, r) for m in options.modes for r in range(options.repeats(m)) for e in entries
         ]
 
         def run(task: tuple[StepEntry, str, int]) -> RunResult:

@@ -1,0 +1,279 @@
+"""Step profiling assets (group `steps`): every registered step profiled in fresh Node processes.
+
+One run of the harness feeds four tables, so they are one multi-asset: `step_profiles` (step × mode ×
+phase), `step_package_calls`, `step_profile_functions` and `step_io_requests`. The call-count regression
+check compares the new deterministic counts with the table's previous materialization.
+"""
+
+import dataclasses
+
+import dagster as dg
+import polars as pl
+
+from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
+from wfprof_pipeline.lib.profiling.regression import compare_counts
+from wfprof_pipeline.lib.profiling.runner import ProfileOptions, profile_steps
+from wfprof_pipeline.lib.profiling.summary import StepProfileRow, Summary, summarize
+from wfprof_pipeline.lib.registry import StepRegistry, load_for_root
+
+GROUP = "steps"
+
+STEP_PROFILES_SCHEMA: dict[str, pl.DataType] = {
+    "step_id": pl.Utf8,
+    "action_type": pl.Utf8,
+    "io_class": pl.Utf8,
+    "mode": pl.Utf8,
+    "phase": pl.Utf8,
+    "calls_own": pl.Int64,
+    "calls_packages": pl.Int64,
+    "calls_node_internals": pl.Int64,
+    "calls_harness": pl.Int64,
+    "calls_other": pl.Int64,
+    "calls_total": pl.Int64,
+    "calls_fetch_internals": pl.Int64,
+    "unique_functions": pl.Int64,
+    "io_operations": pl.Int64,
+    "rpc_methods": pl.Utf8,
+    "duration_ms": pl.Float64,
+    "duration_ms_min": pl.Float64,
+    "duration_ms_max": pl.Float64,
+    "module_load_ms": pl.Float64,
+    "heap_delta_bytes": pl.Int64,
+    "samples": pl.Int64,
+    "self_ms_own": pl.Float64,
+    "self_ms_packages": pl.Float64,
+    "self_ms_node_internals": pl.Float64,
+    "runs": pl.Int64,
+    "deterministic": pl.Boolean,
+    "error": pl.Utf8,
+    "node_version": pl.Utf8,
+}
+_PROFILE_DOCS = {
+    "step_id": "Registry id, e.g. web3/check-balance",
+    "action_type": "KeeperHub action type the step implements",
+    "io_class": "Declared I/O class: none, http, chat, chain_read, chain_write",
+    "mode": "precise (exact call counts), sampling (CPU samples) or timing (no profiler)",
+    "phase": "import (cold start) or execute (the step run on canned I/O)",
+    "calls_own": "Calls in the step's own code (incl. @/ aliases); precise mode; reproducible",
+    "calls_packages": "Calls in node_modules packages; precise mode; reproducible",
+    "calls_node_internals": "Calls in node:* internals (median; varies in the import phase)",
+    "calls_harness": "Calls in the harness and registry shims (a few per phase)",
+    "calls_other": "Calls in eval/new Function/node:vm code (e.g. user code of the code step)",
+    "calls_total": "All calls of the phase",
+    "calls_fetch_internals": "Of the node:* calls, those in Node's bundled undici: what fetch costs",
+    "unique_functions": "Functions called at least once",
+    "io_operations": "Requests served by the stub in this phase",
+    "rpc_methods": "JSON-RPC methods requested in this phase (comma-separated)",
+    "duration_ms": "Median wall time of the phase (clean only in timing mode)",
+    "duration_ms_min": "Fastest run",
+    "duration_ms_max": "Slowest run",
+    "module_load_ms": "Timing mode, import phase: module load time",
+    "heap_delta_bytes": "Timing mode: heapUsed after minus before, both after a forced GC",
+    "samples": "Sampling mode: CPU samples taken (median)",
+    "self_ms_own": "Sampling mode: self time in the step's code",
+    "self_ms_packages": "Sampling mode: self time in packages",
+    "self_ms_node_internals": "Sampling mode: self time in node:* internals",
+    "runs": "Fresh processes that produced this phase",
+    "deterministic": "Precise mode: own + package counts identical in every run (NULL with one run)",
+    "error": "Why the step failed (error row), if it did",
+    "node_version": "Node.js version that ran the step",
+}
+PACKAGE_CALLS_SCHEMA: dict[str, pl.DataType] = {
+    "step_id": pl.Utf8, "phase": pl.Utf8, "package": pl.Utf8, "calls": pl.Int64,
+}
+FUNCTIONS_SCHEMA: dict[str, pl.DataType] = {
+    "step_id": pl.Utf8, "mode": pl.Utf8, "phase": pl.Utf8, "rank": pl.Int64, "function": pl.Utf8,
+    "category": pl.Utf8, "package": pl.Utf8, "file": pl.Utf8, "line": pl.Int64, "calls": pl.Int64,
+    "self_ms": pl.Float64,
+}
+IO_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
+    "step_id": pl.Utf8, "phase": pl.Utf8, "request_seq": pl.Int64, "method": pl.Utf8, "host": pl.Utf8,
+    "path": pl.Utf8, "rpc_method": pl.Utf8, "batch_size": pl.Int64, "status": pl.Int64, "matched": pl.Boolean,
+}
+
+
+def _schema(columns: dict[str, pl.DataType], docs: dict[str, str] | None = None) -> dg.TableSchema:
+    docs = docs or {}
+    return dg.TableSchema(
+        columns=[dg.TableColumn(n, str(t), description=docs.get(n)) for n, t in columns.items()]
+    )
+
+
+class StepProfilingConfig(dg.Config):
+    """Knobs of the nightly profile. Exact counts are checked for determinism across `repeat` fresh
+    processes (2 by default: the smallest number that can disagree); timings use `timing_repeat`."""
+
+    modes: list[str] = ["precise", "timing"]
+    repeat: int = 2
+    timing_repeat: int = 1
+    timeout_s: float = 60.0
+    heap_mb: int = 1024
+    jobs: int = 0  # 0 = one process per core
+    steps: list[str] | None = None  # None = every registered step
+    regression_warn_pct: float = 10.0
+
+
+def _profile_frame(rows: list[StepProfileRow], registry: StepRegistry) -> pl.DataFrame:
+    records = []
+    for r in rows:
+        entry = registry.steps.get(r.step_id)
+        record = dataclasses.asdict(r)
+        record["action_type"] = entry.action_type if entry else None
+        record["io_class"] = entry.io_class if entry else None
+        records.append({k: record.get(k) for k in STEP_PROFILES_SCHEMA})
+    return pl.DataFrame(records, schema=STEP_PROFILES_SCHEMA)
+
+
+def _deterministic_counts(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
+    precise = frame.filter(
+        (pl.col("mode") == "precise") & pl.col("error").is_null() & pl.col("calls_own").is_not_null()
+    )
+    return {
+        (s, p): int(own + pkg)
+        for s, p, own, pkg in precise.select("step_id", "phase", "calls_own", "calls_packages").iter_rows()
+    }
+
+
+def _previous_counts(warehouse: WarehouseResource) -> dict[tuple[str, str], int] | None:
+    with warehouse.connect() as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'step_profiles'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return None
+        return _deterministic_counts(con.sql("select * from step_profiles").pl())
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    pool="duckdb",
+    specs=[
+        dg.AssetSpec(
+            "step_profiles",
+            description="One row per step × mode × phase: calls by category (own, packages, Node internals, "
+            "harness), I/O requests served by the stub, JSON-RPC methods, wall time, module load time, heap "
+            "delta, samples, and whether exact counts were identical across fresh processes.",
+            kinds={"duckdb", "nodejs"},
+            metadata={"dagster/column_schema": _schema(STEP_PROFILES_SCHEMA, _PROFILE_DOCS),
+                      "dagster/table_name": "step_profiles"},
+            deps=["step_sources"],
+        ),
+        dg.AssetSpec(
+            "step_package_calls",
+            description="Calls per npm package, per step and phase (precise mode, median of the runs).",
+            kinds={"duckdb", "nodejs"},
+            metadata={"dagster/column_schema": _schema(PACKAGE_CALLS_SCHEMA),
+                      "dagster/table_name": "step_package_calls"},
+            deps=["step_sources"],
+        ),
+        dg.AssetSpec(
+            "step_profile_functions",
+            description="Top functions per step, mode and phase: by call count (precise) or self time "
+            "(sampling), with category, package, file and line.",
+            kinds={"duckdb", "nodejs"},
+            metadata={"dagster/column_schema": _schema(FUNCTIONS_SCHEMA),
+                      "dagster/table_name": "step_profile_functions"},
+            deps=["step_sources"],
+        ),
+        dg.AssetSpec(
+            "step_io_requests",
+            description="Every request a step made to the canned-response stub, one row per JSON-RPC call "
+            "in a batch: method, path, rpc_method. Chain reads vs writes show here (eth_sendRawTransaction).",
+            kinds={"duckdb", "nodejs"},
+            metadata={"dagster/column_schema": _schema(IO_REQUESTS_SCHEMA),
+                      "dagster/table_name": "step_io_requests"},
+            deps=["step_sources"],
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "call_count_regression",
+            asset="step_profiles",
+            description="Deterministic calls (own + packages, precise mode) per step and phase did not grow "
+            "by more than the configured percentage since the previous materialization.",
+        )
+    ],
+)
+def step_profiling(
+    context: dg.AssetExecutionContext,
+    config: StepProfilingConfig,
+    step_corpus: StepCorpusResource,
+    node: NodeResource,
+    warehouse: WarehouseResource,
+):
+    registry = load_for_root(step_corpus.resolved_root())
+    options = ProfileOptions(
+        modes=tuple(config.modes),
+        repeat=config.repeat,
+        mode_repeat={"timing": config.timing_repeat},
+        timeout_s=config.timeout_s,
+        heap_mb=config.heap_mb,
+        jobs=config.jobs or None,
+        node=node.resolved_executable(),
+    )
+    results = profile_steps(registry, config.steps, options)
+    summary: Summary = summarize(results)
+    profiles = _profile_frame(summary.profiles, registry)
+    previous = _previous_counts(warehouse)
+
+    counts = {
+        "step_profiles": warehouse.replace_table("step_profiles", profiles),
+        "step_package_calls": warehouse.replace_table(
+            "step_package_calls", pl.DataFrame(summary.package_calls, schema=PACKAGE_CALLS_SCHEMA)
+        ),
+        "step_profile_functions": warehouse.replace_table(
+            "step_profile_functions", pl.DataFrame(summary.functions, schema=FUNCTIONS_SCHEMA)
+        ),
+        "step_io_requests": warehouse.replace_table(
+            "step_io_requests", pl.DataFrame(summary.io_requests, schema=IO_REQUESTS_SCHEMA)
+        ),
+    }
+    failed = sorted({r.step_id for r in results if r.failed})
+    if failed:
+        context.log.warning(f"{len(failed)} step(s) failed; see the `error` column: {', '.join(failed)}")
+    nondeterministic = profiles.filter(pl.col("deterministic") == False).select("step_id").unique()  # noqa: E712
+
+    precise = profiles.filter(pl.col("mode") == "precise").sort("step_id", "phase")
+    table = precise.select("step_id", "phase", "calls_own", "calls_packages", "calls_node_internals",
+                           "io_operations", "error")
+    yield dg.MaterializeResult(
+        asset_key="step_profiles",
+        metadata={
+            "dagster/row_count": counts["step_profiles"],
+            "steps": len({r.step_id for r in results}),
+            "failed_steps": ", ".join(failed) or "none",
+            "nondeterministic_steps": ", ".join(nondeterministic["step_id"].to_list()) or "none",
+            "node_version": next((r.node_version for r in results if r.node_version), "unknown"),
+            "precise_counts": dg.MetadataValue.md(_markdown(table)),
+        },
+    )
+    for key in ("step_package_calls", "step_profile_functions", "step_io_requests"):
+        yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": counts[key]})
+
+    if previous is None:
+        yield dg.AssetCheckResult(
+            check_name="call_count_regression", asset_key="step_profiles", passed=True,
+            metadata={"previous": "none: first materialization"},
+        )
+        return
+    regressions, changes = compare_counts(previous, _deterministic_counts(profiles), config.regression_warn_pct)
+    yield dg.AssetCheckResult(
+        check_name="call_count_regression",
+        asset_key="step_profiles",
+        passed=not regressions,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "threshold_pct": config.regression_warn_pct,
+            "regressions": "; ".join(c.describe() for c in regressions) or "none",
+            "changes": "; ".join(c.describe() for c in changes) or "none",
+        },
+    )
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    body = "".join(
+        "| " + " | ".join("" if v is None else str(v)[:80] for v in row) + " |\n" for row in frame.iter_rows()
+    )
+    return head + body
