@@ -1,0 +1,119 @@
+"""`static_metrics`, `static_functions`, `static_external_calls`: one tree-sitter pass over the step corpus."""
+
+import dagster as dg
+import polars as pl
+
+from wfprof_pipeline.defs.resources import StepCorpusResource, WarehouseResource
+from wfprof_pipeline.lib import warehouse as wh
+from wfprof_pipeline.lib.corpus import require_steps
+from wfprof_pipeline.lib.static import config as static_config
+from wfprof_pipeline.lib.static import tables
+from wfprof_pipeline.lib.static.analyze import analyze_file
+from wfprof_pipeline.lib.static.external_calls import load_rules
+from wfprof_pipeline.lib.static.report import ranked_functions, step_id, summarize
+
+_TYPES = {"str": pl.Utf8, "int": pl.Int64}
+
+
+def _polars_schema(columns: dict[str, tuple[str, str]]) -> dict[str, pl.DataType]:
+    return {name: _TYPES[kind] for name, (kind, _) in columns.items()}
+
+
+def _spec(table: str, columns: dict[str, tuple[str, str]], description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=table,
+        group_name="static",
+        kinds={"duckdb", "typescript"},
+        deps=["step_sources"],
+        description=description,
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(n, str(_TYPES[k]), description=doc) for n, (k, doc) in columns.items()]
+            ),
+            "dagster/table_name": table,
+        },
+    )
+
+
+class StaticAnalysisConfig(dg.Config):
+    external_call_rules: str | None = None  # JSON rules file; None = $WFPROF_EXTERNAL_CALL_RULES or built-in
+
+
+@dg.multi_asset(
+    specs=[
+        _spec("static_metrics", tables.METRICS_COLUMNS,
+              "Per step file, the seed's static metrics with the seed's semantics (lines, awaits, calls, "
+              "conditionals, try/throw, loops, cyclomatic complexity and details), external-call count and "
+              "a parse_error flag."),
+        _spec("static_functions", tables.FUNCTIONS_COLUMNS,
+              "Per function (and class field initializer / static block): ESLint-exact cyclomatic complexity, "
+              "lines, awaits and calls."),
+        _spec("static_external_calls", tables.EXTERNAL_CALLS_COLUMNS,
+              "Every call classified as external (fetch, http, db, web3, sdk) by the identifier-path rules."),
+    ],
+    pool="duckdb",
+)
+def static_analysis(
+    context: dg.AssetExecutionContext,
+    config: StaticAnalysisConfig,
+    step_corpus: StepCorpusResource,
+    warehouse: WarehouseResource,
+):
+    root = step_corpus.resolved_root()
+    rules = load_rules(config.external_call_rules or static_config.external_call_rules_file())
+    results = [analyze_file(f, rules) for f in require_steps(root, step_corpus.globs)]
+    frames = {
+        "static_metrics": pl.DataFrame(tables.metrics_rows(results), schema=_polars_schema(tables.METRICS_COLUMNS)),
+        "static_functions": pl.DataFrame(tables.function_rows(results),
+                                         schema=_polars_schema(tables.FUNCTIONS_COLUMNS)),
+        "static_external_calls": pl.DataFrame(tables.external_call_rows(results),
+                                              schema=_polars_schema(tables.EXTERNAL_CALLS_COLUMNS)),
+    }
+    with warehouse.connect() as con:
+        counts = {table: wh.replace_table(con, table, frame) for table, frame in frames.items()}
+
+    flagged = [r for r in results if r.parse_error]
+    for r in flagged:
+        context.log.warning(f"{r.file}: {r.parse_error}")
+    summary = summarize(results)
+    ranked = sorted(results, key=lambda r: -r.metrics.cyclomatic_complexity)
+    top = "\n".join(
+        f"| {step_id(r)} | {r.metrics.cyclomatic_complexity} | {r.metrics.await_expressions} | "
+        f"{r.metrics.function_calls} | {len(r.external_calls)} | {r.metrics.lines} |"
+        for r in ranked[:10]
+    )
+    yield dg.MaterializeResult(
+        asset_key="static_metrics",
+        metadata={
+            "dagster/row_count": counts["static_metrics"],
+            "root": str(root),
+            "files": len(results),
+            "avg_cyclomatic_complexity": summary.avg_cyclomatic_complexity,
+            "most_complex": step_id(summary.most_complex) if summary.most_complex else "",
+            "least_complex": step_id(summary.least_complex) if summary.least_complex else "",
+            "parse_errors": len(flagged),
+            "top_10": dg.MetadataValue.md(
+                "| step | complexity | awaits | calls | external | lines |\n|---|---|---|---|---|---|\n" + top
+            ),
+        },
+    )
+    hottest = "\n".join(
+        f"| {r.file}:{f.start_line} | {f.name} | {f.cyclomatic_complexity} |"
+        for r, f in ranked_functions(results)[:10]
+    )
+    yield dg.MaterializeResult(
+        asset_key="static_functions",
+        metadata={
+            "dagster/row_count": counts["static_functions"],
+            "max_complexity": int(frames["static_functions"]["cyclomatic_complexity"].max() or 0),
+            "top_10": dg.MetadataValue.md("| where | function | complexity |\n|---|---|---|\n" + hottest),
+        },
+    )
+    by_kind = frames["static_external_calls"].group_by("kind").len().sort("kind")
+    yield dg.MaterializeResult(
+        asset_key="static_external_calls",
+        metadata={
+            "dagster/row_count": counts["static_external_calls"],
+            **{f"calls_{kind}": int(n) for kind, n in by_kind.iter_rows()},
+        },
+    )

@@ -1,0 +1,105 @@
+"""Analysis results as warehouse rows (snake_case columns): static_metrics, static_functions,
+static_external_calls. Column types are DuckDB/polars-neutral names ("str", "int") so this stays Dagster- and
+polars-free; defs/static/metrics.py maps them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfprof_pipeline.lib.static.analyze import FileResult
+
+_KEY_COLUMNS = {
+    "file": ("str", "Path relative to the corpus root"),
+    "plugin": ("str", "Folder above `steps/` (KeeperHub plugin)"),
+    "step": ("str", "File name without extension"),
+}
+
+METRICS_COLUMNS: dict[str, tuple[str, str]] = {
+    **_KEY_COLUMNS,
+    "language": ("str", "Grammar used: typescript, tsx or javascript"),
+    "lines": ("int", "Newline count + 1 (the seed's definition)"),
+    "await_expressions": ("int", "`await` expressions (for-await loops are loops, not awaits)"),
+    "function_calls": ("int", "Call expressions incl. optional and chained calls; not `new`, not tagged templates"),
+    "conditionals": ("int", "if + ternary + switch"),
+    "try_catch_blocks": ("int", "try statements, with or without catch"),
+    "throw_statements": ("int", "throw statements"),
+    "loops": ("int", "for, for-in, for-of, while, do-while"),
+    "cyclomatic_complexity": (
+        "int", "The seed's file complexity: 1 + if + ternary + case + catch + loops + && + || + ??"
+    ),
+    "ifs": ("int", "if statements (each else-if is one)"),
+    "ternaries": ("int", "Conditional expressions (not conditional types)"),
+    "switches": ("int", "switch statements"),
+    "switch_cases": ("int", "`case` clauses (not `default`)"),
+    "for_loops": ("int", "for, for-in and for-of loops"),
+    "while_loops": ("int", "while loops"),
+    "do_while_loops": ("int", "do-while loops"),
+    "logical_ands": ("int", "`&&` operators"),
+    "logical_ors": ("int", "`||` operators"),
+    "nullish_coalescing": ("int", "`??` operators"),
+    "external_calls": ("int", "Calls classified as external (rows in static_external_calls)"),
+    "functions": ("int", "Functions, class field initializers and static blocks (rows in static_functions)"),
+    "max_function_complexity": ("int", "Highest per-function (ESLint) complexity in the file; null if none"),
+    "parse_error": ("str", "Why counts are partial or missing (syntax error, unreadable, …); null if clean"),
+}
+
+FUNCTIONS_COLUMNS: dict[str, tuple[str, str]] = {
+    **_KEY_COLUMNS,
+    "name": ("str", "As ESLint reports it: Function 'f', Arrow function, Method 'm', Class field initializer, …"),
+    "kind": ("str", "function, class_field_initializer or class_static_block"),
+    "start_line": ("int", "First line (1-based)"),
+    "end_line": ("int", "Last line"),
+    "cyclomatic_complexity": (
+        "int", "ESLint `complexity` rule (classic): 1 + decision points incl. ?., defaults, &&= ||= ??="
+    ),
+    "await_expressions": ("int", "`await`s in the function's own body (nested functions excluded)"),
+    "function_calls": ("int", "Calls in the function's own body (nested functions excluded)"),
+}
+
+EXTERNAL_CALLS_COLUMNS: dict[str, tuple[str, str]] = {
+    **_KEY_COLUMNS,
+    "line": ("int", "Line of the call (1-based)"),
+    "callee": ("str", "Identifier path of the callee, e.g. db.select, signer.sendTransaction"),
+    "kind": ("str", "Class from the rules: fetch, http, db, web3, sdk, …"),
+}
+
+
+def metrics_rows(results: list[FileResult]) -> list[dict[str, Any]]:
+    rows = []
+    for r in results:
+        m, d = r.metrics, r.metrics.details
+        rows.append({
+            "file": r.file, "plugin": r.plugin, "step": r.step, "language": r.language,
+            "lines": m.lines, "await_expressions": m.await_expressions, "function_calls": m.function_calls,
+            "conditionals": m.conditionals, "try_catch_blocks": m.try_catch_blocks,
+            "throw_statements": m.throw_statements, "loops": m.loops,
+            "cyclomatic_complexity": m.cyclomatic_complexity,
+            "ifs": d.ifs, "ternaries": d.ternaries, "switches": d.switches, "switch_cases": d.switch_cases,
+            "for_loops": d.for_loops, "while_loops": d.while_loops, "do_while_loops": d.do_while_loops,
+            "logical_ands": d.logical_ands, "logical_ors": d.logical_ors,
+            "nullish_coalescing": d.nullish_coalescing,
+            "external_calls": len(r.external_calls), "functions": len(r.functions),
+            "max_function_complexity": max((f.cyclomatic_complexity for f in r.functions), default=None),
+            "parse_error": r.parse_error,
+        })  # fmt: skip
+    return rows
+
+
+def function_rows(results: list[FileResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "file": r.file, "plugin": r.plugin, "step": r.step, "name": f.name, "kind": f.kind,
+            "start_line": f.start_line, "end_line": f.end_line, "cyclomatic_complexity": f.cyclomatic_complexity,
+            "await_expressions": f.await_expressions, "function_calls": f.function_calls,
+        }  # fmt: skip
+        for r in results
+        for f in r.functions
+    ]
+
+
+def external_call_rows(results: list[FileResult]) -> list[dict[str, Any]]:
+    return [
+        {"file": r.file, "plugin": r.plugin, "step": r.step, "line": c.line, "callee": c.callee, "kind": c.kind}
+        for r in results
+        for c in r.external_calls
+    ]
