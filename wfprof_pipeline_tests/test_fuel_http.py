@@ -1,0 +1,313 @@
+"""The HTTP API (`wfprof sandbox serve`) and its client: real server threads, real sockets on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wfprof_pipeline.lib.fuel.client import SandboxClient, SandboxRequestFailed, SandboxUnreachable, open_sandbox
+from wfprof_pipeline.lib.fuel.sandbox import ErrorKind, Limits, default_sandbox
+from wfprof_pipeline.lib.fuel.server import SandboxServer, ServerConfig, make_server
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MAX_FUEL = 200_000_000
+CONFIG = ServerConfig(
+    max_body_bytes=64 << 10,
+    max_fuel=MAX_FUEL,
+    max_memory_bytes=32 << 20,
+    max_timeout_s=2.0,
+    default_limits=Limits(fuel=100_000_000, memory_bytes=16 << 20, timeout_s=1.0),
+    max_concurrency=2,
+    queue_timeout_s=20,
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    srv = make_server("127.0.0.1", 0, CONFIG)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def http(server: SandboxServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def test_health_reports_engine_versions_and_limits(http: httpx.Client) -> None:
+    r = http.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["wasmtime"] and body["quickjs"]
+    assert body["limits"]["max_fuel"] == MAX_FUEL
+
+
+def test_evaluate_speaks_the_seed_protocol(http: httpx.Client) -> None:
+    r = http.post("/evaluate", json={"code": "function fn(p) { print('hi'); return p.a * 2; }",
+                                     "parameters": {"a": 21}, "filename": "double.js"})
+    assert r.status_code == 200
+    body = r.json()
+    for key in ("success", "result", "error", "stdout", "stderr", "fuel_consumed", "memory_used"):
+        assert key in body
+    assert body["success"] is True and body["result"] == 42 and body["stdout"] == "hi\n"
+
+
+def test_embedded_and_http_give_identical_fuel(server: SandboxServer) -> None:
+    code = "function fn(p) { let s = 0; for (let i = 0; i < p.n; i++) s += i * 2; return s; }"
+    limits = Limits(fuel=50_000_000, memory_bytes=16 << 20, timeout_s=2)
+    embedded = default_sandbox().evaluate(code, {"n": 3000}, limits=limits)
+    with SandboxClient(server.url) as client:
+        remote = client.evaluate(code, {"n": 3000}, limits=limits)
+    assert remote.success and remote.result == embedded.result
+    assert remote.fuel_consumed == embedded.fuel_consumed
+
+
+def test_requested_limits_are_capped_by_the_server(http: httpx.Client) -> None:
+    r = http.post("/evaluate", json={"code": "function fn() { while (true) {} }", "parameters": {},
+                                     "fuel": 10**15, "timeout_ms": 10**9})
+    body = r.json()
+    assert r.status_code == 200 and body["error_kind"] == "out_of_fuel"
+    assert body["fuel_consumed"] == MAX_FUEL
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("function fn() { while (true) {} }", "out_of_fuel"),
+        ("function fn() { const a = []; while (true) a.push(new Float64Array(1e5)); }", "out_of_memory"),
+        ("function fn( {", "syntax_error"),
+        ('import x from "y"; function fn() {}', "syntax_error"),
+        ("function fn() { throw 'text'; }", "runtime_error"),
+        ("function fn() { return 1n; }", "invalid_result"),
+        ("var x = 1;", "missing_fn"),
+    ],
+)
+def test_hostile_code_over_http_is_a_200_with_a_clear_result(http: httpx.Client, code: str, kind: str) -> None:
+    payload = {"code": code, "parameters": {}, "fuel": MAX_FUEL if kind == "out_of_memory" else None}
+    r = http.post("/evaluate", json=payload)
+    assert r.status_code == 200
+    assert r.json()["success"] is False and r.json()["error_kind"] == kind, r.json()["error"]
+
+
+def test_wall_deadline_over_http(http: httpx.Client) -> None:
+    r = http.post("/evaluate", json={"code": "function fn() { const t = Date.now(); while (Date.now() < t + 1e6) {} }",
+                                     "deterministic": False, "timeout_ms": 300})
+    assert r.status_code == 200 and r.json()["error_kind"] in ("timeout", "out_of_fuel")
+
+
+def _read_until_closed(s: socket.socket) -> str:
+    chunks = []
+    while chunk := s.recv(4096):
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def test_oversized_body_is_413_without_reading_it(server: SandboxServer) -> None:
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        s.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000000000\r\n\r\n{\"code\":")
+        reply = _read_until_closed(s)
+    assert reply.startswith("HTTP/1.1 413")
+    assert "exceeds the limit" in reply
+
+
+def test_oversized_body_via_client_library(http: httpx.Client) -> None:
+    r = http.post("/evaluate", json={"code": "x" * (CONFIG.max_body_bytes + 1)})
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"not json", "not JSON"),
+        (b"\xff\xfe\x00garbage", "not JSON"),
+        (b"[1, 2, 3]", "invalid request"),
+        (b'{"parameters": {}}', "code"),
+        (b'{"code": 42}', "code"),
+        (b'{"code": "function fn(){}", "fuel": -5}', "fuel"),
+        (b'{"code": "function fn(){}", "memory_bytes": 1}', "memory_bytes"),
+        (b'{"code": "function fn(){}", "filename": "' + b"f" * 300 + b'"}', "filename"),
+    ],
+)
+def test_bad_bodies_are_400(http: httpx.Client, body: bytes, fragment: str) -> None:
+    r = http.post("/evaluate", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert fragment in r.json()["error"]
+
+
+def test_missing_content_length_is_411(server: SandboxServer) -> None:
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        s.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        assert _read_until_closed(s).startswith("HTTP/1.1 411")
+
+
+def test_unknown_paths_and_methods(http: httpx.Client) -> None:
+    assert http.get("/nope").status_code == 404
+    assert http.post("/nope", json={}).status_code == 404
+    assert http.put("/evaluate", json={}).status_code == 405
+    assert http.delete("/evaluate").status_code == 405
+
+
+def test_many_parallel_requests_all_get_answers(server: SandboxServer) -> None:
+    code = "function fn(p) { let s = 0; for (let i = 0; i < 20000; i++) s += i; return [p.k, s]; }"
+
+    def call(k: int) -> tuple[int, object, int]:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            r = c.post("/evaluate", json={"code": code, "parameters": {"k": k}})
+            return r.status_code, r.json()["result"], r.json()["fuel_consumed"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(call, range(32)))
+    assert [a[0] for a in answers] == [200] * 32
+    assert [a[1][0] for a in answers] == list(range(32))
+    # Concurrency does not change fuel: each answer matches a sequential embedded run of the same input
+    # (fuel depends on the input itself, e.g. how many digits k has).
+    limits = CONFIG.default_limits
+    sequential = [default_sandbox().evaluate(code, {"k": k}, limits=limits).fuel_consumed for k in range(32)]
+    assert [a[2] for a in answers] == sequential
+
+
+def test_server_stays_up_after_hostile_traffic(http: httpx.Client) -> None:
+    r = http.post("/evaluate", json={"code": "function fn() { return 'still here'; }"})
+    assert r.json()["result"] == "still here"
+
+
+# --- property-based: arbitrary code and bodies never crash the server --------------------------------
+
+JS_FRAGMENTS = st.sampled_from([
+    "function fn(p) {", "}", "return", " p", ".x", "(", ")", "while (true) {}", "throw ", "null", "1n",
+    "new Array(1e6)", "import", "'", '"', "`", "${", "/*", "//", "\n", "async ", "=>", "fn", ";", "\\",
+    "JSON.stringify(", "Symbol()", "print(", "\u0000", "\ud800", "é", "{", "[", "]", "this", "eval(",
+])
+CODE = st.one_of(st.text(max_size=200), st.lists(JS_FRAGMENTS, max_size=25).map("".join))
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(code=CODE, parameters=JSON_VALUES, fuel=st.none() | st.integers(min_value=-5, max_value=10**13))
+def test_property_arbitrary_code_never_500s_or_hangs(http: httpx.Client, code: str, parameters: object,
+                                                     fuel: int | None) -> None:
+    started = time.monotonic()
+    body = json.dumps({"code": code, "parameters": parameters, "fuel": fuel}).encode()
+    r = http.post("/evaluate", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code in (200, 400, 413)
+    if r.status_code == 200:
+        answer = r.json()
+        assert isinstance(answer["success"], bool)
+        assert answer["success"] or answer["error"]
+        if not answer["success"]:
+            assert answer["error_kind"] in {k.value for k in ErrorKind}
+    # the server's wall cap is 2 s; queueing on 2 slots under a noisy machine gets generous slack
+    assert time.monotonic() - started < 60
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(st.binary(max_size=300), JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+                      st.dictionaries(st.sampled_from(["code", "parameters", "filename", "fuel", "memory_bytes",
+                                                       "timeout_ms", "deterministic"]), JSON_VALUES)
+                      .map(lambda d: json.dumps(d).encode())))
+def test_property_arbitrary_bodies_get_4xx_or_a_result(http: httpx.Client, body: bytes) -> None:
+    r = http.post("/evaluate", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code in (200, 400)
+    assert isinstance(r.json(), dict)
+
+
+# --- the client ------------------------------------------------------------------------------------------
+
+def test_client_reports_an_unreachable_sandbox_clearly() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens here
+    client = SandboxClient(f"http://127.0.0.1:{port}", connect_timeout_s=2)
+    with pytest.raises(SandboxUnreachable, match="unreachable"):
+        client.evaluate("function fn() {}")
+
+
+def test_client_raises_on_http_errors(server: SandboxServer) -> None:
+    with SandboxClient(server.url) as client, pytest.raises(SandboxRequestFailed, match="413"):
+        client.evaluate("x" * (CONFIG.max_body_bytes + 10))
+
+
+def test_open_sandbox_picks_http_when_a_url_is_set(server: SandboxServer) -> None:
+    evaluator, info = open_sandbox(server.url)
+    assert isinstance(evaluator, SandboxClient) and info.label == server.url and info.quickjs_version != "unknown"
+    _, embedded = open_sandbox(None)
+    assert embedded.label == "embedded"
+
+
+# --- the CLI: a real `wfprof sandbox serve` process, used through SANDBOX_URL ------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_wfprof_sandbox_serve_and_calibrate_through_sandbox_url(tmp_path: Path) -> None:
+    port = _free_port()
+    wfprof = str(Path(sys.executable).parent / "wfprof")
+    proc = subprocess.Popen([wfprof, "sandbox", "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    try:
+        assert "listening on http://127.0.0.1:" in proc.stdout.readline()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "SANDBOX_URL": url}
+        out = tmp_path / "calibration.json"
+        done = subprocess.run([wfprof, "calibrate", "--json", f"--output={out}", "--repeats", "1"], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+        assert done.returncode == 0, done.stderr
+        remote = json.loads(done.stdout)
+        assert remote["sandboxUrl"] == url and remote["successCount"] == remote["testCount"] >= 20
+        assert json.loads(out.read_text()) == remote
+        local = subprocess.run([wfprof, "calibrate", "--json", "--repeats", "1"], capture_output=True, text=True,
+                               timeout=120, cwd=PROJECT_ROOT, env={k: v for k, v in os.environ.items()
+                                                                   if k != "SANDBOX_URL"})
+        embedded = json.loads(local.stdout)
+        assert embedded["sandboxUrl"] == "embedded"
+        # identical fuel, embedded vs HTTP, for every measurement
+        assert [m["fuelConsumed"] for m in embedded["measurements"]] == [
+            m["fuelConsumed"] for m in remote["measurements"]]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_calibrate_against_a_dead_sandbox_url_is_a_one_line_error() -> None:
+    wfprof = str(Path(sys.executable).parent / "wfprof")
+    done = subprocess.run([wfprof, "calibrate"], env={**os.environ, "SANDBOX_URL": f"http://127.0.0.1:{_free_port()}"},
+                          capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+    assert done.returncode == 2
+    assert done.stderr.startswith("wfprof: error: sandbox at http://127.0.0.1:")
+    assert "Traceback" not in done.stderr
+
+
+def test_sandbox_serve_on_a_busy_port_is_a_one_line_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        wfprof = str(Path(sys.executable).parent / "wfprof")
+        done = subprocess.run([wfprof, "sandbox", "serve", "--port", str(port)], capture_output=True, text=True,
+                              timeout=60, cwd=PROJECT_ROOT)
+    assert done.returncode == 2 and "cannot listen on 127.0.0.1" in done.stderr
