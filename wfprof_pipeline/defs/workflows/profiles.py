@@ -1,0 +1,109 @@
+"""`workflow_profiles` + `workflow_profile_steps`: stored workflows executed under V8 profiling.
+
+Each workflow runs once in a fresh Node process (the seed's profiled runner): it writes a real execution
+and its log rows to the KeeperHub database, and its calls are split by category (database, step
+functions, external API, executor, Node internals, other), per execution and per node.
+"""
+
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+import polars as pl
+
+from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
+from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.registry import load_for_root
+from wfprof_pipeline.lib.workflows import profiles, runner
+
+
+class WorkflowProfileConfig(dg.Config):
+    mode: Literal["precise", "sampling"] = "precise"
+    workflow_ids: list[str] = []  # empty: the most-executed workflows
+    max_workflows: int = 8
+
+
+def _schema(columns: dict) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=d) for n, (t, d) in columns.items()])
+
+
+@dg.multi_asset(
+    group_name="workflows",
+    pool="duckdb",
+    specs=[
+        dg.AssetSpec(
+            "workflow_profiles",
+            kinds={"duckdb", "nodejs"},
+            description="Per profiled execution and category (database, step_functions, external_api, "
+            "executor, node_internals, other): calls and share (precise) or self time (sampling).",
+            metadata={
+                "dagster/column_schema": _schema(profiles.PROFILE_COLUMNS),
+                "dagster/table_name": "workflow_profiles",
+            },
+        ),
+        dg.AssetSpec(
+            "workflow_profile_steps",
+            kinds={"duckdb", "nodejs"},
+            description="Per profiled execution and node: status, duration, requests, calls by category.",
+            metadata={
+                "dagster/column_schema": _schema(profiles.STEP_COLUMNS),
+                "dagster/table_name": "workflow_profile_steps",
+            },
+        ),
+    ],
+)
+def workflow_profiles(
+    context: dg.AssetExecutionContext,
+    config: WorkflowProfileConfig,
+    keeperhub_db: KeeperHubDatabase,
+    step_corpus: StepCorpusResource,
+    node: NodeResource,
+    warehouse: WarehouseResource,
+):
+    url = keeperhub_db.resolved_url()
+    registry = load_for_root(step_corpus.resolved_root())
+    executable = node.resolved_executable()
+    docs = []
+    failures = []
+    with postgres.connect(url, retries=2) as conn:
+        targets = profiles.targets(conn, config.workflow_ids, config.max_workflows)
+        stored = {wid: runner.load_workflow(conn, wid) for wid, _ in targets}
+    with tempfile.TemporaryDirectory(prefix="wfprof-wf-") as build:
+        plannable = {}
+        for wid, _ in targets:
+            try:
+                plannable[wid] = runner.plan_workflow(stored[wid], registry)[1]
+            except runner.WorkflowRunError as exc:
+                failures.append(f"{wid}: {exc}")
+                context.log.warning(f"workflow {wid} cannot be profiled: {exc}")
+        entries = {e.id: e for steps in plannable.values() for e in steps.values()}
+        precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
+        for wid, trigger_input in targets:
+            if wid not in plannable:
+                continue
+            try:
+                job = runner.build_job(stored[wid], registry, Path(build), executable, precompiled=precompiled)
+                doc = runner.run(job, url, mode=config.mode, workflow_input=trigger_input, node=executable)
+            except runner.WorkflowRunError as exc:
+                failures.append(f"{wid}: {exc}")
+                context.log.warning(f"workflow {wid} could not be profiled: {exc}")
+                continue
+            docs.append((doc, stored[wid].name))
+    profile_frame, step_frame = profiles.frames(docs)
+    n_profiles = warehouse.replace_table("workflow_profiles", profile_frame)
+    n_steps = warehouse.replace_table("workflow_profile_steps", step_frame)
+    if targets and not docs:
+        raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}")
+    totals = profile_frame.group_by("category").agg(pl.col("calls").sum()).sort("calls", descending=True)
+    all_calls = int(totals["calls"].sum() or 0)
+    yield dg.MaterializeResult(
+        asset_key="workflow_profiles",
+        metadata={
+            "dagster/row_count": n_profiles,
+            "executions": len({r.executionId for d, _ in docs for r in d.runs}),
+            "failed_workflows": len(failures),
+            **{f"share_{c}": round(v / all_calls, 4) for c, v in totals.iter_rows() if all_calls and v is not None},
+        },
+    )
+    yield dg.MaterializeResult(asset_key="workflow_profile_steps", metadata={"dagster/row_count": n_steps})
