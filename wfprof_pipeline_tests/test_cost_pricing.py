@@ -54,13 +54,13 @@ def test_tiers_follow_the_thresholds_and_the_basis() -> None:
         {"step_id": "a", "calls_own": 10, "calls_packages": 0, "calls_node_execute": 990},
         {"step_id": "b", "calls_own": 100, "calls_packages": 100, "calls_node_execute": 800},
     ]
-    own, _ = _price(rows)
+    own, _ = _price(rows, PricingPolicy(tiers=TierThresholds(basis="own_packages")))
     assert dict(zip(own["step_id"], own["tier"], strict=True)) == {"a": "light", "b": "medium"}  # 20×
     policy = PricingPolicy(tiers=TierThresholds(basis="own_packages_node_execute"))
     with_node, _ = _price(rows, policy)
     assert dict(zip(with_node["step_id"], with_node["tier"], strict=True)) == {"a": "light", "b": "light"}
     assert with_node["tier_calls"].to_list() == [1000, 1000]
-    strict = PricingPolicy(tiers=TierThresholds(medium_ratio=2, heavy_ratio=15))
+    strict = PricingPolicy(tiers=TierThresholds(medium_ratio=2, heavy_ratio=15, basis="own_packages"))
     t, _ = _price(rows, strict)
     assert t["tier"].to_list() == ["light", "heavy"]
 

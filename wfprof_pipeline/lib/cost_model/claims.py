@@ -26,12 +26,14 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def _matching(measurements: pl.DataFrame, needles: tuple[str, ...]) -> pl.DataFrame:
+def _matching(measurements: pl.DataFrame, needles: tuple[str, ...], exclude: tuple[str, ...] = ()) -> pl.DataFrame:
     usable = measurements.filter(pl.col("profiled").fill_null(False) & pl.col("error").is_null())
     text = (pl.col("step_id") + " " + pl.col("action_type").fill_null("")).str.to_lowercase()
     cond = pl.lit(False)
     for n in needles:
         cond = cond | text.str.contains(n, literal=True)
+    for n in exclude:
+        cond = cond & ~text.str.contains(n, literal=True)
     return usable.filter(cond)
 
 
@@ -73,9 +75,11 @@ def check_claims(
         None if db is None else db >= seed.SEED_DB_SHARE_MIN))
 
     parts, verdicts = [], []
-    for key, needles in (("webhook", ("webhook",)), ("slack", ("slack",)), ("web3", ("web3", "ethers"))):
+    # The seed's web3 figure is for ethers-based steps; viem steps are compared in the priorities.
+    for key, needles, exclude in (("webhook", ("webhook",), ()), ("slack", ("slack",), ()),
+                                  ("web3", ("web3", "ethers"), ("viem",))):
         figure = seed.SEED_TIER_CALLS[key][0]
-        steps = _matching(measurements, needles)
+        steps = _matching(measurements, needles, exclude)
         if not steps.height:
             parts.append(f"{key}: not profiled")
             continue

@@ -89,7 +89,9 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
     if not need <= cols:
         missing.append(f"step_profiles lacks column(s) {', '.join(sorted(need - cols))}")
         return None
-    c = {n: _col(cols, n, "0") for n in ("calls_own", "calls_packages", "calls_node_internals", "calls_harness")}
+    c = {n: _col(cols, n, "0") for n in ("calls_own", "calls_packages", "calls_node_internals")}
+    # Harness/shim calls and eval'd code (e.g. the code step's user snippet) are neither own nor packages.
+    c["other"] = " + ".join(f"coalesce({_col(cols, n, '0')}, 0)" for n in ("calls_harness", "calls_other"))
     io = _col(cols, "io_operations")
     dur = _col(cols, "duration_ms")
     load = _col(cols, "module_load_ms")
@@ -100,7 +102,7 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
     with precise as (
         select step_id, phase,
                median({c['calls_own']}) own, median({c['calls_packages']}) pkgs,
-               median({c['calls_node_internals']}) node, median({c['calls_harness']}) other,
+               median({c['calls_node_internals']}) node, median({c['other']}) other,
                median({io}) io, max({err}) err
         from step_profiles where mode = 'precise' group by step_id, phase
     ), timing as (
@@ -109,7 +111,9 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
                median(case when phase = 'import' then {load} end) module_load_ms
         from step_profiles where mode = 'timing' group by step_id
     ), anyerr as (
-        select step_id, max({err}) err, median(case when phase = 'execute' then {dur} end) any_duration
+        -- a step with no precise row at all still shows its error (from whatever mode ran)
+        select step_id, case when count(*) filter (where mode = 'precise') = 0 then max({err}) end err,
+               median(case when phase = 'execute' then {dur} end) any_duration
         from step_profiles group by step_id
     )
     select a.step_id,
@@ -128,24 +132,30 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
     group by a.step_id, a.err, a.any_duration
     """
     frame = con.execute(sql).pl()
-    if "rpc_methods" in cols:
+    # JSON-RPC methods of the execute phase: one row per call in step_io_requests, or a comma-separated
+    # (or list) column of step_profiles.
+    rpc_sql = None
+    if {"step_id", "rpc_method"} <= columns(con, "step_io_requests"):
+        phase = "and phase = 'execute'" if "phase" in columns(con, "step_io_requests") else ""
+        rpc_sql = (f"select step_id, rpc_method m from step_io_requests where rpc_method is not null {phase}")
+    elif "rpc_methods" in cols:
+        typ = con.execute("select data_type from information_schema.columns where table_schema = 'main' "
+                          "and table_name = 'step_profiles' and column_name = 'rpc_methods'").fetchone()[0]
+        expr = "rpc_methods" if typ.endswith("[]") else "string_split(rpc_methods, ',')"
+        rpc_sql = f"select step_id, unnest({expr}) m from step_profiles where rpc_methods is not null"
+    if rpc_sql:
         rpc = con.execute(
-            "select step_id, list(distinct m order by m) rpc_methods from "
-            "(select step_id, unnest(rpc_methods) m from step_profiles) group by step_id"
+            f"select step_id, list(distinct trim(m) order by trim(m)) rpc_methods from ({rpc_sql}) "
+            "where trim(m) <> '' group by step_id"
         ).pl()
         frame = frame.join(rpc, on="step_id", how="left")
-    elif "step_rpc_calls" in _tables(con):
-        rpc = con.execute(
-            "select step_id, list(distinct method order by method) rpc_methods from step_rpc_calls "
-            "group by step_id"
-        ).pl()
-        frame = frame.join(rpc, on="step_id", how="left")
+    for extra in ("action_type", "io_class"):
+        if extra in cols:
+            frame = frame.join(
+                con.execute(f"select step_id, max({extra}) profile_{extra} from step_profiles group by step_id").pl(),
+                on="step_id", how="left",
+            )
     return frame
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
 
 
 def _static(con: duckdb.DuckDBPyConnection, registry: list[RegistryStep], missing: list[str]) -> pl.DataFrame | None:
@@ -246,6 +256,9 @@ def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None) 
         for row in profiles.iter_rows(named=True):
             entry = by_id.setdefault(row["step_id"], {"step_id": row["step_id"], "profiled": False})
             entry.update({k: v for k, v in row.items() if k in STEP_MEASUREMENTS_SCHEMA and k != "step_id"})
+            # The registry is authoritative; the profile's copy fills in when the registry is elsewhere.
+            entry["action_type"] = entry.get("action_type") or row.get("profile_action_type")
+            entry["declared_io_class"] = entry.get("declared_io_class") or row.get("profile_io_class")
     measurements = step_measurements(by_id.values()) if by_id else empty_measurements()
     workflow_calls, statements = _workflow_calls(con, missing)
     fits = _optional(con, "fuel_fits")

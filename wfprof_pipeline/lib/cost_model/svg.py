@@ -129,10 +129,12 @@ def scatter(points: Sequence[tuple[float, float, str, str]], title: str, x_label
                     f"<text x='{left - 4}' y='{y + 4:.1f}' text-anchor='end' {FONT}>{fmt(t)}</text>")
     for x, y, label, color in pts:
         cx, cy = left + sx(x), height - bottom - sy(y)
+        # Labels of points near the right edge go to the left of the point, so they are not cut off.
+        lx, anchor = (cx - 7, "end") if cx > width - right - 140 else (cx + 7, "start")
         body.append(f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='5' fill='{color}' fill-opacity='0.8'>"
                     f"<title>{escape(label)}: {x:,.0f}, {y:,.0f}</title></circle>"
-                    f"<text x='{cx + 7:.1f}' y='{cy + 4:.1f}' font-family='sans-serif' font-size='9' "
-                    f"fill='#555'>{escape(label)}</text>")
+                    f"<text x='{lx:.1f}' y='{cy + 4:.1f}' text-anchor='{anchor}' font-family='sans-serif' "
+                    f"font-size='9' fill='#555'>{escape(label)}</text>")
     body.append(f"<text x='{left + (width - left - right) / 2}' y='{height - 12}' text-anchor='middle' "
                 f"{FONT}>{escape(x_label)}</text>"
                 f"<text x='14' y='{top + (height - top - bottom) / 2}' text-anchor='middle' {FONT} "
