@@ -1,0 +1,95 @@
+"""The compiled-module cache: across processes, keyed by wasm + wasmtime + settings, robust to damage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wfprof_pipeline.lib.fuel import engine
+
+# A child process: load the module from the cache dir given in WFPROF_FUEL_CACHE, evaluate, report.
+CHILD = """
+import json
+from wfprof_pipeline.lib.fuel import engine
+from wfprof_pipeline.lib.fuel.sandbox import Limits, Sandbox
+loaded = engine.load_module()
+r = Sandbox(loaded).evaluate("function fn(p) { let s = 0; for (let i = 0; i < p.n; i++) s += i; return s; }",
+                             {"n": 5000}, limits=Limits(fuel=10**9))
+print(json.dumps({"source": loaded.source, "fuel": r.fuel_consumed, "result": r.result,
+                  "blob": str(loaded.cache_path)}))
+"""
+
+
+def _child(cache_dir: Path) -> dict:
+    env = {**os.environ, engine.ENV_CACHE_DIR: str(cache_dir)}
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def compiled_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """One cold compile for the module (it takes seconds): a fresh cache dir, filled by a child process."""
+    cache_dir = tmp_path_factory.mktemp("fuel-cache")
+    return cache_dir, _child(cache_dir)
+
+
+def test_first_process_compiles_and_writes_the_cache(compiled_cache: tuple[Path, dict]) -> None:
+    cache_dir, first = compiled_cache
+    assert first["source"] == "compiled"
+    blob = Path(first["blob"])
+    assert blob.parent == cache_dir and blob.stat().st_size > 1_000_000
+    assert not list(cache_dir.glob(".tmp-*"))  # the atomic write left no temp file
+
+
+def test_later_processes_load_from_the_cache_with_identical_fuel(compiled_cache: tuple[Path, dict]) -> None:
+    cache_dir, first = compiled_cache
+    second = _child(cache_dir)
+    assert second["source"] == "cache"
+    assert second["fuel"] == first["fuel"] and second["result"] == first["result"] == sum(range(5000))
+
+
+def test_a_damaged_blob_is_recompiled(compiled_cache: tuple[Path, dict], tmp_path: Path) -> None:
+    cache_dir, first = compiled_cache
+    damaged_dir = tmp_path / "damaged"
+    damaged_dir.mkdir()
+    blob = damaged_dir / Path(first["blob"]).name
+    blob.write_bytes(b"this is not a compiled module" * 100)
+    again = _child(damaged_dir)
+    assert again["source"] == "compiled" and again["fuel"] == first["fuel"]
+    assert blob.stat().st_size > 1_000_000  # overwritten with a good blob
+
+
+def test_cache_key_depends_on_the_wasm_bytes() -> None:
+    assert engine.cache_key(b"a") != engine.cache_key(b"b")
+    assert engine.cache_key(b"a") == engine.cache_key(b"a")
+
+
+def test_unwritable_cache_still_works(tmp_path: Path) -> None:
+    # a file where the cache directory should be: nothing can be written there
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    engine._write_atomically(blocker / "sub" / "blob.cwasm", b"data")  # must not raise: the cache is optional
+    assert blocker.read_text() == "x"
+
+
+def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(engine.ENV_CACHE_DIR, raising=False)
+    monkeypatch.setenv("WFPROF_HOME", str(tmp_path / "home"))
+    assert engine.default_cache_dir() == tmp_path / "home" / "cache" / "fuel"
+    monkeypatch.delenv("WFPROF_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert engine.default_cache_dir() == tmp_path / "xdg" / "wfprof" / "fuel"
+    monkeypatch.setenv(engine.ENV_CACHE_DIR, str(tmp_path / "explicit"))
+    assert engine.default_cache_dir() == tmp_path / "explicit"
+
+
+def test_versions_are_reported() -> None:
+    assert engine.quickjs_version().count(".") == 2
+    assert engine.wasmtime_version().startswith("50.")
+    assert engine.wasm_path().name == "qjs-wasi-reactor.wasm"
