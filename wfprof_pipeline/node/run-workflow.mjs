@@ -274,11 +274,13 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
   const startedAt = nowIso();
   await boundary({ kind: 'db', nodeId: null, label: 'execution start' });
   if (existing) {
-    const ex = await client.query('select workflow_id, status from workflow_executions where id = $1', [executionId]);
+    const ex = await client.query('select workflow_id, status, input from workflow_executions where id = $1', [executionId]);
     if (ex.rowCount === 0) throw new RunnerError('unknown_execution', `unknown execution id ${JSON.stringify(executionId)}`);
     if (ex.rows[0].workflow_id !== workflow.id) {
       throw new RunnerError('unknown_execution', `execution ${JSON.stringify(executionId)} belongs to workflow ${JSON.stringify(ex.rows[0].workflow_id)}, not ${JSON.stringify(workflow.id)}`);
     }
+    // The app stored the trigger input with the execution; WORKFLOW_INPUT, when given, wins.
+    if (!env.WORKFLOW_INPUT && !jobInputs && ex.rows[0].input && typeof ex.rows[0].input === 'object') triggerInput = ex.rows[0].input;
     await client.query(
       `update workflow_executions set status = 'running', started_at = $2, completed_at = null, error = null,
               total_steps = $3, completed_steps = '0', input = coalesce(input, $4) where id = $1`,
