@@ -31,6 +31,12 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
     definitions = defs()
     outcome = RunOutcome()
     with dg.DagsterInstance.get() as instance:
+        # Workflows first: seed the embedded demo database, then ingest the trace days that have data.
+        from wfprof_pipeline.defs.workflows.run_support import ingest_trace_days, seed_demo_if_embedded
+
+        seeded = seed_demo_if_embedded(log)
+        outcome.jobs.extend([seeded] if seeded else [])
+        outcome.jobs.extend(ingest_trace_days(definitions, instance, log))
         job = definitions.resolve_job_def(NIGHTLY_JOB)
         log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET)

@@ -1,0 +1,82 @@
+"""What `wfprof run` does for workflows before the nightly job (called from wfprof_pipeline/pipeline.py).
+
+1. On the embedded default, seed the demo database once (only while it has no executions, so a second
+   `wfprof run` adds nothing).
+2. Materialize the `workflow_traces` partitions that have data and are not in the warehouse yet, plus
+   the two most recent such days (today's and yesterday's may still be growing).
+The nightly job then builds the unpartitioned assets (step_latency, workflow_profiles, …) on top.
+"""
+
+from collections.abc import Callable
+from datetime import date
+
+import dagster as dg
+
+from wfprof_pipeline.defs.workflows.schedules import workflow_traces_job
+from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.settings import Settings
+from wfprof_pipeline.lib.workflows import ingest
+
+_QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+RECENT_DAYS = 2
+
+
+def _is_embedded_demo(settings: Settings) -> bool:
+    server = postgres.embedded_status(settings.home)
+    return server is not None and settings.database_url == server.url(postgres.DEMO_DATABASE)
+
+
+def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None:
+    settings = Settings.from_env()
+    if not settings.database_url or not _is_embedded_demo(settings):
+        return None
+    from wfprof_pipeline.lib.registry import load_for_root
+    from wfprof_pipeline.lib.workflows import demo
+
+    try:
+        result = demo.seed(settings.database_url, load_for_root(settings.steps_root), node=settings.node)
+    except Exception as exc:  # the other measurements still run; the failure is reported
+        log(f"demo seeding failed: {exc}")
+        return ("demo_seed", False)
+    if result.skipped:
+        log("demo database already seeded")
+    else:
+        log(
+            f"seeded the demo database: {result.executions} executions of {result.workflows} workflows "
+            f"in {result.seconds:.1f} s"
+        )
+    return ("demo_seed", True)
+
+
+def days_to_ingest(days: list[date], materialized: set[str]) -> list[str]:
+    keys = [d.isoformat() for d in days]
+    recent = set(keys[-RECENT_DAYS:])
+    return [k for k in keys if k not in materialized or k in recent]
+
+
+def ingest_trace_days(
+    definitions: dg.Definitions, instance: dg.DagsterInstance, log: Callable[[str], None]
+) -> list[tuple[str, bool]]:
+    settings = Settings.from_env()
+    if not settings.database_url:
+        return []
+    try:
+        with postgres.connect(settings.database_url, retries=1) as conn:
+            days = ingest.days_with_data(conn)
+    except Exception as exc:  # unreachable or not a KeeperHub schema: reported, the nightly job still runs
+        log(f"workflow traces skipped: {exc}")
+        return [("workflow_traces", False)]
+    partitions = definitions.resolve_assets_def("workflow_traces").partitions_def
+    valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance)) if partitions else set()
+    materialized = instance.get_materialized_partitions(dg.AssetKey("workflow_traces"))
+    keys = [k for k in days_to_ingest(days, materialized) if k in valid]
+    if not keys:
+        log("workflow traces: nothing new to ingest")
+        return []
+    job = definitions.resolve_job_def(workflow_traces_job.name)
+    out = []
+    for key in keys:
+        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False, run_config=_QUIET)
+        log(f"workflow traces {key}: {'ingested' if result.success else 'FAILED'}")
+        out.append((f"workflow_traces[{key}]", result.success))
+    return out
