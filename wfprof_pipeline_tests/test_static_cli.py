@@ -147,3 +147,12 @@ def test_whole_process_json_without_heavy_imports(corpus):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_averages_round_like_javascript(tmp_path, capsys):
+    # Eight files with complexities 1,1,1,1,1,1,1,2 average 1.125: Math.round gives 1.13 (Python's round 1.12).
+    for i in range(8):
+        _write(tmp_path, f"plugins/p/steps/s{i}.ts", "if (a) {}" if i == 7 else "a();")
+    doc = _json(capsys, "--root", str(tmp_path), "--json")
+    assert doc["summary"]["avgCyclomaticComplexity"] == 1.13
+    assert doc["summary"]["avgExternalCalls"] == 0

@@ -3,6 +3,7 @@ keep working), the text report, and the per-function listing (hottest first)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,8 @@ def summarize(results: list[FileResult]) -> Summary:
     n = len(results)
 
     def avg(values: list[int]) -> float:
-        return round(sum(values) / n, 2) if n else 0.0
+        # JavaScript's Math.round(x * 100) / 100, as a TypeScript analyzer rounds (Python's round() is banker's).
+        return math.floor(sum(values) / n * 100 + 0.5) / 100 if n else 0.0
 
     # The seed sorts descending by complexity (a stable sort) and takes the first and the last element.
     ranked = sorted(results, key=lambda r: -r.metrics.cyclomatic_complexity)
