@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 
 import { compileSteps } from './lib/compile.mjs';
+import { writeAllSync } from './lib/write-sync.mjs';
 
 const job = JSON.parse(fs.readFileSync(0, 'utf8'));
 const result = await compileSteps(job);
-fs.writeSync(1, `${JSON.stringify(result)}\n`);
+writeAllSync(1, `${JSON.stringify(result)}\n`);

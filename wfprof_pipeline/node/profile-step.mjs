@@ -24,6 +24,7 @@ import { installEgressGuard } from './lib/egress.mjs';
 import { summarizeCoverage, summarizeCpuProfile } from './lib/measure.mjs';
 import { fillPlaceholders, importStep, StepLoadError, stepFunction } from './lib/step-loader.mjs';
 import { startStubWorker } from './lib/stub-server.mjs';
+import { writeAllSync } from './lib/write-sync.mjs';
 
 const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
 const MODES = new Set(['precise', 'sampling', 'timing']);
@@ -55,7 +56,7 @@ function writeDoc() {
   if (written) return;
   written = true;
   for (const s of doc.steps) s.error = clip(s.error);
-  fs.writeSync(1, `${JSON.stringify(doc)}\n`);
+  writeAllSync(1, `${JSON.stringify(doc)}\n`);
 }
 
 // A step that calls process.exit() still gets its row: whatever was measured, plus the reason.

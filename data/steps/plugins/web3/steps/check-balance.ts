@@ -6,6 +6,10 @@ import { type StepInput, withStepLogging } from "@/lib/steps/step-handler";
 import { getErrorMessage } from "@/lib/utils";
 import { requireAddress, resolveRpcUrl } from "@/lib/validation";
 
+// A step makes a handful of calls once: ethers' 250 ms request cache buys nothing here, and its expiry
+// timers would fire (or not) depending on how long the step ran.
+const PROVIDER_OPTIONS = { cacheTimeout: -1 };
+
 // Native-token balance of an address, read with ethers v6 over JSON-RPC (node:http/https).
 
 export type CheckBalanceInput = StepInput & {
@@ -28,7 +32,7 @@ async function stepHandler(input: CheckBalanceInput): Promise<CheckBalanceResult
     return { success: false, error: getErrorMessage(error) };
   }
   // ethers retries network detection forever on a dead endpoint: bound the step and always destroy.
-  const provider = new ethers.JsonRpcProvider(rpcUrl);
+  const provider = new ethers.JsonRpcProvider(rpcUrl, undefined, PROVIDER_OPTIONS);
   try {
     const [balance, network] = await Promise.all([provider.getBalance(address), provider.getNetwork()]);
     return {

@@ -6,6 +6,10 @@ import { type StepInput, withStepLogging } from "@/lib/steps/step-handler";
 import { getErrorMessage } from "@/lib/utils";
 import { requireAddress, resolveRpcUrl } from "@/lib/validation";
 
+// A step makes a handful of calls once: ethers' 250 ms request cache buys nothing here, and its expiry
+// timers would fire (or not) depending on how long the step ran.
+const PROVIDER_OPTIONS = { cacheTimeout: -1 };
+
 // ERC-20 token balance: three eth_calls (balanceOf, decimals, symbol) through an ethers Contract.
 
 const ERC20_ABI = [
@@ -36,7 +40,7 @@ async function stepHandler(input: ReadTokenBalanceInput): Promise<ReadTokenBalan
   } catch (error) {
     return { success: false, error: getErrorMessage(error) };
   }
-  const provider = new ethers.JsonRpcProvider(rpcUrl);
+  const provider = new ethers.JsonRpcProvider(rpcUrl, undefined, PROVIDER_OPTIONS);
   try {
     const contract = new Contract(token, ERC20_ABI, provider);
     const [raw, decimals, symbol] = await Promise.all([

@@ -7,6 +7,10 @@ import { type StepInput, withStepLogging } from "@/lib/steps/step-handler";
 import { getErrorMessage } from "@/lib/utils";
 import { requireAddress, requireString, resolveRpcUrl, StepInputError } from "@/lib/validation";
 
+// A step makes a handful of calls once: ethers' 250 ms request cache buys nothing here, and its expiry
+// timers would fire (or not) depending on how long the step ran.
+const PROVIDER_OPTIONS = { cacheTimeout: -1 };
+
 // Native-token transfer signed by an ethers Wallet: nonce, gas estimate, fee data, sign, broadcast,
 // wait for one confirmation. Signing (secp256k1 + keccak) is what makes this the heaviest sample step.
 
@@ -53,7 +57,7 @@ async function stepHandler(
   } catch (error) {
     return { success: false, error: getErrorMessage(error) };
   }
-  const provider = new ethers.JsonRpcProvider(rpcUrl);
+  const provider = new ethers.JsonRpcProvider(rpcUrl, undefined, PROVIDER_OPTIONS);
   try {
     const wallet = new ethers.Wallet(privateKey, provider);
     const balance = await provider.getBalance(wallet.address);
