@@ -1,0 +1,222 @@
+"""Bad steps and a bad harness: each fault becomes a clear error row, and the other steps' results are kept.
+
+The faulty steps are real modules in a temporary KeeperHub-layout corpus, run by the real harness in real
+Node processes (one profiling run for all of them, in parallel)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wfprof_pipeline.cli import main
+from wfprof_pipeline.lib.profiling.models import CategoryCounts, HarnessDocument, PhaseResult, StepOutcome
+from wfprof_pipeline.lib.profiling.runner import ProfileOptions, RunResult, profile_steps
+from wfprof_pipeline.lib.profiling.summary import summarize
+from wfprof_pipeline.lib.registry import load_for_root
+
+STEPS = {
+    "ok": "export async function step(input) { return { success: true, doubled: input.n * 2 }; }",
+    "throws": "export async function step() { throw new Error('boom in step'); }",
+    "rejects": "export function step() { return Promise.reject(new TypeError('bad value')); }",
+    "exits": "export async function step() { process.exit(7); }",
+    "never-settles": "export function step() { return new Promise(() => {}); }",
+    "spins": "export function step() { for (;;) {} }",
+    "allocates": "export function step() { const a = []; for (;;) a.push(new Array(1e5).fill(1.5)); }",
+    "floating": textwrap.dedent("""\
+        export async function step() {
+          setTimeout(() => Promise.reject(new Error('late failure')), 1);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return { success: true };
+        }"""),
+    "returns-failure": "export async function step() { return { success: false, error: 'API key missing' }; }",
+    "egress": textwrap.dedent("""\
+        import http from 'node:http';
+        export async function step(input) {
+          const attempts = [];
+          try { await fetch('http://192.0.2.10:8080/exfiltrate'); attempts.push('fetch connected'); }
+          catch (e) { attempts.push(`fetch: ${e.cause?.code ?? e.message}`); }
+          await new Promise((resolve) => {
+            const req = http.get({ host: '127.0.0.1', port: input.port, path: '/' }, () => resolve());
+            req.on('error', (e) => { attempts.push(`http: ${e.code}`); resolve(); });
+          });
+          return { success: true, attempts };
+        }"""),
+    "unmatched": textwrap.dedent("""\
+        export async function step(input) {
+          const res = await fetch(`${input.base}/not-canned`, { method: 'POST', body: '{}' });
+          return { success: true, status: res.status };
+        }"""),
+    "missing-export": "export async function somethingElse() { return {}; }",
+    "syntax": "export async function step( { return 1; }",
+}
+
+REGISTRY = """
+[steps."faults/{name}"]
+module = "plugins/faults/steps/{module}"
+export = "{export}"
+action_type = "faults/{name}"
+io_class = "none"
+{extra}
+"""
+
+EXTRA = {
+    "ok": "input = { n = 21 }",
+    "never-settles": "timeout_s = 4",
+    "spins": "timeout_s = 3",
+    "allocates": "timeout_s = 30",
+    "unmatched": 'input = { base = "{{stub}}" }\n[[steps."faults/unmatched".responses]]\npath = "/canned"',
+}
+
+
+@pytest.fixture(scope="module")
+def listener() -> socket.socket:
+    """A loopback TCP server that is NOT the stub: steps must not reach it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def fault_corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("faults")
+    steps = root / "plugins" / "faults" / "steps"
+    steps.mkdir(parents=True)
+    entries = []
+    for name, code in STEPS.items():
+        (steps / f"{name}.mjs").write_text(code + "\n")
+        entries.append(REGISTRY.format(name=name, module=f"{name}.mjs", export="step", extra=EXTRA.get(name, "")))
+    entries.append(REGISTRY.format(name="missing-module", module="gone.mjs", export="step", extra=""))
+    (root / "registry.toml").write_text("".join(entries))
+    return root
+
+
+@pytest.fixture(scope="module")
+def fault_run(fault_corpus: Path, listener: socket.socket) -> dict[str, RunResult]:
+    registry = load_for_root(fault_corpus)
+    port = listener.getsockname()[1]
+    options = ProfileOptions(modes=("precise",), repeat=1, heap_mb=64, timeout_s=20,
+                             input_overrides={"faults/egress": {"port": port}})
+    return {r.step_id.split("/")[1]: r for r in profile_steps(registry, None, options)}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "fragment"),
+    [
+        ("throws", "throw", "boom in step"),
+        ("rejects", "throw", "TypeError: bad value"),
+        ("exits", "exit", "process.exit(7)"),
+        ("never-settles", "timeout", "did not settle"),
+        ("spins", "timeout", "timed out after 3 s"),
+        ("allocates", "heap", "heap cap of 64 MB"),
+        ("floating", "uncaught", "late failure"),
+        ("returns-failure", "failed_result", "API key missing"),
+        ("egress", "egress", "192.0.2.10:8080"),
+        ("unmatched", "unmatched_request", "POST /not-canned"),
+        ("missing-export", "export", 'export "step" not found; the module exports functions: somethingElse'),
+        ("missing-module", "compile", "gone.mjs not found"),
+        ("syntax", "compile", "cannot compile"),
+    ],
+)
+def test_each_fault_is_a_clear_error(fault_run: dict[str, RunResult], name: str, kind: str, fragment: str) -> None:
+    result = fault_run[name]
+    assert result.failed
+    assert result.error_kind == kind, result.error
+    assert fragment in result.error
+
+
+def test_the_good_step_is_kept_and_measured(fault_run: dict[str, RunResult]) -> None:
+    ok = fault_run["ok"]
+    assert not ok.failed
+    assert ok.outcome.result == '{"success":true,"doubled":42}'
+    assert ok.outcome.phases["execute"].calls.step >= 1
+    rows = summarize(list(fault_run.values())).profiles
+    assert {r.step_id for r in rows} == {f"faults/{n}" for n in fault_run}
+    assert [r.error for r in rows if r.step_id == "faults/ok"] == [None, None]
+
+
+def test_partial_results_survive_a_step_failure(fault_run: dict[str, RunResult]) -> None:
+    # the import phase was measured before the step exited / threw / hung
+    for name in ("exits", "throws", "never-settles"):
+        assert "import" in fault_run[name].outcome.phases
+
+
+def test_egress_is_blocked_before_it_connects(fault_run: dict[str, RunResult], listener: socket.socket) -> None:
+    egress = fault_run["egress"].outcome
+    targets = {b.target for b in egress.egress_blocked}
+    port = listener.getsockname()[1]
+    assert targets == {"192.0.2.10:8080", f"127.0.0.1:{port}"}
+    assert all(b.phase == "execute" for b in egress.egress_blocked)
+    assert "EWFPROF_EGRESS_BLOCKED" in egress.result  # what the step itself saw
+    with pytest.raises(BlockingIOError):  # nobody ever connected to the other loopback server
+        listener.accept()
+
+
+@pytest.mark.parametrize(
+    ("script", "fragment"),
+    [
+        ("console.log('hello, not a document');", "not a profile document"),
+        ("process.stdout.write('{\"harness\": \"something-else\"}\\n');", "not a profile document"),
+        ("process.stderr.write('dying now\\n'); process.kill(process.pid, 'SIGKILL');", "harness died (signal 9)"),
+        ("process.stderr.write('broken\\n'); process.exit(3);", "harness died (code 3)"),
+    ],
+)
+def test_harness_garbage_or_death_is_reported(fault_corpus: Path, tmp_path: Path, script: str, fragment: str) -> None:
+    fake = tmp_path / "fake-harness.mjs"
+    fake.write_text(script + "\n")
+    registry = load_for_root(fault_corpus)
+    results = profile_steps(registry, ["faults/ok"], ProfileOptions(modes=("precise",), repeat=1, harness=fake))
+    assert results[0].error_kind == "harness"
+    assert fragment in results[0].error
+
+
+def _outcome(step: float, package: float, node: float) -> StepOutcome:
+    calls = CategoryCounts(step=step, package=package, node=node)
+    phase = PhaseResult(durationMs=1.0, calls=calls, totalCalls=int(step + package + node))
+    return StepOutcome(id="s", ok=True, phases={"execute": phase})
+
+
+def test_summary_flags_varying_counts_and_takes_medians() -> None:
+    runs = [RunResult("s", "precise", i, outcome=_outcome(10, p, n)) for i, (p, n) in
+            enumerate([(100, 50), (100, 70), (101, 60)])]
+    row = summarize(runs).profiles[0]
+    assert row.deterministic is False and row.calls_packages == 100 and row.calls_node_internals == 60
+    same = [RunResult("s", "precise", i, outcome=_outcome(10, 100, n)) for i, n in enumerate([50, 90])]
+    assert summarize(same).profiles[0].deterministic is True  # node internals may vary
+    assert summarize(same[:1]).profiles[0].deterministic is None  # one run proves nothing
+
+
+def test_document_model_rejects_foreign_json() -> None:
+    with pytest.raises(ValueError):
+        HarnessDocument.model_validate_json('{"harness": "other", "version": 1}')
+
+
+def test_cli_unknown_step_and_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "--step", "web3/nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown step id 'web3/nope'" in err and "web3/check-balance" in err
+    assert main(["profile", "--step", "math/aggregate", "--input", "{not json"]) == 2
+    assert "--input is not valid JSON" in capsys.readouterr().err
+    assert main(["profile", "--step", "math/aggregate", "--input", "[1, 2]"]) == 2
+    assert "must be a JSON object" in capsys.readouterr().err
+    assert main(["profile", "--compare", "math/aggregate"]) == 2
+    assert "at least two" in capsys.readouterr().err
+
+
+def test_cli_json_keeps_the_seed_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["profile", "--step", "math/aggregate", "--precise", "--json",
+               "--input", json.dumps({"items": [{"v": 1}, {"v": 2}, {"v": 6}], "field": "v"})])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("stepName", "mode", "samples", "hitCount", "uniqueFunctions", "totalCalls", "durationMs",
+                "memoryUsedMB", "topFunctions"):
+        assert key in out
+    assert out["stepName"] == "math/aggregate" and out["mode"] == "precise"
+    assert out["phases"]["execute"]["calls"]["own"] > 0 and out["error"] is None
+    assert out["totalCalls"] == sum(p["totalCalls"] for p in out["phases"].values())
