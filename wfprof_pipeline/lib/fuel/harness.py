@@ -1,100 +1,80 @@
-"""The JavaScript that implements the seed's fn protocol inside QuickJS (kept as a string so it ships with the code)."""
+"""The JavaScript that implements the seed's fn protocol inside QuickJS (kept as strings so it ships with the code).
+
+QuickJS parses the harness on every evaluation, and parsing costs fuel and time (~750 fuel per source
+character), so the harness is split: HARNESS_JS, the script run every time, is small; REPORTER_JS, which
+describes a failure, travels as an argument and is compiled only when something failed. Both ship without
+comment lines and indentation (HARNESS_JS_MIN, REPORTER_JS_MIN).
+
+Arguments (scriptArgs): [nonce, request JSON {code, parameters}, REPORTER_JS]. The user's code is data,
+evaluated by indirect eval as a classic script of its own: a static `import` is a SyntaxError and the
+user's line numbers are exactly theirs. Every record goes to stdout after the per-evaluation nonce, which the
+user code never sees, so printing cannot forge or hide it. Everything the harness needs after user code has
+run (print, JSON.stringify, eval, …) is captured before it runs, so poisoned globals cannot break reporting.
+"""
 
 HARNESS_JS = r"""
-// wfprof's fn protocol, run by QuickJS as the top-level classic script. The user's code is data
-// (scriptArgs[1], a JSON document), evaluated by indirect eval as a classic script of its own: a static
-// `import` is a SyntaxError and the user's line numbers are exactly theirs. The result goes to stdout
-// after a per-evaluation nonce the user code never sees, so printing cannot forge or hide it.
 (function () {
-  "use strict";
-  var nonce = scriptArgs[0], input = scriptArgs[1];
-  var print_ = print, stringify = JSON.stringify, parse = JSON.parse, eval_ = eval, String_ = String;
-  var ErrorCtor = Error, InternalErrorCtor = InternalError, RangeErrorCtor = RangeError;
-  var SyntaxErrorCtor = SyntaxError, PromiseCtor = Promise;
+  var args = scriptArgs, nonce = args[0], request = JSON.parse(args[1]), reporter = args[2];
+  var out = print, json = JSON.stringify, str = String, ErrorType = Error, PromiseType = Promise, ev = eval;
+  var fn, result, text;
   delete globalThis.scriptArgs;
-
-  function isA(value, ctor) {
-    try { return value instanceof ctor; } catch (_) { return false; }
+  function fail(phase, e) {
+    ev(reporter)(out, json, str, ErrorType, nonce)(phase, e);
   }
-  function text(value) {
-    try { return String_(value); } catch (_) { return "<" + typeof value + ">"; }
-  }
-  function field(obj, key) {
-    try { return obj[key]; } catch (_) { return "<" + key + " threw>"; }  // hostile getters
-  }
-  function describe(e) {
-    if (isA(e, ErrorCtor)) {
-      var s = text(field(e, "name")) + ": " + text(field(e, "message")), stack = field(e, "stack");
-      if (typeof stack === "string" && stack) s += "\n" + stack;
-      return s;
-    }
-    var shown;
-    try { shown = stringify(e); } catch (_) { shown = undefined; }
-    return "Uncaught " + (e === null ? "null" : typeof e) + ": " + (shown === undefined ? text(e) : shown);
-  }
-  function kindOf(e) {
-    var message = e ? text(field(e, "message")) : "";
-    if (isA(e, InternalErrorCtor) && message.indexOf("out of memory") >= 0) return "out_of_memory";
-    if (e === null) return "out_of_memory_or_null";  // QuickJS throws null when it cannot even allocate the error
-    if ((isA(e, InternalErrorCtor) || isA(e, RangeErrorCtor)) && /stack|recursion/.test(message)) {
-      return "stack_overflow";
-    }
-    return "runtime_error";
-  }
-  function isCompileError(e) {
-    // A parse error's stack starts at the code itself, right under eval; JSON.parse errors sit under parse.
-    if (!isA(e, SyntaxErrorCtor)) return false;
-    var stack = text(field(e, "stack")).split("\n");
-    return /^\s*at <input>:\d+:\d+$/.test(stack[0]) && /^\s*at eval \(native\)$/.test(stack[1] || "");
-  }
-  // Records are assembled from JSON-encoded strings: stringify of a string primitive never consults a
-  // user-defined Object.prototype.toJSON.
-  function emit(kind, message) {
-    print_(nonce + '{"ok":false,"kind":' + stringify(kind) + ',"error":' + stringify(text(message)) + "}");
-  }
-  function fail(kind, e) {
-    emit(kind, describe(e));
-  }
-
-  var request = parse(input), fn;
   try {
-    fn = eval_(request.code + "\n;typeof fn === 'function' ? fn : undefined");
+    fn = ev(request.code + "\n;typeof fn === 'function' ? fn : undefined");
   } catch (e) {
-    fail(isCompileError(e) ? "syntax_error" : kindOf(e), e);
-    return;
+    return fail("eval", e);
   }
-  if (typeof fn !== "function") {
-    emit("missing_fn", "the code must define a function named fn, e.g. function fn(parameters) { return 1; }");
-    return;
-  }
-  var result;
+  if (typeof fn !== "function") return fail("missing_fn", null);
   try {
     result = fn(request.parameters);
   } catch (e) {
-    fail(kindOf(e), e);
-    return;
+    return fail("call", e);
   }
-  if (isA(result, PromiseCtor)) {
-    emit("invalid_result", "fn returned a Promise: async code is not supported (the sandbox runs no event loop)");
-    return;
-  }
-  var json;
   try {
-    json = stringify(result === undefined ? null : result);
+    if (result instanceof PromiseType) return fail("promise", null);
+    text = json(result === undefined ? null : result);
   } catch (e) {
-    emit("invalid_result", "fn's result is not JSON-serializable: " + describe(e));
-    return;
+    return fail("result", e);
   }
-  if (json === undefined) {
-    emit("invalid_result", "fn's result is not JSON-serializable: it is a " + typeof result);
-    return;
-  }
-  print_(nonce + '{"ok":true,"result":' + json + "}");
+  if (text === undefined) return fail("result_type", typeof result);
+  out(nonce + '{"ok":true,"result":' + text + "}");
 })();
 """
 
-# QuickJS parses the harness on every evaluation and parsing costs fuel (~1,000 per comment character):
-# ship it without comment lines and indentation. Safe because no string literal starts a line with //.
-HARNESS_JS_MIN = "\n".join(
-    line.strip() for line in HARNESS_JS.splitlines() if line.strip() and not line.strip().startswith("//")
-)
+# A function expression evaluated in the global scope that touches nothing global: only its parameters.
+# Records are assembled from JSON-encoded strings (stringify of a string primitive never consults a
+# user-defined toJSON); reading a property of the thrown value may run a hostile getter, hence `get`.
+REPORTER_JS = r"""
+(function (out, json, str, ErrorType, nonce) {
+  function get(obj, key) {
+    try { return obj[key]; } catch (_) { return "<" + key + " threw>"; }
+  }
+  function safe(value) {
+    try { return str(value); } catch (_) { return "<" + typeof value + ">"; }
+  }
+  return function (phase, e) {
+    var error = false, shown;
+    try { error = e instanceof ErrorType; } catch (_) {}
+    if (!error) {
+      try { shown = json(e); } catch (_) {}
+    }
+    out(nonce + '{"ok":false,"phase":' + json(phase) + ',"type":' + json(e === null ? "null" : typeof e) +
+        ',"is_error":' + (error ? "true" : "false") +
+        ',"name":' + json(error ? safe(get(e, "name")) : "") +
+        ',"message":' + json(safe(error ? get(e, "message") : shown === undefined ? e : shown)) +
+        ',"stack":' + json(error ? safe(get(e, "stack")) : "") + "}");
+  };
+})
+"""
+
+
+def _minify(source: str) -> str:
+    # Safe here because no string literal in the harness starts a line with // or spans lines.
+    lines = (line.strip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
+
+
+HARNESS_JS_MIN = _minify(HARNESS_JS)
+REPORTER_JS_MIN = _minify(REPORTER_JS)

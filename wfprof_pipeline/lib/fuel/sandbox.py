@@ -28,7 +28,7 @@ import wasmtime
 from pydantic import BaseModel, Field
 
 from wfprof_pipeline.lib.fuel.engine import EPOCH_TICK_S, LoadedModule, ensure_ticker, shared_module
-from wfprof_pipeline.lib.fuel.harness import HARNESS_JS_MIN
+from wfprof_pipeline.lib.fuel.harness import HARNESS_JS_MIN, REPORTER_JS_MIN
 
 MIB = 1 << 20
 MIN_MEMORY_BYTES = 8 * MIB  # the module starts with ~2.4 MB of linear memory and needs room to run
@@ -222,7 +222,8 @@ class Sandbox:
         # QuickJS's allocator limit sits below the Store's cap: the JS error object and the harness's
         # report still fit after user code hits it.
         js_limit = limits.memory_bytes - max(2 * MIB, limits.memory_bytes // 8)
-        argv = ["qjs", "--memory-limit", str(js_limit), "-e", HARNESS_JS_MIN, nonce.decode(), request]
+        argv = ["qjs", "--memory-limit", str(js_limit), "-e", HARNESS_JS_MIN, nonce.decode(), request,
+                REPORTER_JS_MIN]
         run = self.run_argv(argv, limits, capture)
         outcome = EvaluationResult(
             success=False,
@@ -345,14 +346,52 @@ def _classify(
         outcome.success = True
         outcome.result = record.get("result")
         return
-    kind = str(record.get("kind"))
-    error = _clean_error(str(record.get("error", "")), filename)
-    if kind == "out_of_memory_or_null":
-        kind = ErrorKind.OUT_OF_MEMORY if near_memory_cap else ErrorKind.RUNTIME_ERROR
+    kind, error = classify_failure(record, near_memory_cap=near_memory_cap)
+    error = _clean_error(error, filename)
     if kind == ErrorKind.OUT_OF_MEMORY:
         error = f"out of memory: the code needs more than {limits.memory_bytes:,} bytes ({error})"
-    outcome.error_kind = ErrorKind(kind)
+    outcome.error_kind = kind
     outcome.error = error
+
+
+_COMPILE_ERROR_TOP = re.compile(r"^\s*at <input>:\d+:\d+$")
+_EVAL_FRAME = re.compile(r"^\s*at eval \(native\)$")
+
+
+def classify_failure(record: dict[str, Any], *, near_memory_cap: bool) -> tuple[ErrorKind, str]:
+    """Turn the harness's failure record {phase, type, is_error, name, message, stack} into (kind, message)."""
+    phase = str(record.get("phase"))
+    name, message, stack = (str(record.get(k) or "") for k in ("name", "message", "stack"))
+    if phase == "missing_fn":
+        return ErrorKind.MISSING_FN, ("the code must define a function named fn, "
+                                      "e.g. function fn(parameters) { return 1; }")
+    if phase == "promise":
+        return ErrorKind.INVALID_RESULT, ("fn returned a Promise: async code is not supported "
+                                          "(the sandbox runs no event loop)")
+    if phase == "result_type":
+        try:
+            shown = json.loads(message)
+        except ValueError:
+            shown = message
+        return ErrorKind.INVALID_RESULT, f"fn's result is not JSON-serializable: it is a {shown}"
+    if record.get("is_error"):
+        described = f"{name}: {message}" + (f"\n{stack.rstrip()}" if stack else "")
+    else:
+        described = f"Uncaught {record.get('type')}: {message}"
+    if phase == "result":
+        return ErrorKind.INVALID_RESULT, f"fn's result is not JSON-serializable: {described}"
+    frames = stack.splitlines()
+    if (phase == "eval" and name == "SyntaxError" and frames and _COMPILE_ERROR_TOP.match(frames[0])
+            and len(frames) > 1 and _EVAL_FRAME.match(frames[1])):
+        # A parse error's stack starts at the code itself, right under eval (JSON.parse errors sit under parse).
+        return ErrorKind.SYNTAX_ERROR, described
+    if name == "InternalError" and "out of memory" in message:
+        return ErrorKind.OUT_OF_MEMORY, described
+    if record.get("type") == "null" and near_memory_cap:
+        return ErrorKind.OUT_OF_MEMORY, described  # QuickJS throws null when it cannot even allocate the error
+    if name in ("InternalError", "RangeError") and ("stack" in message or "recursion" in message):
+        return ErrorKind.STACK_OVERFLOW, described
+    return ErrorKind.RUNTIME_ERROR, described
 
 
 _default: Sandbox | None = None
