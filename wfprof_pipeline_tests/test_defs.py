@@ -8,6 +8,10 @@ from wfprof_pipeline.definitions import defs
 # (asset key, group) for every asset; update deliberately when the graph changes.
 EXPECTED_ASSETS = {
     ("step_sources", "static"),
+    ("step_profiles", "steps"),
+    ("step_package_calls", "steps"),
+    ("step_profile_functions", "steps"),
+    ("step_io_requests", "steps"),
 }
 EXPECTED_SCHEDULES = {
     "wfprof_nightly_schedule": ("0 2 * * *", "wfprof_nightly"),
