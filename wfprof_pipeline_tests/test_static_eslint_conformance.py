@@ -1,8 +1,11 @@
-"""Per-function complexity equals real ESLint's `complexity` rule (ESLint 10 + typescript-eslint, threshold 0)
-on every fixture, the inline probes and the bundled sample corpus.
+"""Conformance with the real tools, on every fixture, the inline probes and the bundled sample corpus:
 
-ESLint lives in a test-only npm folder (eslint_conformance/, own package-lock); `npm ci` runs here when its
-node_modules is missing or stale. One Node process lints everything (about a second).
+- per-function complexity equals ESLint's `complexity` rule (ESLint 10 + typescript-eslint, threshold 0);
+- per-file metrics equal the seed's metrics counted on the TypeScript compiler's own AST (seed_metrics.mjs,
+  which reproduces the probes' measured seed numbers).
+
+Both tools live in a test-only npm folder (eslint_conformance/, own package-lock); `npm ci` runs here when its
+node_modules is missing or stale.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def eslint_runner() -> Path:
 
 def _inline_sources(tmp: Path) -> list[Path]:
     sources = [src for src, _, _ in fixtures.INLINE]
-    sources += [fixtures.NAMES_SOURCE, fixtures.CALLS_SOURCE]
+    sources += [fixtures.NAMES_SOURCE, fixtures.CALLS_SOURCE, fixtures.TYPE_IMPORTS_SOURCE]
     paths = []
     for i, src in enumerate(sources):
         p = tmp / f"inline-{i:02d}.ts"
@@ -52,14 +55,44 @@ def _eslint(runner: Path, root: Path, files: list[Path]) -> dict[str, dict]:
     return {Path(r["file"]).resolve().as_posix(): r for r in json.loads(proc.stdout)}
 
 
-def test_every_function_matches_eslint(eslint_runner, tmp_path):
-    inline_dir = tmp_path / "inline"
-    inline_dir.mkdir()
-    groups = [
+def _groups(tmp: Path) -> list[tuple[Path, list[Path]]]:
+    inline_dir = tmp / "inline"
+    inline_dir.mkdir(exist_ok=True)
+    return [
         (fixtures.PROBES.parent, fixture_files()),
         (inline_dir, _inline_sources(inline_dir)),
         (SAMPLE_CORPUS, [f.path for f in discover(SAMPLE_CORPUS)]),
     ]
+
+
+def test_every_file_metric_matches_the_typescript_compiler(eslint_runner, tmp_path):
+    files = [f for _, group in _groups(tmp_path) for f in group]
+    proc = subprocess.run(["node", str(ESLINT_DIR / "seed_metrics.mjs"), *map(str, files)], capture_output=True,
+                          text=True, timeout=120, check=True)
+    reference = {Path(r["file"]).as_posix(): r["metrics"] for r in json.loads(proc.stdout)}
+    mismatches = []
+    for path in files:
+        expected = reference[path.resolve().as_posix()]
+        assert expected.pop("parseErrors") == 0, f"the compiler reports syntax errors in {path}"
+        m = analyze_path(path).metrics
+        d = m.details
+        ours = {
+            "lines": m.lines, "awaitExpressions": m.await_expressions, "functionCalls": m.function_calls,
+            "conditionals": m.conditionals, "tryCatchBlocks": m.try_catch_blocks,
+            "throwStatements": m.throw_statements, "loops": m.loops, "cyclomaticComplexity": m.cyclomatic_complexity,
+            "details": {"ifs": d.ifs, "ternaries": d.ternaries, "switches": d.switches,
+                        "switchCases": d.switch_cases, "forLoops": d.for_loops, "whileLoops": d.while_loops,
+                        "doWhileLoops": d.do_while_loops, "logicalAnds": d.logical_ands, "logicalOrs": d.logical_ors,
+                        "nullishCoalescing": d.nullish_coalescing},
+        }  # fmt: skip
+        if ours != expected:
+            mismatches.append((path.name, ours, expected))
+    assert mismatches == []
+    assert len(files) > 50
+
+
+def test_every_function_matches_eslint(eslint_runner, tmp_path):
+    groups = _groups(tmp_path)
     compared_functions = 0
     mismatches = []
     for root, files in groups:

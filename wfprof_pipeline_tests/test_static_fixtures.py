@@ -213,6 +213,23 @@ def test_calls_count_optional_chained_super_import_and_decorators_but_not_new_or
     assert result.metrics.function_calls == 10
 
 
+TYPE_IMPORTS_SOURCE = """
+type T = typeof import("./m");
+type U = import("./m").X;
+let x: typeof import("y") | undefined;
+function f(a: Parameters<typeof import("q").g>[0]) { return import("r"); }
+const g = async () => (await import("s")) as typeof import("s");
+"""
+
+
+def test_type_level_imports_are_not_calls():
+    # The compiler parses `typeof import("m")` as an ImportType; only the value-level imports are calls.
+    result = analyze_text(TYPE_IMPORTS_SOURCE)
+    assert result.parse_error is None
+    assert result.metrics.function_calls == 2
+    assert [(f.name, f.function_calls) for f in result.functions] == [("Function 'f'", 1), ("Async arrow function", 1)]
+
+
 def test_awaits_and_throws_counted_everywhere_in_the_file():
     result = analyze_text("await top(); async function f() { await a; throw new E(); } const g = async () => await b;")
     assert result.metrics.await_expressions == 3

@@ -31,6 +31,7 @@ _COMMON_PATTERNS = """
 (binary_expression operator: "??") @nullish
 (await_expression) @await
 (call_expression arguments: (arguments)) @call
+(call_expression function: (import)) @import_call
 (optional_chain) @optional
 (assignment_pattern) @default
 (object_assignment_pattern) @default
