@@ -137,6 +137,7 @@ def test_oversized_body_via_client_library(http: httpx.Client) -> None:
     ("body", "fragment"),
     [
         (b"not json", "not JSON"),
+        (b'{"code": "function fn(){}", "parameters": NaN}', "NaN is not valid JSON"),
         (b"\xff\xfe\x00garbage", "not JSON"),
         (b"[1, 2, 3]", "invalid request"),
         (b'{"parameters": {}}', "code"),

@@ -248,3 +248,22 @@ def test_poisoned_prototypes_cannot_break_error_reporting(sandbox: Sandbox) -> N
             " String.prototype.toString = function () { throw 1; }; function fn() { throw new TypeError('real'); }")
     r = run(sandbox, code)
     assert r.error_kind == ErrorKind.RUNTIME_ERROR and "TypeError: real" in r.error
+
+
+def test_non_json_parameters_are_rejected_at_the_boundary(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="JSON-serializable"):
+        run(sandbox, "function fn() {}", {"s": {1, 2}})
+    with pytest.raises(ValueError, match="NaN"):
+        run(sandbox, "function fn() {}", {"x": float("nan")})
+
+
+def test_code_larger_than_the_memory_limit_is_out_of_memory(sandbox: Sandbox) -> None:
+    code = "function fn() { return 1; }\n//" + "x" * (12 << 20)
+    r = run(sandbox, code, limits=Limits(memory_bytes=8 << 20))
+    assert r.error_kind == ErrorKind.OUT_OF_MEMORY and "do not fit" in r.error
+
+
+def test_the_module_has_no_network_imports(sandbox: Sandbox) -> None:
+    imported = {(i.module, i.name) for i in sandbox.loaded.module.imports}
+    assert not [name for _, name in imported if name.startswith("sock_")]
+    assert {m for m, _ in imported} == {"wasi_snapshot_preview1"}

@@ -84,6 +84,11 @@ class RawRun:
     other_error: str | None = None
     fuel_consumed: int = 0
     memory_used: int = 0
+    too_large: bool = False  # the request itself did not fit in memory
+
+
+class _RequestTooLarge(Exception):
+    pass
 
 
 class Capture:
@@ -218,7 +223,10 @@ class Sandbox:
         started = time.perf_counter()
         nonce = b"\x1ewfprof-result:" + secrets.token_hex(12).encode() + b":"
         capture = Capture(nonce, limits, deterministic)
-        request = json.dumps({"code": code, "parameters": parameters}, ensure_ascii=True)
+        try:
+            request = json.dumps({"code": code, "parameters": parameters}, ensure_ascii=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"parameters must be JSON-serializable (no NaN/Infinity): {exc}") from None
         # QuickJS's allocator limit sits below the Store's cap: the JS error object and the harness's
         # report still fit after user code hits it.
         js_limit = limits.memory_bytes - max(2 * MIB, limits.memory_bytes // 8)
@@ -255,6 +263,9 @@ class Sandbox:
                 run.rc = exports["qjs_init_argv"](store, len(argv), argv_ptr)
             except wasmtime.Trap as exc:
                 run.trap = exc
+            except _RequestTooLarge as exc:
+                run.other_error = str(exc)
+                run.too_large = True
             except wasmtime.ExitTrap as exc:
                 run.other_error = f"the code exited the runtime (exit code {exc.code})"
             except wasmtime.WasmtimeError as exc:
@@ -274,7 +285,7 @@ def _write_argv(store: wasmtime.Store, exports: Any, memory: wasmtime.Memory, ar
     size = strings_size + (-strings_size % 4) + 4 * len(encoded)
     base = exports["malloc"](store, size)
     if not base:
-        raise wasmtime.WasmtimeError("the request does not fit in the sandbox's memory limit")
+        raise _RequestTooLarge(f"the code and parameters ({size:,} bytes) do not fit in the memory limit")
     pointers, offset = [], base
     for data in encoded:
         pointers.append(offset)
@@ -319,7 +330,7 @@ def _classify(
             outcome.error = f"sandbox trap: {str(trap).splitlines()[-1].strip()}"
         return
     if other_error is not None:
-        outcome.error_kind = ErrorKind.INTERNAL_ERROR
+        outcome.error_kind = ErrorKind.OUT_OF_MEMORY if run.too_large else ErrorKind.INTERNAL_ERROR
         outcome.error = other_error
         return
     record: dict[str, Any] | None = None

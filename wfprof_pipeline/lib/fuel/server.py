@@ -62,6 +62,10 @@ class EvaluateRequest(BaseModel):
         )
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -140,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         try:
-            payload = json.loads(body)
+            payload = json.loads(body, parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             self._reply(HTTPStatus.BAD_REQUEST, {"error": f"the body is not JSON: {exc}"})
             return
@@ -158,6 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
                 request.code, request.parameters, limits=request.limits(self.server.config),
                 filename=request.filename, deterministic=request.deterministic,
             )
+        except Exception as exc:  # a bug, not the code's fault: say so, keep serving
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+            return
         finally:
             self.server.evaluations.release()
         self._reply(HTTPStatus.OK, outcome.model_dump())
