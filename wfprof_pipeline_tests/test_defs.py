@@ -12,6 +12,13 @@ EXPECTED_ASSETS = {
     ("step_package_calls", "steps"),
     ("step_profile_functions", "steps"),
     ("step_io_requests", "steps"),
+    ("step_tiers", "cost_model"),
+    ("step_pricing", "cost_model"),
+    ("static_runtime_correlation", "cost_model"),
+    ("cost_breakdown", "cost_model"),
+    ("optimization_priorities", "cost_model"),
+    ("user_code_fuel", "cost_model"),
+    ("cost_report", "cost_model"),
 }
 EXPECTED_SCHEDULES = {
     "wfprof_nightly_schedule": ("0 2 * * *", "wfprof_nightly"),

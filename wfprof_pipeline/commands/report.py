@@ -23,10 +23,10 @@ def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from wfprof_pipeline.lib import warehouse
-    from wfprof_pipeline.lib.cost_model.inputs import read_inputs
+    from wfprof_pipeline.lib.cost_model.inputs import read_inputs, read_table
     from wfprof_pipeline.lib.cost_model.model import compute_cost_model
     from wfprof_pipeline.lib.cost_model.policy import load_policy
-    from wfprof_pipeline.lib.cost_model.report import REPORT_FILE, render_html
+    from wfprof_pipeline.lib.cost_model.report import write_report
     from wfprof_pipeline.lib.settings import Settings
 
     started = time.monotonic()
@@ -34,15 +34,13 @@ def handle(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     with warehouse.session(args.warehouse or settings.warehouse, read_only=True) as con:
         inputs = read_inputs(con, settings.steps_root)
+        user_code = read_table(con, "user_code_fuel")
     model = compute_cost_model(inputs, policy)
 
     html_path = None
     if not args.no_html:
-        html_path = Path(args.output) if args.output else settings.reports_dir / REPORT_FILE
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = html_path.with_name(html_path.name + ".tmp")
-        tmp.write_text(render_html(model, dt.datetime.now(dt.UTC)), encoding="utf-8")
-        tmp.replace(html_path)
+        html_path = write_report(model, settings.reports_dir, dt.datetime.now(dt.UTC), user_code,
+                                 path=Path(args.output) if args.output else None)
 
     if args.json:
         doc = {

@@ -198,12 +198,16 @@ def _workflow_calls(con: duckdb.DuckDBPyConnection, missing: list[str]) -> tuple
     if wf is None:
         missing.append("workflow_profiles has no workflow_id / execution_id column")
         return None, None
-    run = "execution_id" if "execution_id" in cols else wf
+    run = wf  # one subject per workflow: its profiled executions summed
     if {"category", "calls"} <= cols:
-        scope = "where coalesce(step_id, '') = ''" if "step_id" in cols else ""
+        where = ["calls is not null"]
+        if "mode" in cols:
+            where.append("mode = 'precise'")  # sampling rows carry self time, not calls
+        if "step_id" in cols:
+            where.append("coalesce(step_id, '') = ''")
         frame = con.execute(
             f"select {run}::varchar workflow_id, category, sum(calls)::bigint calls from workflow_profiles "
-            f"{scope} group by all"
+            f"where {' and '.join(where)} group by all"
         ).pl()
     else:
         wide = sorted(c for c in cols if c.startswith("calls_") and c != "calls_total")
@@ -221,6 +225,12 @@ def _workflow_calls(con: duckdb.DuckDBPyConnection, missing: list[str]) -> tuple
             row = con.execute(f"select avg({name}) from workflow_profiles").fetchone()
             statements = float(row[0]) if row and row[0] is not None else None
             break
+    step_cols = columns(con, "workflow_profile_steps")
+    if statements is None and {"execution_id", "node_id"} <= step_cols:
+        # The runner writes one log row per node, as KeeperHub does: per-node statements per run.
+        row = con.execute("select avg(n) from (select execution_id, count(*) n from workflow_profile_steps "
+                          "group by execution_id)").fetchone()
+        statements = float(row[0]) if row and row[0] is not None else None
     return frame, statements
 
 
@@ -228,19 +238,21 @@ def _latency(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFrame
     for table in TRACE_TABLES:
         cols = columns(con, table)
         if {"action_type", "duration_ms"} <= cols:
+            finished = "and status in ('success', 'error')" if "status" in cols else ""
             return con.execute(
                 f"""select action_type, count(*) n,
-                       quantile_cont(duration_ms, 0.05) p5, quantile_cont(duration_ms, 0.25) p25,
-                       quantile_cont(duration_ms, 0.5) p50, quantile_cont(duration_ms, 0.75) p75,
-                       quantile_cont(duration_ms, 0.95) p95
-                from "{table}" where duration_ms is not null and action_type is not null
+                       quantile_cont(duration_ms, [0.05, 0.25, 0.5, 0.75, 0.95]) q
+                from "{table}" where duration_ms is not null and action_type is not null {finished}
                 group by action_type order by action_type"""
-            ).pl()
+            ).pl().with_columns(
+                [pl.col("q").list.get(i).alias(name) for i, name in enumerate(("p5", "p25", "p50", "p75", "p95"))]
+            ).drop("q")
     missing.append("workflow traces (no workflow_step_runs: latency per action type not measured)")
     return None
 
 
-def _optional(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame | None:
+def read_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame | None:
+    """The whole table, or None if it does not exist (yet)."""
     return con.execute(f'select * from "{table}"').pl() if columns(con, table) else None
 
 
@@ -261,7 +273,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None) 
             entry["declared_io_class"] = entry.get("declared_io_class") or row.get("profile_io_class")
     measurements = step_measurements(by_id.values()) if by_id else empty_measurements()
     workflow_calls, statements = _workflow_calls(con, missing)
-    fits = _optional(con, "fuel_fits")
+    fits = read_table(con, "fuel_fits")
     if fits is None:
         missing.append("fuel_fits (no fuel calibration)")
     return CostInputs(
@@ -272,6 +284,6 @@ def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None) 
         db_statements_per_run=statements,
         latency=_latency(con, missing),
         fuel_fits=fits,
-        fuel_budgets=_optional(con, "fuel_budgets"),
+        fuel_budgets=read_table(con, "fuel_budgets"),
         missing=missing,
     )

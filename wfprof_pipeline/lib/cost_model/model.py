@@ -97,3 +97,30 @@ def assemble(
                                       inputs.db_statements_per_run)
     claims = check_claims(m, breakdown, correlation, priorities, fuel_per_op_median(inputs.fuel_fits))
     return CostModel(policy, inputs, tiers, pricing, per_step, correlation, breakdown, priorities, claims)
+
+
+# Extra columns `step_pricing` carries so `v_step_costs` needs no joins: what the price was based on.
+PRICING_CONTEXT_COLUMNS: dict[str, pl.DataType] = {
+    "tier_calls": pl.Int64,
+    "cyclomatic_complexity": pl.Int64,
+    "p95_latency_ms": pl.Float64,
+}
+
+
+def pricing_with_context(pricing: pl.DataFrame, per_step: pl.DataFrame) -> pl.DataFrame:
+    context = per_step.select(
+        "step_id",
+        *[(pl.col(c) if c in per_step.columns else pl.lit(None)).cast(t).alias(c)
+          for c, t in PRICING_CONTEXT_COLUMNS.items()],
+    )
+    return pricing.drop([c for c in PRICING_CONTEXT_COLUMNS if c in pricing.columns]).join(
+        context, on="step_id", how="left"
+    )
+
+
+V_STEP_COSTS_SQL = """
+create or replace view v_step_costs as
+select step_id as step, step_type, tier, tier_calls as calls, cyclomatic_complexity as complexity,
+       io_class, io_operations, total_units as units, p95_latency_ms, status
+from step_pricing
+"""

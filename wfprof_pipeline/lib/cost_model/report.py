@@ -143,7 +143,19 @@ def _fuel_budgets_html(model: CostModel) -> str:
             f"{rows}</table>")
 
 
-def render_html(model: CostModel, generated_at: dt.datetime | None = None) -> str:
+def _user_code_html(user_code: pl.DataFrame | None) -> str:
+    if user_code is None:
+        return "<p class='muted'>Not measured: the user_code_fuel table does not exist yet.</p>"
+    if not user_code.height:
+        return "<p class='muted'>No code nodes in the stored workflows.</p>"
+    return table(user_code, [("workflow_name", "workflow", None), ("node_label", "code node", None),
+                             ("code_bytes", "bytes", None), ("inputs_source", "inputs from", None),
+                             ("fuel_consumed", "fuel", None), ("fuel_budget", "budget", None),
+                             ("success", "ok", None), ("error_kind", "error kind", None), ("error", "error", None)])
+
+
+def render_html(model: CostModel, generated_at: dt.datetime | None = None,
+                user_code: pl.DataFrame | None = None) -> str:
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     imgs = {name: svg.as_img(doc, name.replace("_", " ")) for name, doc in charts(model).items()}
     p = model.policy
@@ -181,6 +193,7 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None) -> st
                      f"{escape(', '.join(unpriced['step_id'].to_list()))}</p>")
     parts += [
         "<h2>WASM fuel</h2>", imgs["fuel_per_op"], _fuel_budgets_html(model),
+        "<h3>User code in stored workflows</h3>", _user_code_html(user_code),
         "<h2>Static metrics vs runtime (Spearman)</h2>", imgs["static_vs_runtime"],
         table(model.correlation, [("static_metric", "static", None), ("runtime_measure", "runtime", None),
                                   ("n", "n", None), ("rho", "ρ", lambda v: _num(v, 2)),
@@ -203,11 +216,12 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None) -> st
     return "\n".join(parts)
 
 
-def write_report(model: CostModel, reports_dir: Path, generated_at: dt.datetime | None = None) -> Path:
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / REPORT_FILE
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(model, generated_at), encoding="utf-8")
+def write_report(model: CostModel, reports_dir: Path, generated_at: dt.datetime | None = None,
+                 user_code: pl.DataFrame | None = None, *, path: Path | None = None) -> Path:
+    path = path or reports_dir / REPORT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_html(model, generated_at, user_code), encoding="utf-8")
     tmp.replace(path)  # readers never see a half-written report
     return path
 

@@ -1,0 +1,1 @@
+"""Cost model assets (group `cost_model`): tiers, prices, correlations, breakdowns, priorities, report."""

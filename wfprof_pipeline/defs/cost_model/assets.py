@@ -1,0 +1,319 @@
+"""Cost-model assets: thin wiring around `wfprof_pipeline.lib.cost_model`.
+
+Each asset reads its measurement inputs and the upstream cost tables its `deps` name from the
+warehouse, so what it writes follows the lineage shown in Dagster. The pricing policy comes from
+`$WFPROF_PRICING_POLICY` (TOML/JSON; the seed's table by default).
+"""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from wfprof_pipeline.defs.resources import (
+    KeeperHubDatabase,
+    SandboxResource,
+    StepCorpusResource,
+    WarehouseResource,
+)
+from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib import warehouse as wh
+from wfprof_pipeline.lib.cost_model.breakdown import BREAKDOWN_SCHEMA, breakdown_table
+from wfprof_pipeline.lib.cost_model.correlation import (
+    CORRELATION_SCHEMA,
+    RUNTIME_MEASURES,
+    STATIC_METRICS,
+    correlation_table,
+)
+from wfprof_pipeline.lib.cost_model.inputs import CostInputs, read_inputs, read_table
+from wfprof_pipeline.lib.cost_model.model import (
+    PRICING_CONTEXT_COLUMNS,
+    V_STEP_COSTS_SQL,
+    assemble,
+    per_step_frame,
+    pricing_with_context,
+)
+from wfprof_pipeline.lib.cost_model.policy import PolicyError, load_policy
+from wfprof_pipeline.lib.cost_model.pricing import STEP_PRICING_SCHEMA, price_steps
+from wfprof_pipeline.lib.cost_model.priorities import PRIORITIES_SCHEMA, priorities_table
+from wfprof_pipeline.lib.cost_model.report import summary_markdown, write_report
+from wfprof_pipeline.lib.cost_model.tiers import STEP_TIERS_SCHEMA, assign_tiers
+from wfprof_pipeline.lib.cost_model.user_code import (
+    DEFAULT_FUEL_BUDGET,
+    USER_CODE_FUEL_SCHEMA,
+    load_code_nodes,
+    meter_code_nodes,
+    sandbox_evaluator,
+)
+from wfprof_pipeline.lib.settings import Settings
+
+GROUP = "cost_model"
+
+
+def _meta(table: str, schema: dict[str, pl.DataType]) -> dict[str, object]:
+    return {
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in schema.items()]),
+        "dagster/table_name": table,
+    }
+
+
+def _load(warehouse: WarehouseResource, step_corpus: StepCorpusResource, *tables: str):
+    """(inputs, policy, {table: frame or None}) in one connection."""
+    try:
+        policy = load_policy()
+    except PolicyError as exc:  # a clean one-line failure in the UI, naming the field
+        raise dg.Failure(description=str(exc)) from None
+    with warehouse.connect() as con:
+        inputs = read_inputs(con, step_corpus.resolved_root())
+        frames = {t: read_table(con, t) for t in tables}
+    return inputs, policy, frames
+
+
+def _md(frame: pl.DataFrame, limit: int = 30) -> str:
+    if not frame.height:
+        return "(no rows)"
+    cols = frame.columns
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.head(limit).iter_rows():
+        cells = [f"{v:,.3g}" if isinstance(v, float) else ("—" if v is None else str(v)) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _warn_missing(context: dg.AssetExecutionContext, inputs: CostInputs) -> None:
+    for m in inputs.missing:
+        context.log.warning(f"missing measurement: {m}")
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
+    deps=["step_profiles"],
+    description="Per step: the call count it is tiered on (by default every call of the import and execute "
+    "phases), its ratio to the lightest step with any calls, and its tier light / medium / heavy by the "
+    "policy's thresholds (defaults 5.5× / 36×: the seed's figures land in the seed's tiers). Steps in the "
+    "registry without a usable profile are listed with status missing_profile / profile_error and no tier.",
+    metadata=_meta("step_tiers", STEP_TIERS_SCHEMA),
+)
+def step_tiers(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
+) -> dg.MaterializeResult:
+    inputs, policy, _ = _load(warehouse, step_corpus)
+    _warn_missing(context, inputs)
+    tiers = assign_tiers(inputs.measurements, policy.tiers)
+    count = warehouse.replace_table("step_tiers", tiers)
+    unt = tiers.filter(pl.col("tier").is_null())
+    if unt.height:
+        context.log.warning(f"{unt.height} step(s) not tiered: {', '.join(unt['step_id'].to_list())}")
+    by_tier = {t: tiers.filter(pl.col("tier") == t).height for t in ("light", "medium", "heavy")}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "basis": policy.tiers.basis,
+        "lightest_step": str(tiers["lightest_step"].drop_nulls().first() if tiers.height else None),
+        **{f"{t}_steps": n for t, n in by_tier.items()},
+        "untiered_steps": ", ".join(unt["step_id"].to_list()) or "none",
+        "tiers": dg.MetadataValue.md(_md(tiers.select("step_id", "tier", "tier_calls", "ratio_to_lightest",
+                                                        "status"))),
+    })
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
+    deps=["step_tiers", "step_profiles", "step_io_requests", "static_metrics", "workflow_traces"],
+    description="Per step: step_type, tier, base_units, I/O class (declared in the registry, else inferred from "
+    "the JSON-RPC methods it called: writes vs reads), io_multiplier, io_operations (requests per execution) and "
+    "total_units = base + multiplier × operations — the seed's formula; unpriceable steps are listed with their "
+    "status. Also carries tier_calls, cyclomatic_complexity and p95 latency, and (re)creates the view "
+    "`v_step_costs`.",
+    metadata=_meta("step_pricing", {**STEP_PRICING_SCHEMA, **PRICING_CONTEXT_COLUMNS}),
+)
+def step_pricing(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
+) -> dg.MaterializeResult:
+    inputs, policy, frames = _load(warehouse, step_corpus, "step_tiers")
+    tiers = frames["step_tiers"]
+    if tiers is None:
+        raise dg.Failure("step_tiers does not exist: materialize it first")
+    pricing = price_steps(inputs.measurements, tiers, policy)
+    table = pricing_with_context(pricing, per_step_frame(inputs, tiers, pricing))
+    with warehouse.connect() as con:
+        count = wh.replace_table(con, "step_pricing", table)
+        con.execute(V_STEP_COSTS_SQL)
+    unpriced = table.filter(pl.col("total_units").is_null())
+    for row in unpriced.iter_rows(named=True):
+        context.log.warning(f"not priced: {row['step_id']} ({row['status']}: {row['note']})")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "priced_steps": table.height - unpriced.height,
+        "unpriced_steps": ", ".join(unpriced["step_id"].to_list()) or "none",
+        "policy": policy.model_dump_json(),
+        "pricing": dg.MetadataValue.md(_md(table.select("step_id", "tier", "io_class", "io_operations",
+                                                        "total_units", "status"))),
+    })
+
+
+@dg.asset_check(
+    asset=step_pricing, blocking=True,
+    description="Every step with a successful profile has a price (a profiled step without one would be billed "
+    "at nothing). Blocks the downstream cost assets when it fails.",
+)
+def pricing_covers_every_profiled_step(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        profiled = read_table(con, "step_profiles")
+        pricing = read_table(con, "step_pricing")
+    if profiled is None or pricing is None:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "step_profiles or step_pricing is missing"})
+    ok = profiled.filter((pl.col("mode") == "precise") & pl.col("error").is_null())
+    profiled_ids = set(ok["step_id"].to_list()) - set(
+        profiled.filter(pl.col("error").is_not_null() & (pl.col("mode") == "precise"))["step_id"].to_list()
+    )
+    priced = set(pricing.filter(pl.col("total_units").is_not_null())["step_id"].to_list())
+    missing = sorted(profiled_ids - priced)
+    return dg.AssetCheckResult(
+        passed=not missing,
+        metadata={"profiled_steps": len(profiled_ids), "priced_steps": len(priced & profiled_ids),
+                  "unpriced_profiled_steps": ", ".join(missing) or "none"},
+    )
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb", "scipy"}, pool="duckdb",
+    deps=["static_metrics", "step_tiers", "step_pricing", "step_profiles"],
+    description="Spearman rank correlation (ρ, n, two-sided p) between static metrics (cyclomatic complexity, "
+    "lines, external calls, awaits, function calls) and runtime measures (tier calls, execute calls, duration, "
+    "I/O operations) across profiled steps — the seed's 'static ≠ runtime', measured. Fewer than 5 steps, a "
+    "constant column or a missing measurement gives a status row, not a number.",
+    metadata=_meta("static_runtime_correlation", CORRELATION_SCHEMA),
+)
+def static_runtime_correlation(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
+) -> dg.MaterializeResult:
+    inputs, _, frames = _load(warehouse, step_corpus, "step_tiers", "step_pricing")
+    if frames["step_tiers"] is None or frames["step_pricing"] is None:
+        raise dg.Failure("step_tiers / step_pricing do not exist: materialize them first")
+    per_step = per_step_frame(inputs, frames["step_tiers"], frames["step_pricing"])
+    table = correlation_table(per_step.filter(pl.col("status") == "ok"), STATIC_METRICS, RUNTIME_MEASURES)
+    count = warehouse.replace_table("static_runtime_correlation", table)
+    ok = table.filter(pl.col("status") == "ok")
+    if not ok.height:
+        context.log.warning("no correlation could be computed: " + "; ".join(
+            sorted(set(table["note"].drop_nulls().to_list()))[:3]))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "computed_pairs": ok.height,
+        "correlations": dg.MetadataValue.md(_md(table.select("static_metric", "runtime_measure", "n", "rho",
+                                                             "p_value", "status"))),
+    })
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
+    deps=["step_profiles", "step_package_calls", "workflow_profiles"],
+    description="Shares of calls: per step (own code, packages, Node internals, other), over all steps, per "
+    "npm package, per profiled workflow and over all workflow runs by category (database, step functions, "
+    "executor, external API, Node internals) — the seed's 'dependencies dominate' and 'database is 50 %+', "
+    "measured.",
+    metadata=_meta("cost_breakdown", BREAKDOWN_SCHEMA),
+)
+def cost_breakdown(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
+) -> dg.MaterializeResult:
+    inputs, _, _ = _load(warehouse, step_corpus)
+    table = breakdown_table(inputs.measurements, inputs.package_calls, inputs.workflow_calls)
+    count = warehouse.replace_table("cost_breakdown", table)
+    overall = table.filter(pl.col("scope").is_in(["steps", "workflows"]))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "overall": dg.MetadataValue.md(_md(overall.select("scope", "category", "calls", "share"))),
+    })
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
+    deps=["step_tiers", "cost_breakdown", "static_runtime_correlation", "step_package_calls",
+          "workflow_profiles", "workflow_profile_steps"],
+    description="The seed's optimization list re-ranked by the data: each opportunity with the measured share "
+    "of calls it addresses, an estimated reduction computed from the measurements (formula in `basis`), the "
+    "seed's stated impact and whether the seed's range holds. Unmeasured opportunities are listed last.",
+    metadata=_meta("optimization_priorities", PRIORITIES_SCHEMA),
+)
+def optimization_priorities(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
+) -> dg.MaterializeResult:
+    inputs, _, f = _load(warehouse, step_corpus, "step_tiers", "cost_breakdown", "static_runtime_correlation")
+    if any(v is None for v in f.values()):
+        raise dg.Failure("step_tiers / cost_breakdown / static_runtime_correlation must be materialized first")
+    table = priorities_table(inputs.measurements, f["step_tiers"], f["cost_breakdown"],
+                             f["static_runtime_correlation"], inputs.package_calls, inputs.db_statements_per_run)
+    count = warehouse.replace_table("optimization_priorities", table)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "priorities": dg.MetadataValue.md(_md(table.select("rank", "opportunity", "measured_share",
+                                                           "estimated_reduction", "impact", "seed_impact"))),
+    })
+
+
+class UserCodeFuelConfig(dg.Config):
+    fuel_budget: int = DEFAULT_FUEL_BUDGET
+    timeout_s: float = 5.0
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb", "postgres", "wasm"}, pool="duckdb",
+    deps=["workflow_profiles"],
+    description="Fuel of the user JavaScript in the stored workflows' code nodes (KeeperHub `workflows.nodes`), "
+    "run as `fn(inputs)` in the fuel sandbox (embedded QuickJS, or SANDBOX_URL) under a fuel budget, with the "
+    "inputs of the node's latest successful run. Failures (out of fuel, syntax, runtime, sandbox down) are "
+    "rows with their kind, not asset failures.",
+    metadata=_meta("user_code_fuel", USER_CODE_FUEL_SCHEMA),
+)
+def user_code_fuel(
+    context: dg.AssetExecutionContext,
+    config: UserCodeFuelConfig,
+    keeperhub_db: KeeperHubDatabase,
+    sandbox: SandboxResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    with postgres.connect(keeperhub_db.resolved_url(), retries=2) as conn:
+        nodes, last_inputs = load_code_nodes(conn)
+    url = sandbox.resolved_url()
+    table = meter_code_nodes(nodes, sandbox_evaluator(url, config.timeout_s), last_inputs=last_inputs,
+                             fuel_budget=config.fuel_budget)
+    count = warehouse.replace_table("user_code_fuel", table)
+    failed = table.filter(~pl.col("success"))
+    if failed.height:
+        context.log.warning(f"{failed.height} code node(s) failed in the sandbox; see error_kind / error")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "sandbox": url or "embedded",
+        "failed_nodes": failed.height,
+        "max_fuel": int(table["fuel_consumed"].max() or 0) if count else 0,
+        "nodes": dg.MetadataValue.md(_md(table.select("workflow_name", "node_label", "fuel_consumed", "success",
+                                                      "error_kind"))),
+    })
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"html"}, pool="duckdb",
+    deps=["step_tiers", "step_pricing", "static_runtime_correlation", "cost_breakdown", "optimization_priorities",
+          "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_traces"],
+    description="The self-contained HTML cost report (SVG charts, no scripts, no network) in the reports "
+    "directory (WFPROF_REPORTS_DIR, default data/reports/cost_report.html): the seed's claims checked, calls "
+    "per step by tier, prices, fuel per operation and budgets, static vs runtime, latency per action type, "
+    "call shares and ranked priorities.",
+)
+def cost_report(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
+) -> dg.MaterializeResult:
+    names = ("step_tiers", "step_pricing", "static_runtime_correlation", "cost_breakdown",
+             "optimization_priorities", "user_code_fuel")
+    inputs, policy, f = _load(warehouse, step_corpus, *names)
+    model = assemble(inputs, policy, tiers=f["step_tiers"], pricing=f["step_pricing"],
+                     correlation=f["static_runtime_correlation"], breakdown=f["cost_breakdown"],
+                     priorities=f["optimization_priorities"])
+    path = write_report(model, Settings.from_env().reports_dir, dt.datetime.now(dt.UTC), f["user_code_fuel"])
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(path.resolve())),
+        "bytes": path.stat().st_size,
+        "summary": dg.MetadataValue.md(summary_markdown(model)),
+        "missing_measurements": len(inputs.missing),
+    })
