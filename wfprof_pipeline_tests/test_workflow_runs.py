@@ -250,3 +250,38 @@ def test_cli_honours_the_seed_variables(seeded, tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "unknown workflow id 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_path):
+    import dagster as dg
+    import duckdb
+
+    from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
+    from wfprof_pipeline.defs.workflows.profiles import workflow_profiles
+
+    url, _ = seeded
+    resources = {
+        "keeperhub_db": KeeperHubDatabase(url=url),
+        "warehouse": WarehouseResource(path=str(warehouse_path)),
+        "step_corpus": StepCorpusResource(root=str(PROJECT_ROOT / "data" / "steps")),
+        "node": NodeResource(),
+    }
+    config = {"ops": {"workflow_profiles": {"config": {"workflow_ids": ["wf_balance_watch", "wf_latency_digest"]}}}}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([workflow_profiles], resources=resources, instance=instance, run_config=config)
+    assert result.success
+    with duckdb.connect(str(warehouse_path)) as con:
+        shares = con.execute(
+            "select workflow_id, sum(share), count(*), min(status) from workflow_profiles group by 1 order by 1"
+        ).fetchall()
+        steps = con.execute(
+            "select workflow_id, node_id, action_type, status, calls_total, "
+            "calls_database + calls_step_functions + calls_external_api + calls_executor + calls_node_internals"
+            " + calls_other from workflow_profile_steps order by workflow_id, position"
+        ).fetchall()
+    assert [(w, round(s, 6), n, st) for w, s, n, st in shares] == [
+        ("wf_balance_watch", 1.0, 6, "success"),
+        ("wf_latency_digest", 1.0, 6, "success"),
+    ]
+    assert [s[1] for s in steps if s[0] == "wf_latency_digest"] == ["trigger", "aggregate", "mail", "post"]
+    assert all(s[3] == "success" and s[4] == s[5] and s[4] > 0 for s in steps)

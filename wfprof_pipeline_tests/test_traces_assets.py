@@ -1,0 +1,100 @@
+"""Dagster wiring of the workflow assets: partitions, row-count check, step_latency, schedule, job shape."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import duckdb
+import pytest
+
+from wfprof_pipeline.defs.resources import KeeperHubDatabase, WarehouseResource
+from wfprof_pipeline.defs.workflows.latency import step_latency
+from wfprof_pipeline.defs.workflows.run_support import days_to_ingest
+from wfprof_pipeline.defs.workflows.schedules import workflow_traces_daily_schedule
+from wfprof_pipeline.defs.workflows.traces import ROW_COUNT_CHECK, workflow_traces
+from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.workflows import synthetic
+
+DAY = date(2026, 2, 3)
+
+
+@pytest.fixture
+def source(embedded_db: str) -> str:
+    with postgres.connect(embedded_db, autocommit=True) as conn:
+        synthetic.generate(conn, executions=200, steps_per_execution=5, day=DAY, prefix="d")
+        synthetic.generate(conn, executions=20, steps_per_execution=5, day=date(2026, 2, 4), prefix="n")
+    return embedded_db
+
+
+def _resources(url: str, warehouse_path) -> dict:
+    return {"keeperhub_db": KeeperHubDatabase(url=url), "warehouse": WarehouseResource(path=str(warehouse_path))}
+
+
+def test_partition_materializes_with_a_passing_row_count_check_and_reruns_identically(source, warehouse_path):
+    resources = _resources(source, warehouse_path)
+    with dg.instance_for_test() as instance:
+        first = dg.materialize([workflow_traces], partition_key=DAY.isoformat(), resources=resources, instance=instance)
+        assert first.success
+        (check,) = first.get_asset_check_evaluations()
+        assert check.check_name == ROW_COUNT_CHECK and check.passed
+        assert check.metadata["source_step_runs"].value == check.metadata["written_step_runs"].value == 1000
+        with duckdb.connect(str(warehouse_path)) as con:
+            snapshot = con.execute("select * from workflow_step_runs order by all").fetchall()
+        again = dg.materialize([workflow_traces], partition_key=DAY.isoformat(), resources=resources, instance=instance)
+        assert again.success and again.get_asset_check_evaluations()[0].passed
+        with duckdb.connect(str(warehouse_path)) as con:
+            assert con.execute("select * from workflow_step_runs order by all").fetchall() == snapshot
+
+        latency = dg.materialize([step_latency], resources=resources, instance=instance)
+        assert latency.success
+    with duckdb.connect(str(warehouse_path)) as con:
+        rows = con.execute(
+            "select action_type, runs, errors, error_rate, p50_ms <= p95_ms and p95_ms <= p99_ms, "
+            "spread_p95_p5 >= 1 from step_latency order by action_type"
+        ).fetchall()
+    by_type = {r[0]: r for r in rows}
+    assert sum(r[1] for r in rows) == 1000
+    assert by_type["trigger"][1] == 200 and by_type["trigger"][2] == 0
+    assert sum(r[2] for r in rows) == 20  # every 10th execution fails at its last step
+    assert all(r[4] and r[5] for r in rows)
+
+
+def test_unreachable_database_is_a_clear_error_retried_by_policy(warehouse_path):
+    policy = workflow_traces.op.retry_policy
+    assert policy is not None and policy.max_retries >= 1  # Dagster re-runs the partition after a delay
+    context = dg.build_asset_context(partition_key=DAY.isoformat())
+    with pytest.raises(postgres.PostgresUnreachable, match=r"cannot connect to PostgreSQL at nobody@127\.0\.0\.1:9/"):
+        workflow_traces(context, **_resources("postgresql://nobody:pw@127.0.0.1:9/keeperhub", warehouse_path))
+
+
+def test_daily_schedule_ingests_the_day_that_just_ended():
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 5, 2, 0, 30, tzinfo=UTC))
+    request = workflow_traces_daily_schedule(context)
+    assert request.partition_key == "2026-05-01"
+
+
+def test_run_ingests_new_days_and_refreshes_the_latest_ones():
+    days = [date(2026, 1, d) for d in (1, 2, 3, 4)]
+    assert days_to_ingest(days, {"2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"}) == [
+        "2026-01-03",
+        "2026-01-04",
+    ]
+    assert days_to_ingest(days, {"2026-01-02"}) == ["2026-01-01", "2026-01-03", "2026-01-04"]
+
+
+def test_graph_shape_traces_are_daily_and_out_of_the_nightly_job():
+    from wfprof_pipeline.definitions import defs
+
+    definitions = defs()
+    keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
+    assert {"workflow_traces", "step_latency", "workflow_profiles", "workflow_profile_steps"} <= keys
+    nightly = {
+        k.to_user_string() for k in definitions.resolve_job_def("wfprof_nightly").asset_layer.executable_asset_keys
+    }
+    assert "workflow_traces" not in nightly
+    assert {"step_latency", "workflow_profiles", "workflow_profile_steps"} <= nightly
+    traces = definitions.resolve_assets_def("workflow_traces")
+    assert traces.partitions_def.start == datetime(2025, 1, 1, tzinfo=traces.partitions_def.start.tzinfo)
+    schedule = definitions.resolve_schedule_def("workflow_traces_daily_schedule")
+    assert schedule.cron_schedule == "30 0 * * *" and schedule.execution_timezone == "UTC"
