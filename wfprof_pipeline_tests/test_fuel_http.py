@@ -312,3 +312,23 @@ def test_sandbox_serve_on_a_busy_port_is_a_one_line_error() -> None:
         done = subprocess.run([wfprof, "sandbox", "serve", "--port", str(port)], capture_output=True, text=True,
                               timeout=60, cwd=PROJECT_ROOT)
     assert done.returncode == 2 and "cannot listen on 127.0.0.1" in done.stderr
+
+
+def test_a_full_server_answers_503_instead_of_queueing_forever() -> None:
+    config = CONFIG.model_copy(update={"max_concurrency": 1, "queue_timeout_s": 0, "max_fuel": 10**13})
+    srv = make_server("127.0.0.1", 0, config)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    slow = {"code": "function fn() { for (;;) {} }", "fuel": 10**13, "timeout_ms": 1500}  # ends by wall clock
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(lambda: httpx.post(f"{srv.url}/evaluate", json=slow, timeout=30))
+            deadline = time.monotonic() + 30
+            while srv.active == 0 and time.monotonic() < deadline and not first.done():
+                time.sleep(0.01)
+            second = httpx.post(f"{srv.url}/evaluate", json={"code": "function fn() { return 1; }"}, timeout=30)
+            assert second.status_code == 503 and "busy" in second.json()["error"]
+            assert first.result().json()["error_kind"] == "timeout"
+        assert httpx.post(f"{srv.url}/evaluate", json={"code": "function fn() { return 1; }"}).json()["result"] == 1
+    finally:
+        srv.shutdown()
+        srv.server_close()

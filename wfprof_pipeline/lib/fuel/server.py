@@ -29,7 +29,7 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_fuel: int = Field(default=20_000_000_000, ge=1)
     max_memory_bytes: int = Field(default=256 << 20, ge=MIN_MEMORY_BYTES)
-    max_timeout_s: float = Field(default=30.0, gt=0)
+    max_timeout_s: float = Field(default=30.0, gt=0, le=600)
     default_limits: Limits = Limits()
     max_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
     max_connections: int = Field(default=64, ge=1)
@@ -74,6 +74,8 @@ class SandboxServer(ThreadingHTTPServer):
         self.config = config
         self.sandbox = sandbox
         self.evaluations = threading.BoundedSemaphore(config.max_concurrency)
+        self.active = 0  # evaluations running now (read by tests and /health)
+        self._active_lock = threading.Lock()
         self._connections = threading.BoundedSemaphore(config.max_connections)
         super().__init__(address, _Handler)
 
@@ -127,6 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         cfg = self.server.config
         self._reply(HTTPStatus.OK, {
             "status": "ok",
+            "active_evaluations": self.server.active,
             "engine": "QuickJS-NG (qjs-wasi-reactor) in wasmtime, fuel-metered",
             "wasmtime": loaded.wasmtime_version,
             "quickjs": loaded.quickjs_version,
@@ -157,6 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.evaluations.acquire(timeout=self.server.config.queue_timeout_s):
             self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "server busy: every evaluation slot is taken"})
             return
+        with self.server._active_lock:
+            self.server.active += 1
         try:
             outcome = self.server.sandbox.evaluate(
                 request.code, request.parameters, limits=request.limits(self.server.config),
@@ -166,6 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
             return
         finally:
+            with self.server._active_lock:
+                self.server.active -= 1
             self.server.evaluations.release()
         self._reply(HTTPStatus.OK, outcome.model_dump())
 
