@@ -10,15 +10,23 @@ STAMP  := $(VENV)/.wfprof-installed
 NODE_PACKAGES := $(patsubst %/package-lock.json,%,$(wildcard data/steps/package-lock.json wfprof_pipeline/node/package-lock.json))
 NODE_STAMPS   := $(addsuffix /node_modules/.package-lock.json,$(NODE_PACKAGES))
 
-.PHONY: run test setup lint lock clean
+.PHONY: run test setup lint lock clean browser
 
 run: setup
 	$(BIN)/wfprof run
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 setup: $(STAMP) $(NODE_STAMPS)
+
+# Headless Chromium for the browser tests (HTML report, Dagster UI lineage): Debian's package, installed
+# when missing and apt-get is usable; otherwise those tests fail and say how to install it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  (command -v apt-get >/dev/null 2>&1 && (apt-get install -y -qq --no-install-recommends chromium || \
+	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium))) || \
+	  echo "note: install chromium (apt-get install chromium) to run the browser tests"
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'
