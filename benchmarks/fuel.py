@@ -171,25 +171,33 @@ def http_overhead(repeats: int) -> None:
             sandbox = default_sandbox()
             embedded_ms = median_ms(lambda: sandbox.evaluate("function fn() {}", {}), repeats)
             http_ms = median_ms(remote, repeats)
+            health_ms = median_ms(lambda: client.get("/health"), repeats)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    row("baseline: GET /health round trip, no evaluation (median)", f"{health_ms:9.3f} ms")
     row("embedded evaluate (median)", f"{embedded_ms:9.3f} ms")
     row("HTTP POST /evaluate (median)", f"{http_ms:9.3f} ms   (+{http_ms - embedded_ms:.3f} ms per request)")
+
+
+SECTIONS = ("load", "eval", "calibrate", "metering", "http")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300, help="in-process repetitions per measurement")
     parser.add_argument("--process-repeats", type=int, default=5, help="whole-process repetitions")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     args = parser.parse_args()
+    only = set(args.only or SECTIONS)
     print(f"wasmtime {engine.wasmtime_version()}, QuickJS-NG {engine.quickjs_version()}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    module_load(args.process_repeats)
-    evaluation_overhead(args.repeats)
-    whole_calibration(args.process_repeats)
-    metering_overhead(args.repeats)
-    http_overhead(args.repeats)
+    steps = {"load": lambda: module_load(args.process_repeats), "eval": lambda: evaluation_overhead(args.repeats),
+             "calibrate": lambda: whole_calibration(args.process_repeats),
+             "metering": lambda: metering_overhead(args.repeats), "http": lambda: http_overhead(args.repeats)}
+    for name in SECTIONS:
+        if name in only:
+            steps[name]()
 
 
 if __name__ == "__main__":
