@@ -167,3 +167,15 @@ def test_documents_larger_than_a_pipe_buffer_arrive_whole(registry) -> None:
                                                                              top_n=100_000))
     assert not results[0].failed, results[0].error
     assert len(results[0].outcome.phases["execute"].top_functions) > 500  # ≈ 150 bytes each
+
+
+def test_counts_do_not_depend_on_the_callers_environment(registry, corpus_run, monkeypatch) -> None:
+    """`debug` (under @sendgrid/mail) calls a function per environment variable at import: steps get a
+    fixed environment, so who runs the profile does not change the numbers (and no secrets leak in)."""
+    _, summary = corpus_run
+    for i in range(40):
+        monkeypatch.setenv(f"WFPROF_TEST_NOISE_{i}", "x")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://secret@db/prod")
+    again = profile_steps(registry, ["sendgrid/send-email"], ProfileOptions(modes=("precise",), repeat=1))[0]
+    expected = _row(summary, "sendgrid/send-email", "precise", "import")
+    assert again.outcome.phases["import"].calls.package == expected.calls_packages

@@ -48,6 +48,7 @@ class ProfileOptions:
     node: str = "node"
     harness: Path = HARNESS
     input_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    env_passthrough: tuple[str, ...] = ()  # extra variables of this process handed to steps
 
     def validate(self) -> None:
         bad = [m for m in self.modes if m not in MODES]
@@ -143,6 +144,17 @@ def _kill_tree(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+# Steps run with a fixed, small environment (plus the registry's `env`): counts must not depend on who runs
+# them (the `debug` package calls a function per environment variable at import) and no credentials of the
+# calling process leak into a step.
+BASE_ENV = {"TZ": "UTC", "LANG": "C.UTF-8", "NODE_ENV": "production"}
+
+
+def step_environment(passthrough: Iterable[str] = ()) -> dict[str, str]:
+    env = {k: os.environ[k] for k in ("PATH", "HOME", *passthrough) if k in os.environ}
+    return {**env, **BASE_ENV}
+
+
 def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, timeout_s: float) -> tuple[
     HarnessDocument | None, str | None, str | None, float, str
 ]:
@@ -160,6 +172,7 @@ def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, time
             stderr=subprocess.PIPE,
             text=True,
             cwd=job.get("stepsRoot") or None,
+            env=step_environment(options.env_passthrough),
             start_new_session=True,  # its own process group: a timeout kills the step's children too
         )
     except FileNotFoundError:
