@@ -44,26 +44,24 @@ def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from wfprof_pipeline.cli import CliError
-    from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS, CorpusError
+    from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS, require_steps
     from wfprof_pipeline.lib.static import config
-    from wfprof_pipeline.lib.static.analyze import analyze_corpus
+    from wfprof_pipeline.lib.static.analyze import analyze_file
     from wfprof_pipeline.lib.static.external_calls import load_rules
     from wfprof_pipeline.lib.static.report import functions_json, functions_text, seed_json, summarize, text_report
 
+    if args.limit < 0:
+        raise CliError("--limit must be 0 (all) or a positive number")
     root = Path(args.root) if args.root else config.steps_root()
     globs = tuple(args.glob) if args.glob else DEFAULT_GLOBS
     rules = load_rules(args.rules or config.external_call_rules_file())
-    if args.limit < 0:
-        raise CliError("--limit must be 0 (all) or a positive number")
-
-    results = analyze_corpus(root, rules, globs=globs)
-    if not results:
-        raise CorpusError(f"no step files under {root} (looked for {', '.join(globs)})")
+    files = require_steps(root, globs)
     if args.plugin is not None:
-        plugins = sorted({r.plugin for r in results})
-        results = [r for r in results if r.plugin == args.plugin]
-        if not results:
+        plugins = sorted({f.plugin for f in files})
+        files = [f for f in files if f.plugin == args.plugin]
+        if not files:
             raise CliError(f"no steps for plugin {args.plugin!r} under {root} (plugins: {', '.join(plugins)})")
+    results = [analyze_file(f, rules) for f in files]
 
     if args.functions:
         if args.json:

@@ -62,27 +62,6 @@ def _syntax_error(root: ts.Node) -> str:
     return f"syntax error at line {line}, column {col}"
 
 
-# Nodes that put an `import("m")` in type position (`typeof import("m")`, `import("m").T`): the compiler's
-# ImportType, not a call, though tree-sitter parses it as a call_expression.
-_TYPE_CONTEXTS = frozenset({"type_query", "type_annotation", "type_alias_declaration", "type_arguments",
-                            "generic_type", "lookup_type", "constraint", "default_type", "extends_type_clause"})
-
-
-def _drop_type_level_imports(caps: dict[str, list[ts.Node]]) -> None:
-    type_level = set()
-    for call in caps.get("import_call", ()):
-        node = call.parent
-        while node is not None and not node.type.endswith(("statement", "program", "statement_block")):
-            if node.type in _TYPE_CONTEXTS or node.type.endswith("_type"):
-                type_level.add((call.start_byte, call.end_byte))
-                break
-            if node.type.endswith("declaration"):  # a value-level declaration: the import is a real call
-                break
-            node = node.parent
-    if type_level:
-        caps["call"] = [c for c in caps["call"] if (c.start_byte, c.end_byte) not in type_level]
-
-
 def _decode_utf8(source: bytes) -> tuple[bytes, str | None]:
     """Valid UTF-8 for tree-sitter; invalid bytes become U+FFFD (line numbers stay the same)."""
     try:
@@ -105,7 +84,6 @@ def analyze_source(source: bytes, language: str, rules: RuleSet, *, name: str = 
     text, encoding_error = _decode_utf8(source[3:] if source.startswith(_BOM) else source)
     tree = parser.parse(text, language)
     caps = parser.captures(tree, language)
-    _drop_type_level_imports(caps)
     result.metrics = file_metrics(text, caps)  # a stripped BOM or U+FFFD never changes the newline count
     result.functions = function_metrics(caps, text)
     result.external_calls = external_calls(caps.get("call", []), text, rules)

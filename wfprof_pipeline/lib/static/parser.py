@@ -13,7 +13,10 @@ import tree_sitter as ts
 # Grammar per corpus language (see corpus.EXTENSIONS): .ts/.mts/.cts → typescript, .tsx → tsx, JS → javascript.
 LANGUAGES = ("typescript", "tsx", "javascript")
 
-# Decision points and other counted constructs. Capture names are what the analysis passes look up.
+# Decision points and other counted constructs. Every pattern is a bare node or token: a field or child
+# constraint makes tree-sitter's query compiler analyze many more parse states (137 ms instead of 2 ms for this
+# query with the TypeScript grammar — most of `wfprof analyze`'s start-up), so those checks run in Python on
+# the few captured nodes instead (see captures()).
 _COMMON_PATTERNS = """
 (if_statement) @if
 (ternary_expression) @ternary
@@ -26,30 +29,37 @@ _COMMON_PATTERNS = """
 (for_in_statement) @forin
 (while_statement) @while
 (do_statement) @do
-(binary_expression operator: "&&") @and
-(binary_expression operator: "||") @or
-(binary_expression operator: "??") @nullish
+"&&" @and
+"||" @or
+"??" @nullish
 (await_expression) @await
-(call_expression arguments: (arguments)) @call
-(call_expression function: (import)) @import_call
-(optional_chain) @optional
+(call_expression) @call
+(template_string) @template
+(import) @import
 (assignment_pattern) @default
 (object_assignment_pattern) @default
-(augmented_assignment_expression operator: ["&&=" "||=" "??="]) @logical_assign
+["&&=" "||=" "??="] @logical_assign
 [(function_declaration) (function_expression) (generator_function_declaration) (generator_function)
  (arrow_function) (method_definition)] @function
 (class_static_block) @static_block
 """
-# Grammar differences: TypeScript keeps a parameter's default on `required_parameter` and the `?.` of an
-# optional call as a bare token; JavaScript uses assignment_pattern and an optional_chain node for both.
+# Grammar differences: TypeScript keeps a parameter's default on `required_parameter`, names class fields
+# `public_field_definition` and leaves an optional call's `?.` a bare token (one capture covers every `?.`);
+# JavaScript uses assignment_pattern for parameters, `field_definition`, and an optional_chain node per `?.`.
 _TS_PATTERNS = """
-(required_parameter value: (_)) @default
-(call_expression "?." @optional)
-(public_field_definition value: (_) @field_value)
+"?." @optional
+(required_parameter) @parameter
+(public_field_definition) @field
 """
 _JS_PATTERNS = """
-(field_definition value: (_) @field_value)
+(optional_chain) @optional
+(field_definition) @field
 """
+
+# Nodes that put an `import("m")` in type position (`typeof import("m")`, `import("m").T`): the compiler's
+# ImportType, not a call, though tree-sitter parses it as a call_expression.
+_TYPE_CONTEXTS = frozenset({"type_query", "type_annotation", "type_alias_declaration", "type_arguments",
+                            "generic_type", "lookup_type", "constraint", "default_type", "extends_type_clause"})
 
 
 @cache
@@ -83,5 +93,36 @@ def parse(source: bytes, name: str) -> ts.Tree:
 
 
 def captures(tree: ts.Tree, name: str) -> dict[str, list[ts.Node]]:
-    """Every counted construct of the tree, by capture name (each list in document order)."""
-    return ts.QueryCursor(query(name)).captures(tree.root_node)
+    """Every counted construct of the tree, by name. Besides the query's names: `call` holds real calls only
+    (no tagged templates, no type-level `import()`), `default` includes parameters with a default value, and
+    `field_value` holds class field initializers. Lists are not necessarily in document order."""
+    caps = ts.QueryCursor(query(name)).captures(tree.root_node)
+    excluded: set[int] = set()
+    for template in caps.pop("template", ()):
+        parent = template.parent
+        if parent is not None and parent.type == "call_expression":  # tag`...`: a tagged template, not a call
+            excluded.add(parent.id)
+    for keyword in caps.pop("import", ()):
+        parent = keyword.parent
+        if parent is not None and parent.type == "call_expression" and _in_type(parent):
+            excluded.add(parent.id)
+    if excluded and "call" in caps:
+        caps["call"] = [c for c in caps["call"] if c.id not in excluded]
+    defaults = [p for p in caps.pop("parameter", ()) if p.child_by_field_name("value") is not None]
+    if defaults:
+        caps.setdefault("default", []).extend(defaults)
+    values = [v for f in caps.pop("field", ()) if (v := f.child_by_field_name("value")) is not None]
+    if values:
+        caps["field_value"] = values
+    return caps
+
+
+def _in_type(call: ts.Node) -> bool:
+    node = call.parent
+    while node is not None and not node.type.endswith(("statement", "program", "statement_block")):
+        if node.type in _TYPE_CONTEXTS or node.type.endswith("_type"):
+            return True
+        if node.type.endswith("declaration"):  # a value-level declaration: the import is a real call
+            return False
+        node = node.parent
+    return False
