@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wfprof_pipeline.lib.static.file_metrics import Details, FileMetrics
 from wfprof_pipeline_tests.static_helpers import CONSTRUCTS, PROBES, analyze_path, analyze_text
@@ -283,3 +285,14 @@ def test_function_names_follow_eslint():
         "Method '1.5'",
         "Method 't'",
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(INLINE) - 1), max_size=10))
+def test_concatenated_probes_add_up(indices):
+    """Scopes never leak: any sequence of probes counts exactly as the sum of its parts."""
+    source = "\n".join(INLINE[i][0] for i in indices)
+    result = analyze_text(source)
+    assert result.parse_error is None
+    assert result.metrics.cyclomatic_complexity == 1 + sum(INLINE[i][1] - 1 for i in indices)
+    assert [f.cyclomatic_complexity for f in result.functions] == [cc for i in indices for cc in INLINE[i][2]]
