@@ -30,15 +30,19 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.repeats < 1:
         raise CliError("--repeats must be at least 1")
+    out = Path(args.output) if args.output else None
+    if out is not None:  # fail before measuring, not after
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     url = args.sandbox_url or Settings.from_env().sandbox_url
     evaluator, info = open_sandbox(url)
     cal = calibrate(evaluator, sandbox=info.label, wasmtime_version=info.wasmtime_version,
                     quickjs_version=info.quickjs_version, repeats=args.repeats)
     document = seed_json(cal)
-    if args.output:
-        out = Path(args.output)
+    if out is not None:
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(document, indent=2) + "\n")
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
