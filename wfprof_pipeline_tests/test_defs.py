@@ -8,6 +8,9 @@ from wfprof_pipeline.definitions import defs
 # (asset key, group) for every asset; update deliberately when the graph changes.
 EXPECTED_ASSETS = {
     ("step_sources", "static"),
+    ("static_metrics", "static"),
+    ("static_functions", "static"),
+    ("static_external_calls", "static"),
     ("step_profiles", "steps"),
     ("step_package_calls", "steps"),
     ("step_profile_functions", "steps"),
