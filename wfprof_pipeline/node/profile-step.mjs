@@ -9,7 +9,7 @@
 // Normally one step per process: a later step in the same process reuses the module cache of earlier
 // ones (up to 98 % fewer import calls), so several steps per job exist only to demonstrate that.
 //
-// Order matters: prewarm Node's lazy internals, start the stub (worker thread), install the egress
+// Order matters: start the stub (worker thread), prewarm Node's lazy internals, install the egress
 // guard and redirect console to stderr BEFORE measuring, so none of it is charged to the step.
 // Phases: import = `import(step)` (cold start); execute = `await fn(input)` on canned I/O.
 
@@ -87,14 +87,17 @@ class PhaseAbort extends Error {
 }
 
 // --- set-up that must not be measured -------------------------------------------------------------
+// The stub's worker thread boots while this thread prewarms; steps without canned responses need none
+// (any request they make is then blocked as egress).
+const stubStarting = job.steps.some((s) => s.responses?.length) ? startStubWorker([]) : null;
 process.setSourceMapsEnabled?.(false); // an Error.stack must not decode source maps inside a phase
 void globalThis.fetch; // the first fetch in a process compiles Node's bundled undici (~5K calls)
 new Response('x');
 new Request('http://127.0.0.1/');
 await import('node:https');
 await import('node:zlib');
-const stub = await startStubWorker([]);
-const guard = installEgressGuard({ allowPorts: [stub.port], phase: () => currentPhase });
+const stub = stubStarting ? await stubStarting : null;
+const guard = installEgressGuard({ allowPorts: stub ? [stub.port] : [0], phase: () => currentPhase });
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr }); // stdout = our document
 const gc = globalThis.gc;
 const session = new Session();
@@ -188,18 +191,19 @@ for (const spec of job.steps) {
   const outcome = { id: spec.id, ok: true, error: null, errorKind: null, result: null, phases: {}, io: {}, egressBlocked: [] };
   doc.steps.push(outcome);
   current = outcome;
-  const vars = { stub: stub.url };
+  const vars = { stub: stub?.url ?? 'http://127.0.0.1:0' };
   const blockedBefore = guard.blocked.length;
   for (const [k, v] of Object.entries(fillPlaceholders(spec.env ?? {}, vars))) process.env[k] = String(v);
   const input = fillPlaceholders(spec.input ?? {}, vars);
-  await stub.setRoutes(fillPlaceholders(spec.responses ?? [], vars));
+  await stub?.setRoutes(fillPlaceholders(spec.responses ?? [], vars));
+  const takeLog = async () => (stub ? stub.takeLog() : []);
 
   let fn = null;
   if (phases.includes('import')) {
     currentPhase = 'import';
     const m = await measure(() => importStep(spec.compiled), { bounded: false });
     outcome.phases.import = phaseSummary(m);
-    outcome.io.import = await stub.takeLog();
+    outcome.io.import = await takeLog();
     if (m.error) {
       const e = describeError(m.error);
       Object.assign(outcome, { ok: false, error: e.message, errorKind: e.kind });
@@ -216,7 +220,7 @@ for (const spec of job.steps) {
     currentPhase = 'execute';
     const m = await measure(() => fn(input), { bounded: true });
     outcome.phases.execute = phaseSummary(m);
-    outcome.io.execute = await stub.takeLog();
+    outcome.io.execute = await takeLog();
     if (m.error) {
       const e = describeError(m.error);
       Object.assign(outcome, { ok: false, error: e.message, errorKind: e.kind });
