@@ -25,7 +25,7 @@ from wfprof_pipeline.lib.fuel.server import SandboxServer, ServerConfig, make_se
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAX_FUEL = 200_000_000
 CONFIG = ServerConfig(
-    max_body_bytes=64 << 10,
+    max_body_bytes=256 << 10,
     max_fuel=MAX_FUEL,
     max_memory_bytes=32 << 20,
     max_timeout_s=2.0,
@@ -137,6 +137,7 @@ def test_oversized_body_via_client_library(http: httpx.Client) -> None:
     ("body", "fragment"),
     [
         (b"not json", "not JSON"),
+        (b'{"code": "function fn(){}", "parameters": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "too deeply"),
         (b'{"code": "function fn(){}", "parameters": NaN}', "NaN is not valid JSON"),
         (b"\xff\xfe\x00garbage", "not JSON"),
         (b"[1, 2, 3]", "invalid request"),

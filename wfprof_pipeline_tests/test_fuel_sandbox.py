@@ -269,3 +269,13 @@ def test_the_module_has_no_network_imports(sandbox: Sandbox) -> None:
     imported = {(i.module, i.name) for i in sandbox.loaded.module.imports}
     assert not [name for _, name in imported if name.startswith("sock_")]
     assert {m for m, _ in imported} == {"wasi_snapshot_preview1"}
+
+
+def test_deeply_nested_results_and_parameters_are_clear_errors(sandbox: Sandbox) -> None:
+    r = run(sandbox, "function fn() { let a = []; for (let i = 0; i < 5000; i++) a = [a]; return a; }")
+    assert r.error_kind in (ErrorKind.INVALID_RESULT, ErrorKind.STACK_OVERFLOW), r.error
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="JSON-serializable"):
+        run(sandbox, "function fn() {}", {"deep": deep})

@@ -225,7 +225,7 @@ class Sandbox:
         capture = Capture(nonce, limits, deterministic)
         try:
             request = json.dumps({"code": code, "parameters": parameters}, ensure_ascii=True, allow_nan=False)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"parameters must be JSON-serializable (no NaN/Infinity): {exc}") from None
         # QuickJS's allocator limit sits below the Store's cap: the JS error object and the harness's
         # report still fit after user code hits it.
@@ -343,6 +343,10 @@ def _classify(
             record = json.loads(capture.result)
         except ValueError:
             record = None
+        except RecursionError:
+            outcome.error_kind = ErrorKind.INVALID_RESULT
+            outcome.error = "fn's result is nested too deeply to decode"
+            return
     if record is None:
         # The harness could not report: it ran out of memory itself, or QuickJS failed before it ran.
         stderr = outcome.stderr

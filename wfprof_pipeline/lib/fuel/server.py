@@ -151,6 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, ValueError) as exc:
             self._reply(HTTPStatus.BAD_REQUEST, {"error": f"the body is not JSON: {exc}"})
             return
+        except RecursionError:
+            self._reply(HTTPStatus.BAD_REQUEST, {"error": "the body is nested too deeply"})
+            return
         try:
             request = EvaluateRequest.model_validate(payload)
         except ValidationError as exc:
