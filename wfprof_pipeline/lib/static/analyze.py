@@ -86,7 +86,7 @@ def analyze_source(source: bytes, language: str, rules: RuleSet, *, name: str = 
     caps = parser.captures(tree, language)
     result.metrics = file_metrics(text, caps)  # a stripped BOM or U+FFFD never changes the newline count
     result.functions = function_metrics(caps, text)
-    result.external_calls = external_calls(caps.get("call", []), text, rules)
+    result.external_calls = external_calls(caps.get("call", []), text, rules, caps.get("import_statement", []))
     errors = [e for e in (_syntax_error(tree.root_node) if tree.root_node.has_error else None, encoding_error) if e]
     result.parse_error = "; ".join(errors) or None
     return result

@@ -7,8 +7,15 @@ Drizzle chain `db.select().from(t).where(...)` is one `db.select`). `?.` and `!`
 
 Pattern syntax: dot-separated segments; `*` matches one segment, except as the last segment, where it matches
 one or more (`db.*` matches `db.select` and `db.query.users.findMany`, not `db` itself). First match wins.
-Rules file (JSON): `{"rules": [{"pattern": "myApi.*", "kind": "http"}], "includeDefaults": true}`; its rules
-are tried before the defaults unless `includeDefaults` is false.
+
+Named SDK helpers are classified by where they come from: a call whose path starts with a name imported
+(`import`, `import * as`, `require`) from a package with an import rule gets that rule's kind — so
+`createPublicClient(...)` imported from `viem` is web3, `sgMail.send(...)` from `@sendgrid/mail` is sdk.
+Path rules win over import rules. Module patterns are exact names or prefixes ending in `/*` (`@slack/*`).
+
+Rules file (JSON): `{"rules": [{"pattern": "myApi.*", "kind": "http"}], "imports": [{"module": "@acme/*",
+"kind": "sdk"}], "includeDefaults": true}`; its rules are tried before the defaults unless `includeDefaults`
+is false.
 """
 
 from __future__ import annotations
@@ -28,6 +35,12 @@ class ExternalCallRulesError(ValueError):
 @dataclass(frozen=True)
 class Rule:
     pattern: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ImportRule:
+    module: str  # a package name, or a prefix ending in "/*"
     kind: str
 
 
@@ -55,6 +68,20 @@ DEFAULT_RULES: tuple[Rule, ...] = tuple(
              "*.chat.postMessage", "*.emails.send", "*.messages.create")
 )  # fmt: skip
 
+def _imports(kind: str, *modules: str) -> list[ImportRule]:
+    return [ImportRule(m, kind) for m in modules]
+
+
+DEFAULT_IMPORT_RULES: tuple[ImportRule, ...] = tuple(
+    _imports("fetch", "node-fetch", "cross-fetch")
+    + _imports("http", "axios", "got", "ky", "undici", "superagent")
+    + _imports("db", "drizzle-orm", "drizzle-orm/*", "pg", "postgres", "@prisma/client", "mysql2", "redis",
+               "ioredis")
+    + _imports("web3", "ethers", "viem", "viem/*", "web3", "@ethersproject/*", "@solana/*")
+    + _imports("sdk", "@slack/*", "resend", "@sendgrid/*", "discord.js", "twilio", "stripe", "openai",
+               "@anthropic-ai/*", "@octokit/*", "@linear/*", "@notionhq/*", "telegraf")
+)  # fmt: skip
+
 _SEGMENT = re.compile(r"[A-Za-z_$#][\w$]*|\*")
 
 
@@ -74,19 +101,36 @@ def _pattern_regex(pattern: str) -> str:
     return r"\.".join(parts)
 
 
+_MODULE = re.compile(r"(@[\w.-]+/)?[\w.-]+(/[\w.-]+)*(/\*)?|@[\w.-]+/\*")
+
+
 class RuleSet:
     """Ordered rules compiled into one regex: one match per call, whatever the number of rules."""
 
-    def __init__(self, rules: tuple[Rule, ...] | list[Rule] = DEFAULT_RULES) -> None:
+    def __init__(
+        self,
+        rules: tuple[Rule, ...] | list[Rule] = DEFAULT_RULES,
+        imports: tuple[ImportRule, ...] | list[ImportRule] = DEFAULT_IMPORT_RULES,
+    ) -> None:
         self.rules = tuple(rules)
+        self.imports = tuple(imports)
         alternatives = [f"(?P<r{i}>{_pattern_regex(r.pattern)})" for i, r in enumerate(self.rules)]
         self._regex = re.compile("|".join(alternatives)) if alternatives else None
+        for rule in self.imports:
+            if not _MODULE.fullmatch(rule.module):
+                raise ExternalCallRulesError(f"bad module pattern {rule.module!r}: a package name or 'prefix/*'")
 
     def kind(self, path: str) -> str | None:
         if self._regex is None:
             return None
         m = self._regex.fullmatch(path)
         return self.rules[int(m.lastgroup[1:])].kind if m and m.lastgroup else None
+
+    def import_kind(self, module: str) -> str | None:
+        for rule in self.imports:
+            if rule.module == module or (rule.module.endswith("/*") and module.startswith(rule.module[:-1])):
+                return rule.kind
+        return None
 
 
 def load_rules(path: Path | str | None) -> RuleSet:
@@ -105,6 +149,18 @@ def load_rules(path: Path | str | None) -> RuleSet:
     include_defaults = doc.get("includeDefaults", True)
     if not isinstance(include_defaults, bool):
         raise ExternalCallRulesError(f"external-call rules {path}: 'includeDefaults' must be true or false")
+    imports_doc = doc.get("imports", [])
+    if not isinstance(imports_doc, list):
+        raise ExternalCallRulesError(f"external-call rules {path}: 'imports' must be a list")
+    imports: list[ImportRule] = []
+    for i, item in enumerate(imports_doc):
+        if not isinstance(item, dict) or not isinstance(item.get("module"), str) or not isinstance(
+            item.get("kind"), str
+        ) or not item["kind"]:
+            raise ExternalCallRulesError(
+                f"external-call rules {path}: import rule {i} must be {{\"module\": str, \"kind\": str}}, got {item!r}"
+            )
+        imports.append(ImportRule(item["module"], item["kind"]))
     rules: list[Rule] = []
     for i, item in enumerate(doc["rules"]):
         if (
@@ -118,7 +174,10 @@ def load_rules(path: Path | str | None) -> RuleSet:
             )
         rules.append(Rule(item["pattern"], item["kind"]))
     try:
-        return RuleSet(rules + (list(DEFAULT_RULES) if include_defaults else []))
+        return RuleSet(
+            rules + (list(DEFAULT_RULES) if include_defaults else []),
+            imports + (list(DEFAULT_IMPORT_RULES) if include_defaults else []),
+        )
     except ExternalCallRulesError as exc:
         raise ExternalCallRulesError(f"external-call rules {path}: {exc}") from None
 
@@ -140,14 +199,67 @@ def callee_path(call: ts.Node, src: bytes) -> str | None:
     return _PATH_NOISE.sub(b"", text).decode("ascii")
 
 
-def external_calls(calls: list[ts.Node], src: bytes, rules: RuleSet) -> list[ExternalCall]:
-    """The classified calls among `calls`, in source order."""
-    found: list[tuple[int, ExternalCall]] = []
-    for call in calls:
-        path = callee_path(call, src)
-        if path is None:
+def _string(node: ts.Node | None, src: bytes) -> str | None:
+    if node is None or node.type != "string":
+        return None
+    return "".join(src[c.start_byte : c.end_byte].decode("utf-8", "replace") for c in node.named_children)
+
+
+def _bound_names(pattern: ts.Node, src: bytes) -> list[str]:
+    """Local names bound by `x` or `{ a, b: c }` (what a `require(...)` result is assigned to)."""
+    if pattern.type == "identifier":
+        return [src[pattern.start_byte : pattern.end_byte].decode()]
+    names = []
+    if pattern.type == "object_pattern":
+        for child in pattern.named_children:
+            if child.type == "shorthand_property_identifier_pattern":
+                names.append(src[child.start_byte : child.end_byte].decode())
+            elif child.type == "pair_pattern" and (value := child.child_by_field_name("value")) is not None:
+                names.extend(_bound_names(value, src))
+    return names
+
+
+def imported_names(import_statements: list[ts.Node], requires: list[ts.Node], src: bytes) -> dict[str, str]:
+    """Local name → module, from `import` statements and `const … = require("m")`."""
+    names: dict[str, str] = {}
+    for statement in import_statements:
+        module = _string(statement.child_by_field_name("source"), src)
+        clause = next((c for c in statement.named_children if c.type == "import_clause"), None)
+        if module is None or clause is None:
             continue
+        for part in clause.named_children:
+            if part.type == "identifier":  # default import
+                names[src[part.start_byte : part.end_byte].decode()] = module
+            elif part.type == "namespace_import":
+                for ident in part.named_children:
+                    names[src[ident.start_byte : ident.end_byte].decode()] = module
+            elif part.type == "named_imports":
+                for spec in part.named_children:
+                    local = spec.child_by_field_name("alias") or spec.child_by_field_name("name")
+                    if local is not None:
+                        names[src[local.start_byte : local.end_byte].decode("utf-8", "replace")] = module
+    for call in requires:
+        args = call.child_by_field_name("arguments")
+        module = _string(args.named_children[0], src) if args is not None and args.named_child_count == 1 else None
+        parent = call.parent
+        if module is not None and parent is not None and parent.type == "variable_declarator":
+            for name in _bound_names(parent.child_by_field_name("name"), src):
+                names[name] = module
+    return names
+
+
+def external_calls(
+    calls: list[ts.Node], src: bytes, rules: RuleSet, import_statements: list[ts.Node] = ()
+) -> list[ExternalCall]:
+    """The classified calls among `calls`, in source order."""
+    paths = [(call, path) for call in calls if (path := callee_path(call, src)) is not None]
+    imports = imported_names(list(import_statements), [c for c, p in paths if p == "require"], src)
+    found: list[tuple[int, ExternalCall]] = []
+    for call, path in paths:
         kind = rules.kind(path)
+        if kind is None and imports:
+            module = imports.get(path.split(".", 1)[0])
+            kind = rules.import_kind(module) if module is not None else None
         if kind is not None:
             found.append((call.start_byte, ExternalCall(call.start_point[0] + 1, path, kind)))
     found.sort(key=lambda item: item[0])  # query captures of nested calls do not come in source order

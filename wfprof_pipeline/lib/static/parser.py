@@ -36,6 +36,7 @@ _COMMON_PATTERNS = """
 (call_expression) @call
 (template_string) @template
 (import) @import
+(import_statement) @import_statement
 (assignment_pattern) @default
 (object_assignment_pattern) @default
 ["&&=" "||=" "??="] @logical_assign
