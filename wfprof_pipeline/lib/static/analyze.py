@@ -1,6 +1,6 @@
 """Corpus → per-file results: the seed's metrics, per-function complexity and external calls, never crashing.
 
-Bad input still yields a row: unreadable files and files over the size limit get zero counts and an `error`;
+Bad input still yields a row: unreadable files and files over the size limit get zero counts and a `parse_error`;
 syntax errors are flagged with the first error's position and keep the counts tree-sitter's error recovery
 could make; invalid UTF-8 is decoded with replacement characters (as Node's `readFileSync(f, "utf8")` does
 for the seed) and flagged.
