@@ -4,13 +4,17 @@
   the same moment, so the row-count check compares like with like even while the platform writes.
 - Payloads never leave Postgres: only `octet_length(input::text)` / `output` (bytes of their JSON text).
 - Error texts are cut to a bound in SQL, scrubbed of secrets in polars (vectorised), then truncated.
-- The DuckDB write deletes the day and inserts it in one transaction, and only after both COPYs have
-  completed: a connection lost mid-ingest leaves the previous state of the day intact; a re-run completes it.
+- The DuckDB write deletes the day and inserts it in one transaction that commits only after every COPY
+  completed: a connection lost mid-ingest rolls it back, leaving the previous state of the day intact;
+  a re-run completes it. COPY (Postgres' core) and parse/insert (ours) overlap, slice by slice.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -161,7 +165,10 @@ def _session(conn: psycopg.Connection) -> None:
 
 
 def read_day(conn: psycopg.Connection, day: date) -> tuple[pl.DataFrame, pl.DataFrame, DayCounts, int, float]:
-    """(executions, step runs, source counts, CSV bytes, seconds) for `day`, from one snapshot."""
+    """(executions, step runs, source counts, CSV bytes, seconds) for `day`, from one snapshot, in memory.
+
+    The whole day at once, without writing anything: for inspection and tests. `ingest_day` streams.
+    """
     _session(conn)
     schema.require_schema(conn)
     start, end = day_bounds(day)
@@ -193,32 +200,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'create table if not exists "{table}" ({cols})')
 
 
-def write_day(
-    con: duckdb.DuckDBPyConnection, day: date, executions: pl.DataFrame, step_runs: pl.DataFrame
-) -> DayCounts:
-    """Replace exactly `day` in both tables, in one transaction (readers never see half a day)."""
-    ensure_tables(con)
-    start, end = day_bounds(day)
-    con.execute("begin transaction")
-    try:
-        for table, frame, columns in (
-            (EXECUTIONS_TABLE, executions, EXECUTION_COLUMNS),
-            (STEP_RUNS_TABLE, step_runs, STEP_RUN_COLUMNS),
-        ):
-            con.execute(f'delete from "{table}" where started_at >= ? and started_at < ?', [start, end])
-            # Arrow's classic string layout converts into DuckDB faster than polars' string views.
-            arrow = frame.select(list(columns)).to_arrow(compat_level=pl.CompatLevel.oldest())
-            con.register("_wfprof_day", arrow)
-            names = ", ".join(f'"{c}"' for c in columns)
-            con.execute(f'insert into "{table}" ({names}) select {names} from _wfprof_day')
-            con.unregister("_wfprof_day")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return count_day(con, day)
-
-
 def count_day(con: duckdb.DuckDBPyConnection, day: date) -> DayCounts:
     ensure_tables(con)
     start, end = day_bounds(day)
@@ -229,11 +210,101 @@ def count_day(con: duckdb.DuckDBPyConnection, day: date) -> DayCounts:
     return DayCounts(int(counts[0]), int(counts[1]))
 
 
-def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: date) -> DayIngest:
-    executions, step_runs, source, csv_bytes, copy_seconds = read_day(conn, day)
+def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: date, *, slices: int = 4) -> DayIngest:
+    """Copy `day` from Postgres into DuckDB, replacing it, with COPY and parse/insert overlapped.
+
+    A reader thread runs the COPYs (executions, then the logs in `slices` time slices) in one REPEATABLE
+    READ snapshot while this thread parses each CSV slice and inserts it, inside one DuckDB transaction
+    that also deleted the day: two cores work at once (Postgres formats CSV while polars and DuckDB
+    convert), at most two slices are in memory, and any failure rolls the whole day back.
+    """
+    _session(conn)
+    schema.require_schema(conn)
+    start, end = day_bounds(day)
+    step = (end - start) / slices
+    edges = [start + i * step for i in range(slices)] + [end]
+    work: queue.Queue = queue.Queue(maxsize=2)
+    copy_seconds = 0.0
+
+    def reader() -> None:
+        nonlocal copy_seconds
+        began = time.perf_counter()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("set transaction isolation level repeatable read, read only")
+                work.put((EXECUTION_COLUMNS, _copy_csv(cur, _EXECUTIONS_SQL, {"start": start, "end": end})))
+                for lo, hi in itertools.pairwise(edges):
+                    work.put((STEP_RUN_COLUMNS, _copy_csv(cur, _LOGS_SQL, {"start": lo, "end": hi})))
+            copy_seconds = time.perf_counter() - began
+            work.put(None)
+        except BaseException as exc:  # handed to the writer, which rolls back and reports it
+            work.put(exc)
+
+    thread = threading.Thread(target=reader, name=f"wfprof-copy-{day}", daemon=True)
+    ensure_tables(con)
     began = time.perf_counter()
-    written = write_day(con, day, executions, step_runs)
-    return DayIngest(day, source, written, copy_seconds, time.perf_counter() - began, csv_bytes)
+    csv_bytes = 0
+    source = {EXECUTIONS_TABLE: 0, STEP_RUNS_TABLE: 0}
+    con.execute("begin transaction")
+    try:
+        for table in (EXECUTIONS_TABLE, STEP_RUNS_TABLE):
+            con.execute(f'delete from "{table}" where started_at >= ? and started_at < ?', [start, end])
+        thread.start()
+        while (item := work.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            columns, data = item
+            csv_bytes += data.getbuffer().nbytes
+            frame = _frame(data, columns)
+            del data
+            table = EXECUTIONS_TABLE if columns is EXECUTION_COLUMNS else STEP_RUNS_TABLE
+            source[table] += frame.height
+            _insert(con, table, frame, columns)
+        con.execute("commit")
+    except BaseException as exc:
+        con.execute("rollback")
+        _drain(work, thread)
+        if isinstance(exc, psycopg.OperationalError):
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise TraceIngestError(
+                f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
+                "nothing was written for that day — re-run the partition"
+            ) from None
+        raise
+    thread.join()
+    total = time.perf_counter() - began
+    written = count_day(con, day)
+    return DayIngest(
+        day,
+        DayCounts(source[EXECUTIONS_TABLE], source[STEP_RUNS_TABLE]),
+        written,
+        copy_seconds,
+        max(0.0, total - copy_seconds),
+        csv_bytes,
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, columns: dict) -> None:
+    # Arrow's classic string layout converts into DuckDB faster than polars' string views.
+    arrow = frame.select(list(columns)).to_arrow(compat_level=pl.CompatLevel.oldest())
+    con.register("_wfprof_slice", arrow)
+    try:
+        names = ", ".join(f'"{c}"' for c in columns)
+        con.execute(f'insert into "{table}" ({names}) select {names} from _wfprof_slice')
+    finally:
+        con.unregister("_wfprof_slice")
+
+
+def _drain(work: queue.Queue, thread: threading.Thread) -> None:
+    """Let the reader finish (or fail) so no thread is left blocked on a full queue."""
+    if thread.ident is None:  # never started
+        return
+    while thread.is_alive():
+        try:
+            work.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    thread.join()
 
 
 def days_with_data(conn: psycopg.Connection) -> list[date]:
