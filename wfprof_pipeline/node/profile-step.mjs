@@ -89,7 +89,8 @@ class PhaseAbort extends Error {
 // --- set-up that must not be measured -------------------------------------------------------------
 // The stub's worker thread boots while this thread prewarms; steps without canned responses need none
 // (any request they make is then blocked as egress).
-const stubStarting = job.steps.some((s) => s.responses?.length) ? startStubWorker([]) : null;
+// With `job.stub` ({url, port}: a shared stub process, see serve-stub.mjs) no stub runs here at all.
+const stubStarting = !job.stub && job.steps.some((s) => s.responses?.length) ? startStubWorker([]) : null;
 process.setSourceMapsEnabled?.(false); // an Error.stack must not decode source maps inside a phase
 void globalThis.fetch; // the first fetch in a process compiles Node's bundled undici (~5K calls)
 new Response('x');
@@ -97,7 +98,8 @@ new Request('http://127.0.0.1/');
 await import('node:https');
 await import('node:zlib');
 const stub = stubStarting ? await stubStarting : null;
-const guard = installEgressGuard({ allowPorts: stub ? [stub.port] : [0], phase: () => currentPhase });
+const stubPort = job.stub?.port ?? stub?.port ?? 0;
+const guard = installEgressGuard({ allowPorts: [stubPort], phase: () => currentPhase });
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr }); // stdout = our document
 const gc = globalThis.gc;
 const session = new Session();
@@ -136,7 +138,11 @@ async function measure(thunk, { bounded }) {
   } catch (err) {
     out.error = err;
   }
-  out.durationMs = performance.now() - t0;
+  const t1 = performance.now();
+  out.durationMs = t1 - t0;
+  // epoch ms: a shared stub process timestamps requests the same way, so they can be split by phase
+  out.startedAt = performance.timeOrigin + t0;
+  out.endedAt = performance.timeOrigin + t1;
   if (mode === 'precise') out.raw = (await session.post('Profiler.takePreciseCoverage')).result;
   else if (mode === 'sampling') out.raw = (await session.post('Profiler.stop')).profile;
   else {
@@ -151,6 +157,8 @@ async function measure(thunk, { bounded }) {
 function phaseSummary(measured) {
   const base = {
     durationMs: Math.round(measured.durationMs * 1000) / 1000,
+    startedAt: measured.startedAt,
+    endedAt: measured.endedAt,
     calls: null,
     packages: {},
     nodeBuckets: {},
@@ -191,7 +199,7 @@ for (const spec of job.steps) {
   const outcome = { id: spec.id, ok: true, error: null, errorKind: null, result: null, phases: {}, io: {}, egressBlocked: [] };
   doc.steps.push(outcome);
   current = outcome;
-  const vars = { stub: stub?.url ?? 'http://127.0.0.1:0' };
+  const vars = { stub: job.stub?.url ?? stub?.url ?? 'http://127.0.0.1:0' };
   const blockedBefore = guard.blocked.length;
   for (const [k, v] of Object.entries(fillPlaceholders(spec.env ?? {}, vars))) process.env[k] = String(v);
   const input = fillPlaceholders(spec.input ?? {}, vars);
@@ -241,6 +249,7 @@ for (const spec of job.steps) {
     outcome.error = outcome.error ? `${note}; ${outcome.error}` : note;
     outcome.errorKind = 'egress';
   }
+  // (with a shared stub, Python collects the requests and checks them)
   const unmatched = Object.values(outcome.io).flat().filter((r) => !r.matched);
   if (unmatched.length && outcome.ok) {
     outcome.ok = false;

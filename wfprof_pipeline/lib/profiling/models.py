@@ -42,6 +42,8 @@ class TopFunction(_Model):
 
 class PhaseResult(_Model):
     duration_ms: float = Field(alias="durationMs")
+    started_at: float | None = Field(default=None, alias="startedAt")  # epoch ms
+    ended_at: float | None = Field(default=None, alias="endedAt")
     calls: CategoryCounts | None = None
     packages: dict[str, float] = Field(default_factory=dict)
     node_buckets: dict[str, int] = Field(default_factory=dict, alias="nodeBuckets")
@@ -62,6 +64,7 @@ class IoRequest(_Model):
     rpc_methods: list[str] = Field(default_factory=list, alias="rpcMethods")
     status: int
     matched: bool
+    at: float | None = None  # epoch ms when the stub received it
 
 
 class EgressAttempt(_Model):

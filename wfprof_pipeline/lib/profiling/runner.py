@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wfprof_pipeline.lib.profiling.models import MODES, PHASES, HarnessDocument, StepOutcome
+from wfprof_pipeline.lib.profiling.stub import StubProcess, attach_io
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "node"
@@ -242,8 +243,10 @@ def profile_steps(
     options = options or ProfileOptions()
     options.validate()
     entries = registry.select(step_ids)
-    with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp, contextlib.ExitStack() as stack:
         compiled, shim_dir = compile_steps(registry, entries, build_dir or Path(tmp), options.node)
+        # One stub process for the batch: profiled processes then run no stub code at all.
+        stub = stack.enter_context(StubProcess(options.node)) if any(e.responses for e in entries) else None
 
         tasks: list[tuple[StepEntry, str, int]] = [
             (e, m, r) for m in options.modes for r in range(options.repeats(m)) for e in entries
@@ -261,9 +264,14 @@ def profile_steps(
                 except Exception as exc:  # bad input_file: an error row for this step only
                     result.error, result.error_kind = str(exc), "input"
                 else:
+                    token = None
+                    if stub and entry.responses:
+                        token, url = stub.tenant(job["steps"][0]["responses"])
+                        job["stub"] = {"url": url, "port": stub.port}
                     doc, error, kind, wall, tail = run_harness(
                         job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s
                     )
+                    requests = stub.take_log(token) if stub and token else []
                     result.wall_ms, result.stderr_tail = wall, tail
                     if doc is None:
                         result.error, result.error_kind = error, kind
@@ -271,6 +279,8 @@ def profile_steps(
                         result.node_version = doc.node
                         outcome = doc.steps[0] if doc.steps else None
                         result.outcome = outcome
+                        if outcome is not None and token:
+                            attach_io(outcome, requests)
                         if outcome is None:
                             result.error, result.error_kind = "harness returned no step outcome", "harness"
                         elif not outcome.ok:

@@ -1,7 +1,7 @@
 // Loopback stub server answering a step's requests with canned responses from its registry entry.
 //
 // Two ways to use it:
-//   createStubServer(routes)   an http.Server in the calling thread (for a separate process)
+//   createStubServer(routes)   an http.Server in the calling thread (serve-stub.mjs runs one as a process)
 //   startStubWorker(routes)    the same server in a worker thread: a separate V8 isolate and event loop,
 //                              so serving requests adds nothing to the profiled main thread's coverage
 //                              (an inspector Session sees only its own thread), while the step still
@@ -43,14 +43,25 @@ function fillResult(result, call, state) {
   return result;
 }
 
-export function createStubServer(initialRoutes = []) {
-  let routes = initialRoutes;
-  let log = [];
-  const state = { lastTxHash: null };
+function newTenant(routes = []) {
+  return { routes, log: [], state: { lastTxHash: null } };
+}
 
-  const answerRpc = (call) => {
+const now = () => performance.timeOrigin + performance.now(); // epoch ms, comparable across processes
+
+/**
+ * @param {object[]} initialRoutes  routes of the default tenant (requests to plain paths)
+ * Requests to /t/<token>/<path> are answered from tenant <token>'s routes instead; tenants are managed
+ * over /__wfprof/tenants/<token> (PUT routes, GET …/log, DELETE), so one stub process can serve many
+ * concurrently profiled steps (see serve-stub.mjs).
+ */
+export function createStubServer(initialRoutes = []) {
+  const fallback = newTenant(initialRoutes);
+  const tenants = new Map();
+
+  const answerRpc = (call, tenant) => {
     const params = JSON.stringify(call.params ?? []);
-    const route = routes.find(
+    const route = tenant.routes.find(
       (r) => r.rpc_method === call.method && (!r.params_contains || params.includes(r.params_contains)),
     );
     if (!route) {
@@ -61,43 +72,79 @@ export function createStubServer(initialRoutes = []) {
     }
     const reply = { jsonrpc: '2.0', id: call.id ?? null };
     if (route.error !== undefined) reply.error = route.error;
-    else reply.result = fillResult(route.result ?? null, call, state);
+    else reply.result = fillResult(route.result ?? null, call, tenant.state);
     return { matched: true, reply };
+  };
+
+  const control = (req, res, url, text) => {
+    const m = url.pathname.match(/^\/__wfprof\/tenants\/([\w-]+)(\/log)?$/);
+    const json = (status, body) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (!m) return json(404, { error: 'unknown control path' });
+    const [, token, log] = m;
+    if (req.method === 'PUT' && !log) {
+      tenants.set(token, newTenant(JSON.parse(text || '[]')));
+      return json(200, { ok: true });
+    }
+    if (req.method === 'GET' && log) {
+      const tenant = tenants.get(token);
+      if (!tenant) return json(404, { error: `unknown tenant ${token}` });
+      const out = tenant.log;
+      tenant.log = [];
+      return json(200, { log: out });
+    }
+    if (req.method === 'DELETE' && !log) {
+      tenants.delete(token);
+      return json(200, { ok: true });
+    }
+    return json(405, { error: 'method not allowed' });
   };
 
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+      const at = now();
       const url = new URL(req.url, 'http://stub');
       if (url.pathname === PREWARM_PATH) {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         return;
       }
       const text = Buffer.concat(chunks).toString('utf8');
+      if (url.pathname.startsWith('/__wfprof/')) return control(req, res, url, text);
+      let tenant = fallback;
+      let path = url.pathname;
+      const scoped = path.match(/^\/t\/([\w-]+)(\/.*)?$/);
+      if (scoped) {
+        tenant = tenants.get(scoped[1]);
+        path = scoped[2] ?? '/';
+        if (!tenant) {
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'wfprof stub: unknown tenant' }));
+          return;
+        }
+      }
       let parsed;
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {
         parsed = undefined;
       }
-      const entry = { method: req.method, host: req.headers.host ?? '', path: url.pathname, rpcMethods: [], status: 200, matched: true };
-      log.push(entry);
+      const entry = { method: req.method, host: req.headers.host ?? '', path, rpcMethods: [], status: 200, matched: true, at };
+      tenant.log.push(entry);
       if (isJsonRpc(parsed)) {
         const calls = Array.isArray(parsed) ? parsed : [parsed];
-        const answers = calls.map(answerRpc);
+        const answers = calls.map((c) => answerRpc(c, tenant));
         entry.rpcMethods = calls.map((c) => c.method);
         entry.matched = answers.every((a) => a.matched);
         const body = Array.isArray(parsed) ? answers.map((a) => a.reply) : answers[0].reply;
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
         return;
       }
-      const route = routes.find((r) => !r.rpc_method && (!r.method || r.method.toUpperCase() === req.method) && pathMatches(r.path, url.pathname));
+      const route = tenant.routes.find((r) => !r.rpc_method && (!r.method || r.method.toUpperCase() === req.method) && pathMatches(r.path, path));
       if (!route) {
         entry.status = 404;
         entry.matched = false;
         res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: `wfprof stub: no canned response for ${req.method} ${url.pathname}` }));
+        res.end(JSON.stringify({ error: `wfprof stub: no canned response for ${req.method} ${path}` }));
         return;
       }
       entry.status = route.status ?? 200;
@@ -123,13 +170,13 @@ export function createStubServer(initialRoutes = []) {
       });
     },
     setRoutes(next) {
-      routes = next;
-      state.lastTxHash = null;
+      fallback.routes = next;
+      fallback.state.lastTxHash = null;
     },
-    /** The requests served since the last call (and forget them). */
+    /** The requests served (default tenant) since the last call, and forget them. */
     takeLog() {
-      const out = log;
-      log = [];
+      const out = fallback.log;
+      fallback.log = [];
       return out;
     },
     close() {

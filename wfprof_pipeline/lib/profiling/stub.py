@@ -1,0 +1,106 @@
+"""The shared canned-response stub: one Node process (wfprof_pipeline/node/serve-stub.mjs) for a whole
+profiling batch, so no stub code runs inside any profiled process. Each step process is a tenant with
+its own routes, base URL (`/t/<token>`) and request log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from wfprof_pipeline.lib.profiling.models import IoRequest, StepOutcome
+
+SERVE_STUB = Path(__file__).resolve().parents[2] / "node" / "serve-stub.mjs"
+
+
+class StubError(RuntimeError):
+    pass
+
+
+def fill_stub(value: Any, url: str) -> Any:
+    """Replace {{stub}} in every string of a JSON-like value."""
+    if isinstance(value, str):
+        return value.replace("{{stub}}", url)
+    if isinstance(value, list):
+        return [fill_stub(v, url) for v in value]
+    if isinstance(value, dict):
+        return {k: fill_stub(v, url) for k, v in value.items()}
+    return value
+
+
+class StubProcess:
+    def __init__(self, node: str = "node", start_timeout_s: float = 15.0) -> None:
+        try:
+            self._proc = subprocess.Popen(
+                [node, str(SERVE_STUB)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise StubError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
+        line = self._proc.stdout.readline() if self._proc.stdout else ""
+        try:
+            self.port = int(json.loads(line)["port"])
+        except (ValueError, KeyError, TypeError):
+            err = self._proc.stderr.read() if self._proc.stderr and self._proc.poll() is not None else ""
+            self.close()
+            raise StubError(f"the stub server did not start: {(line or err).strip()[:300]}") from None
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
+            return json.loads(resp.read() or b"{}")
+
+    def tenant(self, routes: list[dict[str, Any]]) -> tuple[str, str]:
+        """Register routes for one step process; returns (token, base URL for its {{stub}})."""
+        token = uuid.uuid4().hex[:16]
+        url = f"{self.base}/t/{token}"
+        self._request("PUT", f"/__wfprof/tenants/{token}", fill_stub(routes, url))
+        return token, url
+
+    def take_log(self, token: str) -> list[IoRequest]:
+        log = self._request("GET", f"/__wfprof/tenants/{token}/log").get("log", [])
+        self._request("DELETE", f"/__wfprof/tenants/{token}")
+        return [IoRequest.model_validate(entry) for entry in log]
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            if self._proc.stdin:
+                self._proc.stdin.close()  # serve-stub exits when its stdin ends
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream:
+                stream.close()
+
+    def __enter__(self) -> StubProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def attach_io(outcome: StepOutcome, requests: list[IoRequest]) -> None:
+    """Split a tenant's requests into the phases (by time) and flag requests nothing answered."""
+    imp = outcome.phases.get("import")
+    io: dict[str, list[IoRequest]] = {ph: [] for ph in outcome.phases}
+    for req in requests:
+        in_import = imp is not None and imp.ended_at is not None and req.at is not None and req.at <= imp.ended_at
+        phase = "import" if in_import or "execute" not in outcome.phases else "execute"
+        io.setdefault(phase, []).append(req)
+    outcome.io = io  # type: ignore[assignment]
+    unmatched = [r for r in requests if not r.matched]
+    if unmatched and outcome.ok:
+        outcome.ok = False
+        outcome.error_kind = "unmatched_request"
+        outcome.error = "no canned response for " + "; ".join(
+            f"{r.method} {r.path}" + (f" [{','.join(r.rpc_methods)}]" if r.rpc_methods else "") for r in unmatched
+        )
