@@ -5,7 +5,9 @@ and its log rows to the KeeperHub database, and its calls are split by category 
 functions, external API, executor, Node internals, other), per execution and per node.
 """
 
+import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,7 @@ class WorkflowProfileConfig(dg.Config):
     mode: Literal["precise", "sampling"] = "precise"
     workflow_ids: list[str] = []  # empty: the most-executed workflows
     max_workflows: int = 8
+    parallel: int = 2  # Node processes at once (call counts are exact either way; timings are not)
 
 
 def _schema(columns: dict) -> dg.TableSchema:
@@ -79,17 +82,24 @@ def workflow_profiles(
                 context.log.warning(f"workflow {wid} cannot be profiled: {exc}")
         entries = {e.id: e for steps in plannable.values() for e in steps.values()}
         precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
-        for wid, trigger_input in targets:
-            if wid not in plannable:
-                continue
+
+        def profile_one(target: tuple[str, dict]) -> tuple[str, runner.RunnerDocument | str]:
+            wid, trigger_input = target
             try:
                 job = runner.build_job(stored[wid], registry, Path(build), executable, precompiled=precompiled)
-                doc = runner.run(job, url, mode=config.mode, workflow_input=trigger_input, node=executable)
+                return wid, runner.run(job, url, mode=config.mode, workflow_input=trigger_input, node=executable)
             except runner.WorkflowRunError as exc:
-                failures.append(f"{wid}: {exc}")
-                context.log.warning(f"workflow {wid} could not be profiled: {exc}")
-                continue
-            docs.append((doc, stored[wid].name))
+                return wid, str(exc)
+
+        # Exact call counts do not depend on what else runs, so profiles run side by side (≤ cores).
+        with ThreadPoolExecutor(max_workers=max(1, min(config.parallel, os.cpu_count() or 1))) as pool:
+            outcomes = list(pool.map(profile_one, [t for t in targets if t[0] in plannable]))
+        for wid, outcome in outcomes:
+            if isinstance(outcome, str):
+                failures.append(f"{wid}: {outcome}")
+                context.log.warning(f"workflow {wid} could not be profiled: {outcome}")
+            else:
+                docs.append((outcome, stored[wid].name))
     profile_frame, step_frame = profiles.frames(docs)
     n_profiles = warehouse.replace_table("workflow_profiles", profile_frame)
     n_steps = warehouse.replace_table("workflow_profile_steps", step_frame)
