@@ -285,3 +285,17 @@ def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_p
     ]
     assert [s[1] for s in steps if s[0] == "wf_latency_digest"] == ["trigger", "aggregate", "mail", "post"]
     assert all(s[3] == "success" and s[4] == s[5] and s[4] > 0 for s in steps)
+
+
+def test_demo_seed_command_is_idempotent(seeded):
+    url, _ = seeded
+    proc = subprocess.run(
+        [sys.executable, "-m", "wfprof_pipeline.cli", "demo", "seed"],
+        env={**os.environ, "DATABASE_URL": url},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "already has executions; nothing done" in proc.stdout
