@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,13 +44,21 @@ def wall_time_all_steps(root: Path, rounds: int) -> list[float]:
     return walls
 
 
-def _spawn(cmd: list[str], stdin: str | None = None) -> float:
+def _spawn(cmd: list[str], stdin: str | None = None) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one process. CPU time is far less disturbed by a busy machine than wall time."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=True)
-    return (time.perf_counter() - t0) * 1000
+    wall = (time.perf_counter() - t0) * 1000
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000
 
 
-def harness_overhead(rounds: int) -> dict[str, float]:
+def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return _median([w for w, _ in samples]), _median([c for _, c in samples])
+
+
+def harness_overhead(rounds: int) -> dict[str, tuple[float, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         steps = root / "plugins" / "bench" / "steps"
@@ -62,16 +72,23 @@ def harness_overhead(rounds: int) -> dict[str, float]:
         entry = registry.get("bench/trivial")
         compiled, shim_dir = compile_steps(registry, [entry], root / "build")
 
-        def job(mode: str) -> str:
-            return json.dumps({"mode": mode, "stepsRoot": str(root), "shimDir": shim_dir, "steps": [
-                {"id": entry.id, "compiled": compiled[entry.module].compiled, "export": "step", "input": {}}]})
+        def job(mode: str, network: bool = False) -> str:
+            step = {"id": entry.id, "compiled": compiled[entry.module].compiled, "export": "step", "input": {}}
+            extra = {}
+            if network:  # a step with canned responses: fetch/https prewarm, stub is the batch's process
+                step["responses"] = [{"path": "/x"}]
+                extra = {"stub": {"url": "http://127.0.0.1:9/t/bench", "port": 9}}
+            return json.dumps({"mode": mode, "stepsRoot": str(root), "shimDir": shim_dir, "steps": [step], **extra})
 
-        out = {"node -e 0": _median([_spawn(["node", "-e", "0"]) for _ in range(rounds)])}
+        out = {"node -e 0": _medians([_spawn(["node", "-e", "0"]) for _ in range(rounds)])}
         for mode in ("timing", "precise", "sampling"):
             flags = ["--expose-gc"] if mode == "timing" else []
-            out[f"harness {mode}"] = _median(
+            out[f"harness {mode}"] = _medians(
                 [_spawn(["node", *flags, str(HARNESS)], job(mode)) for _ in range(rounds)]
             )
+        out["harness precise, I/O step"] = _medians(
+            [_spawn(["node", str(HARNESS)], job("precise", network=True)) for _ in range(rounds)]
+        )
         return out
 
 
@@ -105,10 +122,11 @@ def main() -> None:
 
     print(f"\n2. per-process overhead for a trivial JS step (median of {args.rounds * 2} spawns)")
     overhead = harness_overhead(args.rounds * 2)
-    bare = overhead["node -e 0"]
-    for name, ms in overhead.items():
-        extra = "" if name == "node -e 0" else f"  (+{ms - bare:.0f} ms over node -e 0, {ms / bare:.2f}×)"
-        print(f"   {name:18} {ms:7.1f} ms{extra}")
+    bare_wall, bare_cpu = overhead["node -e 0"]
+    print(f"   {'':26} {'wall ms':>8} {'over bare':>10} {'CPU ms':>8} {'over bare':>10}")
+    for name, (wall, cpu) in overhead.items():
+        print(f"   {name:26} {wall:8.1f} {wall - bare_wall:+10.1f} {cpu:8.1f} {cpu - bare_cpu:+10.1f}")
+    print(f"   (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
     print(f"\n3. execute phase, profiled / unprofiled (timing mode) — medians of {args.rounds} runs")
     print(f"   {'step':26} {'timing ms':>10} {'precise ×':>10} {'sampling ×':>11}")

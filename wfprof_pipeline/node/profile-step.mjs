@@ -23,7 +23,6 @@ import { makeCategorizer } from './lib/categorize.mjs';
 import { installEgressGuard } from './lib/egress.mjs';
 import { summarizeCoverage, summarizeCpuProfile } from './lib/measure.mjs';
 import { fillPlaceholders, importStep, StepLoadError, stepFunction } from './lib/step-loader.mjs';
-import { startStubWorker } from './lib/stub-server.mjs';
 import { writeAllSync } from './lib/write-sync.mjs';
 
 const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -90,13 +89,19 @@ class PhaseAbort extends Error {
 // The stub's worker thread boots while this thread prewarms; steps without canned responses need none
 // (any request they make is then blocked as egress).
 // With `job.stub` ({url, port}: a shared stub process, see serve-stub.mjs) no stub runs here at all.
-const stubStarting = !job.stub && job.steps.some((s) => s.responses?.length) ? startStubWorker([]) : null;
+const usesNetwork = job.steps.some((s) => s.responses?.length);
+const stubStarting =
+  !job.stub && usesNetwork ? import('./lib/stub-server.mjs').then((m) => m.startStubWorker([])) : null;
 process.setSourceMapsEnabled?.(false); // an Error.stack must not decode source maps inside a phase
-void globalThis.fetch; // the first fetch in a process compiles Node's bundled undici (~5K calls)
-new Response('x');
-new Request('http://127.0.0.1/');
-await import('node:https');
-await import('node:zlib');
+if (usesNetwork) {
+  // The first fetch in a process compiles Node's bundled undici (~5K calls, a varying number): do it
+  // here. Steps without canned responses cannot reach the network at all, so they skip this.
+  void globalThis.fetch;
+  new Response('x');
+  new Request('http://127.0.0.1/');
+  await import('node:https');
+  await import('node:zlib');
+}
 const stub = stubStarting ? await stubStarting : null;
 const stubPort = job.stub?.port ?? stub?.port ?? 0;
 const guard = installEgressGuard({ allowPorts: [stubPort], phase: () => currentPhase });
