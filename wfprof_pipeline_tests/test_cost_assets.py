@@ -37,12 +37,12 @@ def _seed_workflows(url: str) -> None:
                           json.dumps(doc.get("edges", []))))
 
 
-def _materialize(root: Path, db_url: str, monkeypatch) -> dg.ExecuteInProcessResult:
+def _materialize(root: Path, db_url: str, monkeypatch, assets: list | None = None) -> dg.ExecuteInProcessResult:
     monkeypatch.setenv("WFPROF_STEP_REGISTRY", str(root / "registry.toml"))
     monkeypatch.setenv("WFPROF_REPORTS_DIR", str(root / "reports"))
     monkeypatch.delenv("WFPROF_PRICING_POLICY", raising=False)
     return dg.materialize(
-        COST_ASSETS + [cm.pricing_covers_every_profiled_step],
+        (assets or COST_ASSETS) + [cm.pricing_covers_every_profiled_step],
         resources={"warehouse": WarehouseResource(path=str(root / "w.duckdb")),
                    "step_corpus": StepCorpusResource(root=str(root)),
                    "keeperhub_db": KeeperHubDatabase(url=db_url), "sandbox": SandboxResource()},
@@ -79,11 +79,11 @@ def test_blocking_check_fails_when_a_profiled_step_has_no_price(tmp_path: Path, 
                                                                   monkeypatch) -> None:
     write_registry(tmp_path)
     build_warehouse(tmp_path / "w.duckdb", trace_rows=100)
-    _seed_workflows(embedded_db)
     # A profiled step whose registry entry declares an I/O class the policy does not know cannot be priced.
     registry = tmp_path / "registry.toml"
     registry.write_text(registry.read_text().replace('io_class = "chat"', 'io_class = "carrier_pigeon"', 1))
-    result = _materialize(tmp_path, embedded_db, monkeypatch)
+    result = _materialize(tmp_path, embedded_db, monkeypatch,
+                          [cm.step_tiers, cm.step_pricing, cm.static_runtime_correlation, cm.cost_report])
     assert not result.success
     check = result.get_asset_check_evaluations()[0]
     assert not check.passed and "slack/send-message" in check.metadata["unpriced_profiled_steps"].value

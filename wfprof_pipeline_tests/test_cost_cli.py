@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from wfprof_pipeline.cli import main
 from wfprof_pipeline_tests.cost_fixtures import UNPROFILED, build_warehouse, write_registry
 
 WFPROF = Path(sys.executable).parent / "wfprof"
@@ -51,11 +52,14 @@ def test_report_json_keeps_every_table(corpus: Path, tmp_path: Path) -> None:
     assert len(priced) == len(doc["pricing"]) - 1
 
 
-def test_bad_policy_and_missing_warehouse_are_one_line_errors(corpus: Path, tmp_path: Path) -> None:
+def test_bad_policy_and_missing_warehouse_are_one_line_errors(corpus: Path, tmp_path: Path, capsys,
+                                                              monkeypatch) -> None:
+    # In-process through the CLI's own entry point (the error path is the same; no interpreter start-up).
+    monkeypatch.setenv("WFPROF_STEP_REGISTRY", str(corpus / "registry.toml"))
     bad = tmp_path / "policy.toml"
     bad.write_text('[io_multipliers]\nchain_writ = 10\n')
-    out = _run(corpus, "--policy", str(bad), "--no-html")
-    assert out.returncode == 2 and "io_multipliers.chain_writ" in out.stderr
-    assert "Traceback" not in out.stderr
-    out = _run(corpus, "--warehouse", str(tmp_path / "nope.duckdb"))
-    assert out.returncode == 2 and "does not exist" in out.stderr
+    assert main(["report", "--warehouse", str(corpus / "w.duckdb"), "--policy", str(bad), "--no-html"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "io_multipliers.chain_writ: Extra inputs are not permitted" in err
+    assert main(["report", "--warehouse", str(tmp_path / "nope.duckdb")]) == 2
+    assert "does not exist" in capsys.readouterr().err
