@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 
+from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.runner import CATEGORIES, RunnerDocument
 from wfprof_pipeline.lib.workflows.scrub import clean_error
 
@@ -104,6 +105,7 @@ def targets(conn: psycopg.Connection, workflow_ids: list[str], limit: int) -> li
 
     The input is that of the workflow's latest successful execution (what it really runs with), else {}.
     """
+    schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
     if workflow_ids:
         ids = list(workflow_ids)
     else:
