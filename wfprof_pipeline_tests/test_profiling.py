@@ -128,6 +128,12 @@ def test_top_functions_name_file_and_line(corpus_run) -> None:
     assert top[0]["rank"] == 1 and top[0]["package"] == "@noble/curves"
     assert top[0]["file"].startswith("node_modules/@noble/curves/") and top[0]["line"] > 0
     assert [f["calls"] for f in top] == sorted((f["calls"] for f in top), reverse=True)
+    # the step's own functions are mapped back from esbuild's output to the TypeScript source line
+    own = next(f for f in summary.functions
+               if f["step_id"] == "math/aggregate" and f["mode"] == "precise" and f["phase"] == "execute")
+    source = (STEPS_ROOT / own["file"]).read_text().splitlines()
+    assert own["category"] == "step" and own["file"] == "plugins/math/steps/aggregate.ts"
+    assert ".sort((a, b) => a - b)" in source[own["line"] - 1]  # the comparator: the hottest own function
 
 
 def test_timing_mode_measures_load_time_and_heap(corpus_run, registry) -> None:

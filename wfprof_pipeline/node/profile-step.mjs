@@ -5,7 +5,7 @@
 //
 // job: { mode: "precise" | "sampling" | "timing", phases: ["import", "execute"],
 //        samplingIntervalUs, settleTimeoutMs, topN, stepsRoot, shimDir,
-//        steps: [{ id, compiled, export, input, env, responses }] }
+//        steps: [{ id, compiled, source, export, input, env, responses }], stub? }
 // Normally one step per process: a later step in the same process reuses the module cache of earlier
 // ones (up to 98 % fewer import calls), so several steps per job exist only to demonstrate that.
 //
@@ -115,6 +115,7 @@ if (mode === 'sampling') await session.post('Profiler.setSamplingInterval', { in
 
 const stepFiles = job.steps.map((s) => s.compiled).filter(Boolean);
 const categorize = makeCategorizer({ stepFiles, shimDir: job.shimDir, harnessDir: HARNESS_DIR, stepsRoot });
+const entries = Object.fromEntries(job.steps.filter((s) => s.source).map((s) => [s.compiled, s.source]));
 
 /** Run one phase under the mode's instrument; returns { value, error, raw, durationMs, heap }. */
 async function measure(thunk, { bounded }) {
@@ -176,9 +177,9 @@ function phaseSummary(measured) {
     heapDeltaBytes: null,
     topFunctions: [],
   };
-  if (mode === 'precise') return { ...base, ...summarizeCoverage(measured.raw, categorize, { topN, stepsRoot }) };
+  if (mode === 'precise') return { ...base, ...summarizeCoverage(measured.raw, categorize, { topN, stepsRoot, entries }) };
   if (mode === 'sampling') {
-    const s = summarizeCpuProfile(measured.raw, categorize, { topN, stepsRoot });
+    const s = summarizeCpuProfile(measured.raw, categorize, { topN, stepsRoot, entries });
     return { ...base, ...s, packages: s.packageSelfMs };
   }
   return { ...base, heapDeltaBytes: gc ? measured.heapAfter - measured.heapBefore : null };

@@ -222,6 +222,7 @@ def _job_for(
             {
                 "id": entry.id,
                 "compiled": compiled,
+                "source": str(registry.module_path(entry)),
                 "export": entry.export,
                 "input": step_input if step_input is not None else registry.input_for(entry),
                 "env": entry.env,

@@ -102,7 +102,7 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
     target: 'node20',
     conditions: [], // Node's conditions only (esbuild would add "module")
     mainFields: ['main'], // Node ignores the "module" field
-    sourcemap: false,
+    sourcemap: 'external', // <out>.map for reporting lines; no sourceMappingURL, so Node never loads it
     logLevel: 'silent',
     write: true,
     plugins: [plugin],

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 
 import { CATEGORIES, emptyCounts, packageOf, toPath } from './categorize.mjs';
+import { originalPosition } from './source-map.mjs';
 
 const SPECIAL_NODES = {
   '(garbage collector)': 'gc',
@@ -21,9 +22,29 @@ function displayFile(url, info, stepsRoot) {
   return path;
 }
 
+/** File and line to report; compiled step and shim code is mapped back to its TypeScript source. */
+function location(url, info, stepsRoot, line, column, entries) {
+  if ((info.category === 'step' || info.category === 'shim') && url && line) {
+    const compiled = toPath(url);
+    const orig = originalPosition(compiled, line, column, entries?.[compiled]);
+    if (orig) return { file: displayFile(orig.file, {}, stepsRoot), line: orig.line };
+  }
+  return { file: displayFile(url, info, stepsRoot), line };
+}
+
+function lineAndColumn(text, offset) {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line += 1;
+    start = i + 1;
+  }
+  return { line, column: offset - start };
+}
+
 const sourceCache = new Map();
-function lineOf(url, offset) {
-  if (!url || url.startsWith('node:')) return null;
+function positionOf(url, offset) {
+  if (!url || url.startsWith('node:')) return { line: null, column: 0 };
   let text = sourceCache.get(url);
   if (text === undefined) {
     try {
@@ -33,14 +54,12 @@ function lineOf(url, offset) {
     }
     sourceCache.set(url, text);
   }
-  if (text === null) return null;
-  let line = 1;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line += 1;
-  return line;
+  if (text === null) return { line: null, column: 0 };
+  return lineAndColumn(text, offset);
 }
 
 /** Precise coverage (callCount + detailed) of one phase → counts by category, by package, top functions. */
-export function summarizeCoverage(result, categorize, { topN = 15, stepsRoot } = {}) {
+export function summarizeCoverage(result, categorize, { topN = 15, stepsRoot, entries } = {}) {
   const calls = emptyCounts();
   const packages = {};
   const nodeBuckets = {};
@@ -61,21 +80,23 @@ export function summarizeCoverage(result, categorize, { topN = 15, stepsRoot } =
     }
   }
   functions.sort((a, b) => b.count - a.count || a.url.localeCompare(b.url) || a.offset - b.offset);
-  const topFunctions = functions.slice(0, topN).map((f) => ({
-    name: f.name || '(anonymous)',
-    category: f.info.category,
-    package: f.info.package ?? null,
-    file: displayFile(f.url, f.info, stepsRoot),
-    line: lineOf(f.url, f.offset),
-    calls: f.count,
-    selfMs: null,
-  }));
+  const topFunctions = functions.slice(0, topN).map((f) => {
+    const pos = positionOf(f.url, f.offset);
+    return {
+      name: f.name || '(anonymous)',
+      category: f.info.category,
+      package: f.info.package ?? null,
+      ...location(f.url, f.info, stepsRoot, pos.line, pos.column, entries),
+      calls: f.count,
+      selfMs: null,
+    };
+  });
   const totalCalls = CATEGORIES.reduce((acc, c) => acc + calls[c], 0);
   return { calls, packages, nodeBuckets, uniqueFunctions, totalCalls, topFunctions };
 }
 
 /** CPU profile of one phase → samples, self time by category and package, top functions by self time. */
-export function summarizeCpuProfile(profile, categorize, { topN = 15, stepsRoot } = {}) {
+export function summarizeCpuProfile(profile, categorize, { topN = 15, stepsRoot, entries } = {}) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map();
   const { samples = [], timeDeltas = [] } = profile;
@@ -110,8 +131,8 @@ export function summarizeCpuProfile(profile, categorize, { topN = 15, stepsRoot 
       name: frame.functionName || '(anonymous)',
       category: info.category,
       package: info.package ?? null,
-      file: displayFile(frame.url, info, stepsRoot),
-      line: frame.lineNumber >= 0 ? frame.lineNumber + 1 : null,
+      ...location(frame.url, info, stepsRoot, frame.lineNumber >= 0 ? frame.lineNumber + 1 : null, frame.columnNumber,
+        entries),
       calls: null,
       selfMs: Math.round(us) / 1000,
     }));
