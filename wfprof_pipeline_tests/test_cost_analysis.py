@@ -155,3 +155,18 @@ def test_seed_claims_are_checked_against_the_measurements() -> None:
     md = claims_markdown(list(checks.values()))
     assert "**does not hold**" in md and md.count("\n") == len(checks) + 1
     assert not math.isnan(tiers["ratio_to_lightest"].drop_nulls().max())
+
+
+@pytest.mark.parametrize(("p5", "p95", "holds"), [(10.0, 150.0, True), (10.0, 50.0, False)])
+def test_io_variance_claim_uses_the_web3_latency_spread(p5: float, p95: float, holds: bool) -> None:
+    m = _measurements()
+    breakdown = breakdown_table(m)
+    corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1], "tier_calls": [1]}))
+    prio = priorities_table(m, assign_tiers(m, PricingPolicy().tiers), breakdown, corr)
+    latency = pl.DataFrame({"action_type": ["web3/check-balance", "webhook/send-webhook"], "n": [40, 40],
+                            "p5": [p5, 1.0], "p25": [p5, 2.0], "p50": [p5, 3.0], "p75": [p95, 4.0],
+                            "p95": [p95, 900.0]})
+    io = {c.key: c for c in check_claims(m, breakdown, corr, prio, latency=latency)}["io_variance"]
+    assert io.holds is holds and f"p95/p5 = {p95 / p5:.1f}×" in io.measured and "webhook" not in io.measured
+    none = {c.key: c for c in check_claims(m, breakdown, corr, prio)}["io_variance"]
+    assert none.holds is None

@@ -43,6 +43,7 @@ def check_claims(
     correlation: pl.DataFrame,
     priorities: pl.DataFrame,
     fuel_per_op: float | None = None,
+    latency: pl.DataFrame | None = None,
 ) -> list[ClaimCheck]:
     checks: list[ClaimCheck] = []
 
@@ -105,7 +106,21 @@ def check_claims(
             f"fitted marginal fuel per op (median over workloads) = {fuel_per_op:,.0f} "
             f"({ratio:.2f}× the seed's)",
             0.75 <= ratio <= 1.25))
+    checks.append(_io_variance(latency))
     return checks
+
+
+def _io_variance(latency: pl.DataFrame | None) -> ClaimCheck:
+    """p95 / p5 of step latency per web3 action type (robust to single outliers, unlike max / min)."""
+    if latency is None or not latency.height:
+        return ClaimCheck("io_variance", _claim("io_variance"), "no workflow traces", None)
+    web3 = latency.filter(pl.col("action_type").str.contains("web3") & (pl.col("p5") > 0))
+    if not web3.height:
+        return ClaimCheck("io_variance", _claim("io_variance"), "no web3 step runs in the traces", None)
+    spreads = [(r["action_type"], r["p95"] / r["p5"], r["n"]) for r in web3.iter_rows(named=True)]
+    text = "; ".join(f"{a}: p95/p5 = {s:.1f}× (n = {n:,})" for a, s, n in spreads)
+    return ClaimCheck("io_variance", _claim("io_variance"), text,
+                      max(s for _, s, _ in spreads) >= seed.SEED_IO_VARIANCE)
 
 
 def claims_markdown(checks: list[ClaimCheck]) -> str:

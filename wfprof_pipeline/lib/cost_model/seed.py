@@ -69,4 +69,6 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
     SeedClaim("tier_figures", "Tiers: webhook ≈ 5K calls, Slack ≈ 150K, web3 (ethers) ≈ 215K"),
     SeedClaim("lighter_web3", "Lighter web3 libs: use viem for simple operations (15-25% reduction)"),
     SeedClaim("fuel_budget", "Fuel budget: 1,000 ops ≈ 6.4M fuel (6,400 fuel per op)"),
+    SeedClaim("io_variance", "I/O variance is high: web3 steps vary 10× (latency, workflow traces)"),
 )
+SEED_IO_VARIANCE = 10.0
