@@ -167,3 +167,15 @@ def test_policy_file_from_the_environment(tmp_path) -> None:
         load_policy(bad)
     with pytest.raises(PolicyError, match="cannot read"):
         load_policy(tmp_path / "missing.toml")
+
+
+def test_the_seed_pricing_claim_holds_on_the_seed_figures_and_not_on_other_prices() -> None:
+    from wfprof_pipeline.lib.cost_model.claims import _pricing_table
+
+    _, pricing = _price(seed.SEED_STEP_MEASUREMENTS)
+    check = _pricing_table(pricing)
+    assert check.holds is True and "web3 (write): 15 (seed 15)" in check.measured
+    heavier = pricing.with_columns(
+        (pricing["total_units"] + (pricing["step_id"] == "slack").cast(float)).alias("total_units"))
+    check = _pricing_table(heavier)
+    assert check.holds is False and "slack: 6 (seed 5)" in check.measured

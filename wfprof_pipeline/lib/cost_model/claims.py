@@ -44,6 +44,7 @@ def check_claims(
     priorities: pl.DataFrame,
     fuel_per_op: float | None = None,
     latency: pl.DataFrame | None = None,
+    pricing: pl.DataFrame | None = None,
 ) -> list[ClaimCheck]:
     checks: list[ClaimCheck] = []
 
@@ -106,8 +107,39 @@ def check_claims(
             f"fitted marginal fuel per op (median over workloads) = {fuel_per_op:,.0f} "
             f"({ratio:.2f}× the seed's)",
             0.75 <= ratio <= 1.25))
+    checks.append(_pricing_table(pricing))
     checks.append(_io_variance(latency))
     return checks
+
+
+# The seed's step types, recognised in measured steps by I/O class and by name.
+_SEED_TYPES = (
+    ("webhook", lambda sid, io: "webhook" in sid),
+    ("email", lambda sid, io: "email" in sid or "resend" in sid or "sendgrid" in sid),
+    ("slack", lambda sid, io: "slack" in sid),
+    ("web3 (read)", lambda sid, io: io == "chain_read"),
+    ("web3 (write)", lambda sid, io: io == "chain_write"),
+)
+
+
+def _pricing_table(pricing: pl.DataFrame | None) -> ClaimCheck:
+    """The measured price of each seed step type (median over the steps of that type) vs the seed's total."""
+    if pricing is None or not pricing.height:
+        return ClaimCheck("pricing_table", _claim("pricing_table"), "no priced steps", None)
+    priced = pricing.filter(pl.col("total_units").is_not_null())
+    parts, verdicts = [], []
+    for name, match in _SEED_TYPES:
+        units = sorted(r["total_units"] for r in priced.iter_rows(named=True)
+                       if match(r["step_id"].lower(), r["io_class"]))
+        if not units:
+            continue
+        med = units[len(units) // 2]
+        seed_total = seed.SEED_PRICING_TABLE[name][2]
+        verdicts.append(med == seed_total)
+        parts.append(f"{name}: {med:g} (seed {seed_total:g})")
+    if not parts:
+        return ClaimCheck("pricing_table", _claim("pricing_table"), "no step of the seed's types is priced", None)
+    return ClaimCheck("pricing_table", _claim("pricing_table"), "; ".join(parts), all(verdicts))
 
 
 def _io_variance(latency: pl.DataFrame | None) -> ClaimCheck:

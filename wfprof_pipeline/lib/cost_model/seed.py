@@ -69,6 +69,7 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
     SeedClaim("tier_figures", "Tiers: webhook ≈ 5K calls, Slack ≈ 150K, web3 (ethers) ≈ 215K"),
     SeedClaim("lighter_web3", "Lighter web3 libs: use viem for simple operations (15-25% reduction)"),
     SeedClaim("fuel_budget", "Fuel budget: 1,000 ops ≈ 6.4M fuel (6,400 fuel per op)"),
+    SeedClaim("pricing_table", "Pricing table: webhook 2, email 2, slack 5, web3 read 8, web3 write 15 units"),
     SeedClaim("io_variance", "I/O variance is high: web3 steps vary 10× (latency, workflow traces)"),
 )
 SEED_IO_VARIANCE = 10.0
