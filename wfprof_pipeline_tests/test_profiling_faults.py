@@ -6,8 +6,10 @@ Node processes (one profiling run for all of them, in parallel)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,14 @@ STEPS = {
           setTimeout(() => Promise.reject(new Error('late failure')), 1);
           await new Promise((resolve) => setTimeout(resolve, 200));
           return { success: true };
+        }"""),
+    "spawns-and-spins": textwrap.dedent("""\
+        import { spawn } from 'node:child_process';
+        import fs from 'node:fs';
+        export function step(input) {
+          const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+          fs.writeFileSync(input.pidFile, String(child.pid));
+          for (;;) {}
         }"""),
     "returns-failure": "export async function step() { return { success: false, error: 'API key missing' }; }",
     "egress": textwrap.dedent("""\
@@ -67,6 +77,7 @@ EXTRA = {
     "ok": "input = { n = 21 }",
     "never-settles": "timeout_s = 4",
     "spins": "timeout_s = 3",
+    "spawns-and-spins": "timeout_s = 3",
     "allocates": "timeout_s = 30",
     "unmatched": 'input = { base = "{{stub}}" }\n[[steps."faults/unmatched".responses]]\npath = "/canned"',
 }
@@ -101,8 +112,8 @@ def fault_corpus(tmp_path_factory) -> Path:
 def fault_run(fault_corpus: Path, listener: socket.socket) -> dict[str, RunResult]:
     registry = load_for_root(fault_corpus)
     port = listener.getsockname()[1]
-    options = ProfileOptions(modes=("precise",), repeat=1, heap_mb=64, timeout_s=20,
-                             input_overrides={"faults/egress": {"port": port}})
+    overrides = {"faults/egress": {"port": port}, "faults/spawns-and-spins": {"pidFile": str(fault_corpus / "pid")}}
+    options = ProfileOptions(modes=("precise",), repeat=1, heap_mb=64, timeout_s=20, input_overrides=overrides)
     return {r.step_id.split("/")[1]: r for r in profile_steps(registry, None, options)}
 
 
@@ -114,6 +125,7 @@ def fault_run(fault_corpus: Path, listener: socket.socket) -> dict[str, RunResul
         ("exits", "exit", "process.exit(7)"),
         ("never-settles", "timeout", "did not settle"),
         ("spins", "timeout", "timed out after 3 s"),
+        ("spawns-and-spins", "timeout", "process tree killed"),
         ("allocates", "heap", "heap cap of 64 MB"),
         ("floating", "uncaught", "late failure"),
         ("returns-failure", "failed_result", "API key missing"),
@@ -139,6 +151,18 @@ def test_the_good_step_is_kept_and_measured(fault_run: dict[str, RunResult]) -> 
     rows = summarize(list(fault_run.values())).profiles
     assert {r.step_id for r in rows} == {f"faults/{n}" for n in fault_run}
     assert [r.error for r in rows if r.step_id == "faults/ok"] == [None, None]
+
+
+def test_a_timeout_kills_the_whole_process_tree(fault_run: dict[str, RunResult], fault_corpus: Path) -> None:
+    child = int((fault_corpus / "pid").read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return  # the step's `sleep 300` child died with it
+        time.sleep(0.1)
+    pytest.fail(f"the step's child process {child} outlived the timeout")
 
 
 def test_partial_results_survive_a_step_failure(fault_run: dict[str, RunResult]) -> None:
