@@ -89,12 +89,12 @@ def test_days_with_data_and_an_empty_day(system_db: str, warehouse_path):
 def test_missing_table_and_missing_column_are_named(embedded_db: str):
     with postgres.connect(embedded_db, autocommit=True) as conn:
         with pytest.raises(schema.SchemaMismatch, match="table workflow_executions is missing"):
-            ingest.read_day(conn, DAY)
+            ingest.ingest_day(conn, duckdb.connect(), DAY)
         schema.create_schema(conn)
         conn.execute("alter table workflow_execution_logs drop column duration")
         conn.execute("alter table workflow_execution_logs add column extra_col text")  # extras are fine
         with pytest.raises(schema.SchemaMismatch, match=r"workflow_execution_logs lacks column\(s\) duration"):
-            ingest.read_day(conn, DAY)
+            ingest.ingest_day(conn, duckdb.connect(), DAY)
 
 
 def test_unreachable_database_is_a_clear_error():

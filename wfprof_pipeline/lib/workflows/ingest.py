@@ -86,7 +86,6 @@ select id, execution_id, node_id, node_name, node_type, status, started_at::time
        left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id
 from {schema.LOGS} where started_at >= %(start)s and started_at < %(end)s"""
 
-_PG_TIMESTAMP = "%Y-%m-%d %H:%M:%S%.f"  # Postgres' text form of `timestamp` (fraction optional)
 # Columns whose text form is parsed in polars (KeeperHub stores numbers as text).
 _NUMERIC_FROM_TEXT = {"duration_ms": pl.Float64, "total_steps": pl.Int64, "completed_steps": pl.Int64}
 
@@ -126,7 +125,8 @@ def _copy_csv(cur: psycopg.Cursor, sql: str, params: dict) -> io.BytesIO:
 
 
 def _frame(data: io.BytesIO, columns: dict[str, tuple[pl.DataType, str, str]]) -> pl.DataFrame:
-    """Parse the CSV with every column read as what is cheapest, then convert in vectorised passes."""
+    """Parse the CSV (timestamps and KeeperHub's numbers-as-text stay text: DuckDB casts them on insert,
+    cheaper than polars does) and scrub the error texts."""
     read_schema = {
         name: (pl.Utf8() if name in _NUMERIC_FROM_TEXT or dtype == pl.Datetime("us") else dtype)
         for name, (dtype, _, _) in columns.items()
@@ -135,16 +135,20 @@ def _frame(data: io.BytesIO, columns: dict[str, tuple[pl.DataType, str, str]]) -
         frame = pl.DataFrame(schema=read_schema)
     else:
         frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema)
-    timestamps = [n for n, (dtype, _, _) in columns.items() if dtype == pl.Datetime("us")]
-    frame = frame.with_columns(
-        *(pl.col(c).str.to_datetime(_PG_TIMESTAMP, time_unit="us") for c in timestamps),
-        *(
-            pl.col(c).str.strip_chars().cast(t, strict=False)
-            for c, t in _NUMERIC_FROM_TEXT.items()
-            if c in frame.columns
-        ),
-    )
     return _scrub_errors(frame)
+
+
+def _select_list(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
+    """The insert's select: text → timestamp, text → number (null when KeeperHub stored something else)."""
+    parts = []
+    for name, (dtype, ddb, _) in columns.items():
+        if dtype == pl.Datetime("us"):
+            parts.append(f'cast("{name}" as timestamp)')
+        elif name in _NUMERIC_FROM_TEXT:
+            parts.append(f'try_cast(trim("{name}") as {ddb})')
+        else:
+            parts.append(f'"{name}"')
+    return ", ".join(parts)
 
 
 def _scrub_errors(frame: pl.DataFrame) -> pl.DataFrame:
@@ -162,36 +166,6 @@ def _session(conn: psycopg.Connection) -> None:
         conn.rollback()  # the reader only reads: nothing of the caller's can be lost
         conn.autocommit = True
     conn.execute("set timezone to 'UTC'")
-
-
-def read_day(conn: psycopg.Connection, day: date) -> tuple[pl.DataFrame, pl.DataFrame, DayCounts, int, float]:
-    """(executions, step runs, source counts, CSV bytes, seconds) for `day`, from one snapshot, in memory.
-
-    The whole day at once, without writing anything: for inspection and tests. `ingest_day` streams.
-    """
-    _session(conn)
-    schema.require_schema(conn)
-    start, end = day_bounds(day)
-    params = {"start": start, "end": end}
-    began = time.perf_counter()
-    try:
-        with conn.transaction(), conn.cursor() as cur:
-            cur.execute("set transaction isolation level repeatable read, read only")
-            executions_csv = _copy_csv(cur, _EXECUTIONS_SQL, params)
-            logs_csv = _copy_csv(cur, _LOGS_SQL, params)
-    except psycopg.OperationalError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TraceIngestError(
-            f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
-            "nothing was written for that day — re-run the partition"
-        ) from None
-    seconds = time.perf_counter() - began
-    executions = _frame(executions_csv, EXECUTION_COLUMNS)
-    step_runs = _frame(logs_csv, STEP_RUN_COLUMNS)
-    csv_bytes = executions_csv.getbuffer().nbytes + logs_csv.getbuffer().nbytes
-    del executions_csv, logs_csv
-    counts = DayCounts(executions.height, step_runs.height)
-    return executions, step_runs, counts, csv_bytes, seconds
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -290,7 +264,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, col
     con.register("_wfprof_slice", arrow)
     try:
         names = ", ".join(f'"{c}"' for c in columns)
-        con.execute(f'insert into "{table}" ({names}) select {names} from _wfprof_slice')
+        con.execute(f'insert into "{table}" ({names}) select {_select_list(columns)} from _wfprof_slice')
     finally:
         con.unregister("_wfprof_slice")
 
