@@ -112,3 +112,10 @@ def test_bad_policy_fails_the_asset_naming_the_field(tmp_path: Path, embedded_db
 def test_every_cost_asset_declares_its_table(table: str) -> None:
     spec = {a.key.to_user_string(): a for a in COST_ASSETS}[table]
     assert spec.metadata_by_key[spec.key]["dagster/table_name"] == table
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_column_is_described(table: str) -> None:
+    spec = {a.key.to_user_string(): a for a in COST_ASSETS}[table]
+    columns = spec.metadata_by_key[spec.key]["dagster/column_schema"].columns
+    assert columns and all(c.description for c in columns), [c.name for c in columns if not c.description]

@@ -19,6 +19,7 @@ from wfprof_pipeline.defs.resources import (
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.cost_model.breakdown import BREAKDOWN_SCHEMA, breakdown_table
+from wfprof_pipeline.lib.cost_model.columns import COLUMN_DOCS
 from wfprof_pipeline.lib.cost_model.correlation import (
     CORRELATION_SCHEMA,
     RUNTIME_MEASURES,
@@ -52,7 +53,9 @@ GROUP = "cost_model"
 
 def _meta(table: str, schema: dict[str, pl.DataType]) -> dict[str, object]:
     return {
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in schema.items()]),
+        "dagster/column_schema": dg.TableSchema(columns=[
+            dg.TableColumn(n, str(t), description=COLUMN_DOCS.get(table, {}).get(n)) for n, t in schema.items()
+        ]),
         "dagster/table_name": table,
     }
 
