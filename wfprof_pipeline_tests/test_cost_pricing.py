@@ -47,6 +47,10 @@ def test_default_thresholds_put_the_seed_figures_in_the_seed_tiers() -> None:
     assert got == {name: tier for name, (_, tier) in seed.SEED_TIER_CALLS.items()}
     webhook = tiers.filter(tiers["step_id"] == "webhook").row(0, named=True)
     assert webhook["ratio_to_lightest"] == 1.0 and webhook["lightest_step"] == "webhook"
+    # web3 at 43× is 19 % above the 36× heavy threshold; slack at 30× is 17 % below it.
+    margins = dict(zip(tiers["step_id"], tiers["boundary_margin"], strict=True))
+    assert margins["web3"] == pytest.approx(43 / 36 - 1) and margins["slack"] == pytest.approx(1 - 30 / 36)
+    assert margins["webhook"] == pytest.approx(1 - 1 / 5.5)
 
 
 def test_tiers_follow_the_thresholds_and_the_basis() -> None:

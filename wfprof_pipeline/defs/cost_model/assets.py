@@ -108,12 +108,17 @@ def step_tiers(
     if unt.height:
         context.log.warning(f"{unt.height} step(s) not tiered: {', '.join(unt['step_id'].to_list())}")
     by_tier = {t: tiers.filter(pl.col("tier") == t).height for t in ("light", "medium", "heavy")}
+    close = tiers.filter(pl.col("boundary_margin") < 0.1)
+    for row in close.iter_rows(named=True):
+        context.log.warning(f"{row['step_id']} is within {row['boundary_margin']:.0%} of a tier threshold "
+                            f"({row['ratio_to_lightest']:.1f}× the lightest): its tier may flip between runs")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
         "basis": policy.tiers.basis,
         "lightest_step": str(tiers["lightest_step"].drop_nulls().first() if tiers.height else None),
         **{f"{t}_steps": n for t, n in by_tier.items()},
         "untiered_steps": ", ".join(unt["step_id"].to_list()) or "none",
+        "near_threshold_steps": ", ".join(close["step_id"].to_list()) or "none",
         "tiers": dg.MetadataValue.md(_md(tiers.select("step_id", "tier", "tier_calls", "ratio_to_lightest",
                                                         "status"))),
     })

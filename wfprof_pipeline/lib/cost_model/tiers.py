@@ -17,6 +17,7 @@ STEP_TIERS_SCHEMA: dict[str, pl.DataType] = {
     "lightest_step": pl.Utf8,
     "ratio_to_lightest": pl.Float64,
     "tier": pl.Utf8,
+    "boundary_margin": pl.Float64,
     "status": pl.Utf8,
     "note": pl.Utf8,
 }
@@ -64,7 +65,7 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
 
     rows = []
     for row in frame.iter_rows(named=True):
-        ratio = tier = None
+        ratio = tier = margin = None
         note = None
         if row["status"] == STATUS_MISSING:
             note = "no profile for this step: not tiered, not priced"
@@ -75,6 +76,8 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
         else:
             ratio = row["tier_calls"] / lightest
             tier = thresholds.tier_of(ratio)
+            # How far from flipping: import-phase Node counts vary run to run, so a small margin is a warning.
+            margin = min(abs(ratio / t - 1) for t in (thresholds.medium_ratio, thresholds.heavy_ratio))
         rows.append(
             {
                 "step_id": row["step_id"],
@@ -87,6 +90,7 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
                 "lightest_step": lightest_step,
                 "ratio_to_lightest": ratio,
                 "tier": tier,
+                "boundary_margin": margin,
                 "status": row["status"] if tier is not None or row["status"] != STATUS_OK else "untiered",
                 "note": note,
             }
