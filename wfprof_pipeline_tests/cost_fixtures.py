@@ -26,6 +26,8 @@ STEPS: dict[str, tuple] = {
                             "web3/transfer-funds", None),
 }
 UNPROFILED = "discord/send-message"
+# workflow → (database, step function, executor calls, nodes per run) of one precise profiled run
+WORKFLOW_CALLS = {"wf-alerts": (9_000, 60_000, 3_000, 3), "wf-payout": (12_000, 500_000, 4_000, 5)}
 
 
 def write_registry(root: Path) -> Path:
@@ -60,11 +62,18 @@ def build_warehouse(path: Path, *, trace_rows: int = 2_000, seed: int = 7) -> No
         plugin, step = sid.split("/")
         con.execute("insert into static_metrics values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [f"plugins/{plugin}/steps/{step}.ts", plugin, step, lines, cc // 3, cc * 4, cc, 1])
-    con.execute("""create table workflow_profiles (workflow_id varchar, execution_id varchar, step_id varchar,
-        category varchar, calls bigint)""")
-    for wf, (db, steps, ex) in {"wf-alerts": (9_000, 60_000, 3_000), "wf-payout": (12_000, 500_000, 4_000)}.items():
+    # Shaped like the workflow runner's tables: precise rows carry calls, sampling rows self time only.
+    con.execute("""create table workflow_profiles (execution_id varchar, workflow_id varchar, workflow_name varchar,
+        mode varchar, status varchar, category varchar, calls bigint, share double, self_ms double)""")
+    con.execute("create table workflow_profile_steps (execution_id varchar, workflow_id varchar, node_id varchar)")
+    for wf, (db, steps, ex, nodes) in WORKFLOW_CALLS.items():
         for cat, calls in (("database", db), ("step_functions", steps), ("executor", ex), ("node_internals", 20_000)):
-            con.execute("insert into workflow_profiles values (?, ?, null, ?, ?)", [wf, f"{wf}-x1", cat, calls])
+            con.execute("insert into workflow_profiles values (?, ?, ?, 'precise', 'success', ?, ?, null, null)",
+                        [f"{wf}-x1", wf, wf, cat, calls])
+            con.execute("insert into workflow_profiles values (?, ?, ?, 'sampling', 'success', ?, null, null, ?)",
+                        [f"{wf}-x2", wf, wf, cat, 99.0])
+        for i in range(nodes):
+            con.execute("insert into workflow_profile_steps values (?, ?, ?)", [f"{wf}-x1", wf, f"n{i}"])
     con.execute("""create table fuel_fits (workload varchar, fuel_per_op double, fixed_fuel double,
         r_squared double)""")
     for w, f in (("baseline", 0.0), ("arithmetic_add", 410.0), ("property_read", 520.0), ("json_stringify", 3_900.0),

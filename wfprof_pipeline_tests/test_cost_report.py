@@ -14,7 +14,7 @@ import pytest
 from wfprof_pipeline.lib.cost_model.inputs import read_inputs
 from wfprof_pipeline.lib.cost_model.model import compute_cost_model
 from wfprof_pipeline.lib.cost_model.report import render_html, summary_markdown, write_report
-from wfprof_pipeline_tests.cost_fixtures import STEPS, UNPROFILED, build_warehouse, write_registry
+from wfprof_pipeline_tests.cost_fixtures import STEPS, UNPROFILED, WORKFLOW_CALLS, build_warehouse, write_registry
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,14 @@ def test_inputs_are_read_from_the_warehouse_tables(model_and_root) -> None:
     assert model.inputs.static is not None and model.inputs.static["step_id"].null_count() == 0
     assert model.inputs.latency["n"].sum() == 2_000
     assert not [x for x in model.inputs.missing if "workflow" in x or "static" in x]
+    # Workflow calls come from precise runs only; batching is estimated over the nodes of a run.
+    wf = model.inputs.workflow_calls
+    db = sum(v[0] for v in WORKFLOW_CALLS.values())
+    total = sum(v[0] + v[1] + v[2] + 20_000 for v in WORKFLOW_CALLS.values())
+    assert wf.filter(pl.col("category") == "database")["calls"].sum() == db
+    assert model.inputs.db_statements_per_run == pytest.approx(4.0)
+    row = model.breakdown.filter((pl.col("scope") == "workflows") & (pl.col("category") == "database"))
+    assert row["share"][0] == pytest.approx(db / total)
 
 
 def test_pricing_lists_the_unprofiled_step_and_prices_the_rest(model_and_root) -> None:
