@@ -100,3 +100,40 @@ def test_report_with_no_measurements_still_renders(tmp_path: Path) -> None:
     assert model.pricing.height == 0 and "Missing measurements" in html
     assert any("step_profiles" in m for m in inputs.missing)
     assert html.count('<img class="chart"') == 6
+
+
+def _profiles_db(path: Path, rpc_sql: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    con.execute("""create table step_profiles (step_id varchar, mode varchar, phase varchar, calls_own bigint,
+        calls_packages bigint, calls_node_internals bigint, calls_harness bigint, calls_other bigint,
+        io_operations bigint, rpc_methods varchar, duration_ms double, error varchar, action_type varchar,
+        io_class varchar)""")
+    con.execute("""insert into step_profiles values
+        ('w/tx', 'precise', 'import', 1, 100, 1000, 3, 0, 0, null, 5, null, 'web3/transfer', null),
+        ('w/tx', 'precise', 'execute', 2, 400, 50, 3, 1, 3, 'eth_chainId,eth_sendRawTransaction', 9, null,
+         'web3/transfer', null),
+        ('x/broken', 'precise', 'import', null, null, null, null, null, null, null, null, 'boom', 'x', 'http'),
+        ('x/broken', 'precise', 'execute', null, null, null, null, null, null, null, null, 'boom', 'x', 'http')""")
+    con.execute(rpc_sql)
+    return con
+
+
+@pytest.mark.parametrize("rpc_sql", [
+    "select 1",  # only the comma-separated column of step_profiles
+    """create table step_io_requests as select * from (values ('w/tx', 'execute', 'eth_sendRawTransaction'),
+       ('w/tx', 'execute', 'eth_chainId'), ('w/tx', 'execute', null)) t(step_id, phase, rpc_method)""",
+])
+def test_inputs_from_the_profilers_real_column_shapes(tmp_path: Path, rpc_sql: str) -> None:
+    con = _profiles_db(tmp_path / "p.duckdb", rpc_sql)
+    inputs = read_inputs(con, None)
+    con.close()
+    by = {r["step_id"]: r for r in inputs.measurements.iter_rows(named=True)}
+    tx = by["w/tx"]
+    assert tx["rpc_methods"] == ["eth_chainId", "eth_sendRawTransaction"]
+    assert tx["calls_other"] == 3 + 3 + 1 and tx["action_type"] == "web3/transfer"
+    assert tx["import_calls"] == 1 + 100 + 1000 + 3 and tx["io_operations"] == 3
+    assert by["x/broken"]["error"] == "boom" and by["x/broken"]["declared_io_class"] == "http"
+    pricing = compute_cost_model(inputs).pricing
+    assert dict(zip(pricing["step_id"], pricing["status"], strict=True)) == {"w/tx": "ok",
+                                                                            "x/broken": "profile_error"}
+    assert pricing.filter(pl.col("step_id") == "w/tx")["io_class"][0] == "chain_write"
