@@ -76,7 +76,8 @@ def _print_model(model) -> None:  # noqa: ANN001 - CostModel, imported lazily
                        float_precision=2):
             print(frame)
 
-    show("Step tiers", model.tiers.select("step_id", "tier", "tier_calls", "ratio_to_lightest", "status"))
+    show("Step tiers", model.tiers.select("step_id", "tier", "tier_calls", "ratio_to_lightest", "boundary_margin",
+                                         "status"))
     show("Step pricing (total = base + multiplier × I/O operations)",
          model.pricing.select("step_id", "tier", "base_units", "io_class", "io_multiplier", "io_operations",
                               "total_units", "status"))
