@@ -299,3 +299,24 @@ def test_demo_seed_command_is_idempotent(seeded):
     )
     assert proc.returncode == 0, proc.stderr
     assert "already has executions; nothing done" in proc.stdout
+
+
+def test_profiled_executions_stay_out_of_the_traces(seeded, build_dir):
+    import duckdb
+
+    from wfprof_pipeline.lib.workflows import ingest
+
+    url, result = seeded
+    job = _job(url, "wf_order_email", build_dir)
+    doc = runner.run(job, url, mode="precise", workflow_input={"orderId": "o2", "email": "b@example.com"})
+    profiled = doc.runs[0].executionId
+    assert profiled.startswith("wfprof-prof-")
+    with postgres.connect(url) as conn:
+        days = ingest.days_with_data(conn)
+        with duckdb.connect() as con:
+            for day in days:
+                ingest.ingest_day(conn, con, day)
+            ids = {r[0] for r in con.execute("select execution_id from workflow_executions").fetchall()}
+            step_ids = {r[0] for r in con.execute("select distinct execution_id from workflow_step_runs").fetchall()}
+    assert profiled not in ids and profiled not in step_ids
+    assert len(ids) >= result.executions  # every demo (unprofiled) execution is there

@@ -154,6 +154,7 @@ function summarizeSegment(seg) {
 
 const nowIso = () => new Date().toISOString(); // UTC; a `timestamp` column keeps the UTC wall time
 const newId = () => crypto.randomUUID().replaceAll('-', '').slice(0, 21);
+const PROFILED_PREFIX = 'wfprof-prof-'; // keep in sync with wfprof_pipeline/lib/workflows/schema.py
 const jsonValue = (v) => (v === undefined ? null : JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x)));
 
 /** `{{@nodeId.path}}` / `{{@trigger.path}}` (KeeperHub's template syntax, with or without `:Label`). */
@@ -255,7 +256,9 @@ async function main() {
       }
     }
     for (let rep = 0; rep < repeat; rep++) {
-      const executionId = rep === 0 && requestedExecutionId ? requestedExecutionId : newId();
+      // Executions this runner creates under a profiler carry PROFILED_PREFIX: their timings are the
+      // profiler's, not the platform's, so the trace ingest leaves them out.
+      const executionId = rep === 0 && requestedExecutionId ? requestedExecutionId : `${mode === 'none' ? '' : PROFILED_PREFIX}${newId()}`;
       const input = jobInputs ? jobInputs[rep] : triggerInput;
       doc.runs.push(await runOnce({ client, stub, workflow, nodesById, order, actions, triggerInput: input, executionId, existing: rep === 0 && Boolean(requestedExecutionId) }));
     }

@@ -4,6 +4,8 @@
   the same moment, so the row-count check compares like with like even while the platform writes.
 - Payloads never leave Postgres: only `octet_length(input::text)` / `output` (bytes of their JSON text).
 - Error texts are cut to a bound in SQL, scrubbed of secrets in polars (vectorised), then truncated.
+- Executions wfprof created while profiling (ids `wfprof-prof-…`) are left out: their timings are the
+  profiler's, not the platform's.
 - The DuckDB write deletes the day and inserts it in one transaction that commits only after every COPY
   completed: a connection lost mid-ingest rolls it back, leaving the previous state of the day intact;
   a re-run completes it. COPY (Postgres' core) and parse/insert (ours) overlap, slice by slice.
@@ -78,13 +80,15 @@ _EXECUTIONS_SQL = f"""
 select id, workflow_id, user_id, status, started_at::timestamp, completed_at::timestamp, duration,
        total_steps::text, completed_steps::text, current_node_id,
        octet_length(input::text), octet_length(output::text), left(error, {_ERROR_FETCH_CHARS})
-from {schema.EXECUTIONS} where started_at >= %(start)s and started_at < %(end)s"""
+from {schema.EXECUTIONS} where started_at >= %(start)s and started_at < %(end)s
+  and id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
 
 _LOGS_SQL = f"""
 select id, execution_id, node_id, node_name, node_type, status, started_at::timestamp,
        completed_at::timestamp, duration, octet_length(input::text), octet_length(output::text),
        left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id
-from {schema.LOGS} where started_at >= %(start)s and started_at < %(end)s"""
+from {schema.LOGS} where started_at >= %(start)s and started_at < %(end)s
+  and execution_id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
 
 # Columns whose text form is parsed in polars (KeeperHub stores numbers as text).
 _NUMERIC_FROM_TEXT = {"duration_ms": pl.Float64, "total_steps": pl.Int64, "completed_steps": pl.Int64}
@@ -282,11 +286,12 @@ def _drain(work: queue.Queue, thread: threading.Thread) -> None:
 
 
 def days_with_data(conn: psycopg.Connection) -> list[date]:
-    """Days (UTC) on which any execution or step run started, oldest first."""
+    """Days (UTC) on which any execution or step run started (profiled runs aside), oldest first."""
     _session(conn)
     schema.require_schema(conn)
     rows = conn.execute(
-        f"select distinct started_at::date from {schema.EXECUTIONS} "
-        f"union select distinct started_at::date from {schema.LOGS} order by 1"
+        f"select distinct started_at::date from {schema.EXECUTIONS} where id not like %(p)s "
+        f"union select distinct started_at::date from {schema.LOGS} where execution_id not like %(p)s order by 1",
+        {"p": schema.PROFILED_EXECUTION_PREFIX + "%"},
     ).fetchall()
     return [r[0] for r in rows if r[0] is not None]

@@ -104,6 +104,10 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Executions wfprof's runner creates while profiling start with this (run-workflow.mjs): profiled timings
+# are not the platform's, so trace ingest skips them (an underscore would be a LIKE wildcard: none here).
+PROFILED_EXECUTION_PREFIX = "wfprof-prof-"
+
 EXECUTION_STATUSES = ("pending", "running", "success", "error", "cancelled")
 
 
