@@ -81,6 +81,7 @@ def test_run_ingests_new_days_and_refreshes_the_latest_ones():
         "2026-01-04",
     ]
     assert days_to_ingest(days, {"2026-01-02"}) == ["2026-01-01", "2026-01-03", "2026-01-04"]
+    assert days_to_ingest(days, set(), limit=2) == ["2026-01-03", "2026-01-04"]
 
 
 def test_graph_shape_traces_are_daily_and_out_of_the_nightly_job():

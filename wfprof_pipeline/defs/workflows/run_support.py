@@ -19,6 +19,9 @@ from wfprof_pipeline.lib.workflows import ingest
 
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 RECENT_DAYS = 2
+# One Dagster run per day: a first `wfprof run` on years of history ingests the latest month; older days
+# are a backfill of `workflow_traces` in the Dagster UI (`wfprof dev`).
+MAX_DAYS_PER_RUN = 31
 
 
 def _is_embedded_demo(settings: Settings) -> bool:
@@ -48,10 +51,12 @@ def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None
     return ("demo_seed", True)
 
 
-def days_to_ingest(days: list[date], materialized: set[str]) -> list[str]:
+def days_to_ingest(days: list[date], materialized: set[str], limit: int | None = None) -> list[str]:
+    """Days with data not ingested yet, plus the most recent ones; at most `limit`, newest kept."""
     keys = [d.isoformat() for d in days]
     recent = set(keys[-RECENT_DAYS:])
-    return [k for k in keys if k not in materialized or k in recent]
+    wanted = [k for k in keys if k not in materialized or k in recent]
+    return wanted[-limit:] if limit else wanted
 
 
 def ingest_trace_days(
@@ -69,7 +74,13 @@ def ingest_trace_days(
     partitions = definitions.resolve_assets_def("workflow_traces").partitions_def
     valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance)) if partitions else set()
     materialized = instance.get_materialized_partitions(dg.AssetKey("workflow_traces"))
-    keys = [k for k in days_to_ingest(days, materialized) if k in valid]
+    pending = [k for k in days_to_ingest(days, materialized) if k in valid]
+    keys = pending[-MAX_DAYS_PER_RUN:]
+    if len(pending) > len(keys):
+        log(
+            f"workflow traces: ingesting the latest {len(keys)} of {len(pending)} days; backfill the rest "
+            "with `wfprof dev` (asset workflow_traces)"
+        )
     if not keys:
         log("workflow traces: nothing new to ingest")
         return []
