@@ -79,7 +79,9 @@ const segments = [];
 
 function categoryOf(kind, url) {
   if (kind === 'db') return 'database';
-  if (!url) return 'other';
+  // Code without a file inside a step is what the step evaluated (node:vm, new Function): the user's
+  // code of a code step, so the step's work.
+  if (!url) return kind === 'step' ? 'step_functions' : 'other';
   if (url.startsWith('node:')) {
     if (kind === 'step' && /^node:(internal\/deps\/undici|_http|http|https|net|tls|dns|internal\/(http|net|dns|tls|stream_base)|_tls)/.test(url)) {
       return 'external_api';
@@ -91,7 +93,7 @@ function categoryOf(kind, url) {
   const info = categorize(url);
   if (info.category === 'harness') return 'executor';
   if (info.category === 'step' || info.category === 'package' || info.category === 'shim') return 'step_functions';
-  return 'other';
+  return kind === 'step' ? 'step_functions' : 'other'; // e.g. a code step's `user-code.js` in node:vm
 }
 
 async function startProfiling() {
