@@ -217,6 +217,9 @@ async function main() {
   if (!workflowId) throw new RunnerError('config', 'WORKFLOW_ID is required');
   if (!databaseUrl) throw new RunnerError('config', 'DATABASE_URL is required');
   if (!['none', 'precise', 'sampling'].includes(mode)) throw new RunnerError('config', `unknown profile mode ${mode}`);
+  if (!Array.isArray(job.order) || job.order.length === 0) {
+    throw new RunnerError('config', 'no execution plan: set WFPROF_WORKFLOW_JOB (use `wfprof profile-workflow`, which writes it)');
+  }
   const actions = job.actions ?? {};
   const stepFiles = Object.values(actions).map((a) => a.compiled).filter(Boolean);
   categorize = makeCategorizer({ stepFiles, shimDir: job.shimDir, harnessDir: HARNESS_DIR, stepsRoot: job.stepsRoot });
