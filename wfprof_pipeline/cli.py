@@ -13,7 +13,9 @@ import importlib
 import sys
 
 # Order = order in `wfprof --help`.
-COMMAND_MODULES = ["run", "analyze", "profile", "profile_workflow", "demo", "dev", "sql", "pg", "calibrate", "sandbox", "report"]
+COMMAND_MODULES = [
+    "run", "analyze", "profile", "profile_workflow", "demo", "dev", "sql", "pg", "calibrate", "sandbox", "report",
+]
 
 
 class CliError(Exception):
