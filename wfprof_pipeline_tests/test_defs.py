@@ -22,10 +22,19 @@ EXPECTED_ASSETS = {
     ("optimization_priorities", "cost_model"),
     ("user_code_fuel", "cost_model"),
     ("cost_report", "cost_model"),
+    ("fuel_calibrations", "fuel"),
+    ("fuel_fits", "fuel"),
+    ("fuel_budgets", "fuel"),
+    ("workflow_traces", "workflows"),
+    ("step_latency", "workflows"),
+    ("workflow_profiles", "workflows"),
+    ("workflow_profile_steps", "workflows"),
 }
 EXPECTED_SCHEDULES = {
     "wfprof_nightly_schedule": ("0 2 * * *", "wfprof_nightly"),
+    "workflow_traces_daily_schedule": ("30 0 * * *", "workflow_traces_daily"),
 }
+EXPECTED_SENSORS = {"step_sources_sensor"}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +61,8 @@ def test_schedules_are_pinned(definitions: dg.Definitions) -> None:
     for schedule in definitions.schedules or []:
         resolved = definitions.resolve_schedule_def(schedule.name)
         actual[resolved.name] = (resolved.cron_schedule, resolved.job_name)
-    assert {k: v for k, v in actual.items() if k in EXPECTED_SCHEDULES} == EXPECTED_SCHEDULES
+    assert actual == EXPECTED_SCHEDULES
+    assert {sensor.name for sensor in definitions.sensors or []} == EXPECTED_SENSORS
 
 
 def test_every_warehouse_writer_is_in_the_duckdb_pool(definitions: dg.Definitions) -> None:
