@@ -266,13 +266,17 @@ def profile_steps(
                     result.error, result.error_kind = str(exc), "input"
                 else:
                     token = None
-                    if stub and entry.responses:
-                        token, url = stub.tenant(job["steps"][0]["responses"])
-                        job["stub"] = {"url": url, "port": stub.port}
-                    doc, error, kind, wall, tail = run_harness(
-                        job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s
-                    )
-                    requests = stub.take_log(token) if stub and token else []
+                    try:
+                        if stub and entry.responses:
+                            token, url = stub.tenant(job["steps"][0]["responses"])
+                            job["stub"] = {"url": url, "port": stub.port}
+                        doc, error, kind, wall, tail = run_harness(
+                            job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s
+                        )
+                        requests = stub.take_log(token) if stub and token else []
+                    except OSError as exc:  # the shared stub process died: this step's row says so
+                        doc, error, kind, wall, tail = None, f"canned-response stub unavailable: {exc}", "stub", 0.0, ""
+                        requests = []
                     result.wall_ms, result.stderr_tail = wall, tail
                     if doc is None:
                         result.error, result.error_kind = error, kind
