@@ -8,7 +8,8 @@
 //                              goes through real sockets, real parsers and Node's real HTTP clients.
 //
 // routes: [{ method?, path?, rpc_method?, params_contains?, status?, headers?, json?, body?, result?, error? }]
-// Every request is logged: { method, host, path, rpcMethods: [...], status, matched }.
+// Every request is logged: { method, host, path, rpcMethods: [...], status, matched, at (epoch ms) }.
+// One server can also serve many steps at once, each under /t/<token> (see createStubServer).
 
 import http from 'node:http';
 import { Worker } from 'node:worker_threads';
