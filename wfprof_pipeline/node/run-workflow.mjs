@@ -28,6 +28,7 @@ import { makeCategorizer, packageOf, toPath } from './lib/categorize.mjs';
 import { installEgressGuard } from './lib/egress.mjs';
 import { fillPlaceholders, importStep, stepFunction } from './lib/step-loader.mjs';
 import { startStubWorker } from './lib/stub-server.mjs';
+import { writeAllSync } from './lib/write-sync.mjs';
 
 const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const CATEGORIES = ['database', 'step_functions', 'external_api', 'executor', 'node_internals', 'other'];
@@ -63,7 +64,7 @@ function writeDoc() {
   written = true;
   const text = `${JSON.stringify(doc)}\n`;
   if (env.PROFILE_OUTPUT) fs.writeFileSync(env.PROFILE_OUTPUT, text);
-  fs.writeSync(1, text);
+  writeAllSync(1, text); // one fs.writeSync may write only part of a large document to a pipe
 }
 process.on('exit', writeDoc);
 
