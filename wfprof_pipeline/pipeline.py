@@ -17,6 +17,7 @@ _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 @dataclass
 class RunOutcome:
     jobs: list[tuple[str, bool]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (step, root cause)
 
     @property
     def success(self) -> bool:
@@ -41,9 +42,20 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
         log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET)
         outcome.jobs.append((NIGHTLY_JOB, result.success))
-        if not result.success:
-            for event in result.all_events:
-                if event.is_step_failure and event.step_failure_data is not None:
-                    err = event.step_failure_data.error
-                    log(f"  step {event.step_key} failed: {err.message.strip() if err else 'unknown error'}")
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data is not None:
+                outcome.failures.append((event.step_key or "?", _root_cause(event.step_failure_data.error)))
     return outcome
+
+
+def _root_cause(error: object) -> str:
+    """The innermost error message: Dagster wraps the asset's exception in its own step error."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    message = (getattr(error, "message", None) or "unknown error").strip()
+    # Dagster formats it as "package.module.ErrorClass: text"; the text is what the user needs.
+    cls_name = getattr(error, "cls_name", None)
+    head, sep, rest = message.partition(": ")
+    if cls_name and sep and head.rsplit(".", 1)[-1] == cls_name:
+        message = rest
+    return message.splitlines()[0] if message else "unknown error"

@@ -54,3 +54,20 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
             assert con.execute("select * from step_sources order by path").fetchall() == sources_before
     finally:
         subprocess.run([str(BIN / "wfprof"), "pg", "stop"], env=env, capture_output=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_unreachable_keeperhub_db_fails_clearly_and_the_rest_still_lands(tmp_path: Path, embedded_db: str) -> None:
+    from wfprof_pipeline_tests.dagster_env import dagster_env
+
+    bad_url = "postgresql://keeper:hunter2-secret@127.0.0.1:1/keeperhub"
+    env = dagster_env(tmp_path, embedded_db, DATABASE_URL=bad_url)
+    proc = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1
+    assert "hunter2-secret" not in output
+    assert "FAILED workflow_profiles: cannot connect to PostgreSQL at keeper@127.0.0.1:1/keeperhub" in proc.stdout
+    tables = snapshot(tmp_path / "wfprof.duckdb")
+    for table in ("step_sources", "static_metrics", "step_profiles", "fuel_fits", "step_pricing"):
+        assert tables.get(table, 0) > 0, table

@@ -16,12 +16,13 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib.settings import Settings
 
     started = time.monotonic()
+    started_wall = time.time()
     env = environment.apply()
     settings = Settings.from_env()
     if "DATABASE_URL" in env:
         print("using the embedded PostgreSQL (DATABASE_URL is not set)")
 
-    from wfprof_pipeline.pipeline import run_all
+    from wfprof_pipeline.pipeline import NIGHTLY_JOB, run_all
 
     outcome = run_all()
     with warehouse.session(settings.warehouse, read_only=True) as con:
@@ -31,8 +32,13 @@ def handle(args: argparse.Namespace) -> int:
     for name, rows in counts:
         print(f"  {name:<{width}}  {rows:>10,} rows")
     reports = sorted(settings.reports_dir.glob("*.html")) if settings.reports_dir.exists() else []
-    for report in reports:
+    for report in (r for r in reports if r.stat().st_mtime >= started_wall):  # written by this run
         print(f"report: {report}")
+    for name, ok in outcome.jobs:
+        if not ok and name != NIGHTLY_JOB:  # the nightly job's failures are listed per step
+            outcome.failures.append((name, "see the messages above"))
+    for step, cause in outcome.failures:
+        print(f"FAILED {step}: {cause}")
     status = "succeeded" if outcome.success else "FAILED"
     print(f"\nwfprof run {status} in {time.monotonic() - started:.1f} s")
     print('query it:  wfprof sql "select * from step_sources"')
