@@ -1,10 +1,13 @@
 # One image for the code location, the webserver and the daemon (see docker-compose.yml).
-FROM python:3.11-slim
+# Node.js 20 (the V8 side: step profiling, workflow runner) comes from the official image, not from the
+# distribution, whose nodejs may be older than wfprof supports.
+FROM node:20-bookworm-slim AS node
 
-# Node.js for the V8 side (step profiling, workflow runner).
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends nodejs npm make \
-    && rm -rf /var/lib/apt/lists/*
+FROM python:3.11-slim-bookworm
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+    && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
 
 WORKDIR /opt/wfprof
 COPY requirements.lock pyproject.toml README.md ./
