@@ -45,10 +45,26 @@ def test_first_tick_records_a_baseline_then_only_changes_run(tmp_path: Path) -> 
     assert isinstance(result, dg.RunRequest)
     assert result.tags["wfprof/changed_files"] == ("plugins/discord/steps/new.ts, "
                                                    "plugins/webhook/steps/send-webhook.ts")
-    assert result.run_key == source_digest.digest(source_digest.decode_cursor(cursor3))[:32]
-    # The same content again gives the same run key (Dagster de-duplicates), and no new run from this cursor.
+    assert source_digest.decode_cursor(cursor3) == source_digest.file_hashes(root)
+    # Unchanged content after a run: no new run from this cursor.
     result4, _ = _tick(root, cursor3)
     assert isinstance(result4, dg.SkipReason)
+
+
+def test_returning_to_an_earlier_state_runs_again(tmp_path: Path) -> None:
+    """A→B→A→B: each change is a run. A content-derived run_key would make Dagster drop the second A→B
+    (its key was used) and leave the tables measuring A."""
+    root = _corpus(tmp_path)
+    step = root / "plugins/webhook/steps/send-webhook.ts"
+    original = step.read_text()
+    _, cursor = _tick(root, None)
+    requests = []
+    for text in (original + "\n// B\n", original, original + "\n// B\n"):
+        step.write_text(text)
+        result, cursor = _tick(root, cursor)
+        assert isinstance(result, dg.RunRequest)
+        requests.append(result)
+    assert all(r.run_key is None for r in requests)
 
 
 def test_registry_and_compiled_in_platform_code_are_tracked(tmp_path: Path) -> None:
