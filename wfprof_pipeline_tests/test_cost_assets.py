@@ -59,12 +59,13 @@ def test_cost_assets_materialize_every_table_and_the_report(tmp_path: Path, embe
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         for table in TABLES:
             assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
-        rows = con.execute("select step, tier, calls, complexity, io_operations, units, p95_latency_ms "
-                           "from v_step_costs order by step").fetchall()
+        rows = con.execute("select step, tier, calls, complexity, io_operations, units, p95_latency_ms, "
+                           "deterministic_calls from v_step_costs order by step").fetchall()
         fuel = con.execute("select count(*), count(*) filter (where success) from user_code_fuel").fetchone()
     assert len(rows) == len(STEPS) + 1
     transfer = next(r for r in rows if r[0] == "web3/transfer-funds")
     assert transfer[1] == "heavy" and transfer[3] == STEPS["web3/transfer-funds"][9] and transfer[6] > 0
+    assert 0 < transfer[7] < transfer[2]  # own + packages, beside the all-calls basis it is tiered on
     assert next(r for r in rows if r[0] == UNPROFILED)[5] is None
     assert fuel[0] >= 1 and fuel[1] >= 1
     checks = result.get_asset_check_evaluations()

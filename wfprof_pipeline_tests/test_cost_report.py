@@ -88,7 +88,22 @@ def test_report_is_self_contained_and_every_chart_is_valid_svg(model_and_root, t
         assert len(shapes) > 3, f"chart {alt} draws nothing"
     assert "does not hold" in html and UNPROFILED in html
     md = summary_markdown(model)
-    assert "| web3/transfer-funds | heavy | chain_write |" in md
+    t = model.tiers.filter(pl.col("step_id") == "web3/transfer-funds").row(0, named=True)
+    assert (f"| web3/transfer-funds | heavy | {t['tier_calls']:,} | {t['calls_own_packages']:,} | chain_write |"
+            in md)
+    # The deterministic own + packages count is shown next to the tier basis's count.
+    assert "calls (all)" in html and "own + packages (deterministic)" in html
+    assert f"<td class='num'>{t['calls_own_packages']:,}</td>" in html
+
+
+def test_tier_table_reconciles_its_basis_and_shows_the_deterministic_count(model_and_root) -> None:
+    model, _ = model_and_root
+    assert model.policy.tiers.basis == "all"
+    for r in model.tiers.filter(pl.col("status") == "ok").iter_rows(named=True):
+        assert r["calls_own_packages"] == r["calls_own"] + r["calls_packages"]
+        parts = ("calls_own", "calls_packages", "calls_node_import", "calls_node_execute", "calls_other")
+        assert r["tier_calls"] == sum(r[c] or 0 for c in parts), r["step_id"]
+        assert r["calls_own_packages"] < r["tier_calls"]
 
 
 def test_report_with_no_measurements_still_renders(tmp_path: Path) -> None:

@@ -76,8 +76,9 @@ def _print_model(model) -> None:  # noqa: ANN001 - CostModel, imported lazily
                        float_precision=2):
             print(frame)
 
-    show("Step tiers", model.tiers.select("step_id", "tier", "tier_calls", "ratio_to_lightest", "boundary_margin",
-                                         "status"))
+    show(f"Step tiers (tier_calls: {model.policy.tiers.basis}; calls_own_packages: deterministic)",
+         model.tiers.select("step_id", "tier", "tier_calls", "calls_own_packages", "ratio_to_lightest",
+                            "boundary_margin", "status"))
     show("Step pricing (total = base + multiplier × I/O operations)",
          model.pricing.select("step_id", "tier", "base_units", "io_class", "io_multiplier", "io_operations",
                               "total_units", "status"))

@@ -119,8 +119,8 @@ def step_tiers(
         **{f"{t}_steps": n for t, n in by_tier.items()},
         "untiered_steps": ", ".join(unt["step_id"].to_list()) or "none",
         "near_threshold_steps": ", ".join(close["step_id"].to_list()) or "none",
-        "tiers": dg.MetadataValue.md(_md(tiers.select("step_id", "tier", "tier_calls", "ratio_to_lightest",
-                                                        "status"))),
+        "tiers": dg.MetadataValue.md(_md(tiers.select("step_id", "tier", "tier_calls", "calls_own_packages",
+                                                        "ratio_to_lightest", "status"))),
     })
 
 

@@ -103,6 +103,7 @@ def assemble(
 # Extra columns `step_pricing` carries so `v_step_costs` needs no joins: what the price was based on.
 PRICING_CONTEXT_COLUMNS: dict[str, pl.DataType] = {
     "tier_calls": pl.Int64,
+    "calls_own_packages": pl.Int64,
     "cyclomatic_complexity": pl.Int64,
     "p95_latency_ms": pl.Float64,
 }
@@ -121,7 +122,8 @@ def pricing_with_context(pricing: pl.DataFrame, per_step: pl.DataFrame) -> pl.Da
 
 V_STEP_COSTS_SQL = """
 create or replace view v_step_costs as
-select step_id as step, step_type, tier, tier_calls as calls, cyclomatic_complexity as complexity,
+select step_id as step, step_type, tier, tier_calls as calls, calls_own_packages as deterministic_calls,
+       cyclomatic_complexity as complexity,
        io_class, io_operations, total_units as units, p95_latency_ms, status
 from step_pricing
 """

@@ -179,7 +179,9 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
         "<h2>The seed's claims, measured</h2>", _claims_html(model.claims),
         "<h2>Step tiers</h2>", imgs["calls_per_step"],
         table(model.tiers, [("step_id", "step", None), ("tier", "tier", None),
-                            ("tier_calls", "calls", None), ("ratio_to_lightest", "× lightest", None),
+                            ("tier_calls", f"calls ({p.tiers.basis})", None),
+                            ("calls_own_packages", "own + packages (deterministic)", None),
+                            ("ratio_to_lightest", "× lightest", None),
                             ("boundary_margin", "margin to a threshold", _pct),
                             ("status", "status", None), ("note", "note", None)]),
         "<h2>Step pricing</h2>",
@@ -229,9 +231,14 @@ def write_report(model: CostModel, reports_dir: Path, generated_at: dt.datetime 
 
 def summary_markdown(model: CostModel) -> str:
     """Short markdown for the asset's Dagster metadata."""
-    lines = ["**Pricing**", "", "| step | tier | I/O class | I/O ops | units | status |", "|---|---|---|---|---|---|"]
+    calls = {r["step_id"]: r for r in model.tiers.iter_rows(named=True)}
+    lines = ["**Pricing**", "",
+             f"| step | tier | calls ({model.policy.tiers.basis}) | own + packages (deterministic) | I/O class | "
+             "I/O ops | units | status |", "|---|---|---|---|---|---|---|---|"]
     for r in model.pricing.iter_rows(named=True):
-        lines.append(f"| {r['step_id']} | {r['tier'] or '—'} | {r['io_class'] or '—'} | "
+        t = calls.get(r["step_id"], {})
+        lines.append(f"| {r['step_id']} | {r['tier'] or '—'} | {_num(t.get('tier_calls'))} | "
+                     f"{_num(t.get('calls_own_packages'))} | {r['io_class'] or '—'} | "
                      f"{_num(r['io_operations'], 1)} | {_num(r['total_units'], 1)} | {r['status']} |")
     lines += ["", "**The seed's claims**", "", "| claim | measured | verdict |", "|---|---|---|"]
     for c in model.claims:

@@ -11,9 +11,13 @@ STEP_TIERS_SCHEMA: dict[str, pl.DataType] = {
     "action_type": pl.Utf8,
     "basis": pl.Utf8,
     "tier_calls": pl.Int64,
+    # own + packages, import + execute: bit-identical run to run, shown whatever the basis is.
+    "calls_own_packages": pl.Int64,
     "calls_own": pl.Int64,
     "calls_packages": pl.Int64,
     "calls_node_execute": pl.Int64,
+    "calls_node_import": pl.Int64,
+    "calls_other": pl.Int64,
     "lightest_step": pl.Utf8,
     "ratio_to_lightest": pl.Float64,
     "tier": pl.Utf8,
@@ -57,6 +61,7 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
     """
     frame = measurements.with_columns(
         basis_calls(measurements, thresholds.basis).cast(pl.Int64).alias("tier_calls"),
+        basis_calls(measurements, "own_packages").cast(pl.Int64).alias("calls_own_packages"),
         status_of(measurements).alias("status"),
     )
     positive = frame.filter(pl.col("tier_calls") > 0).sort(["tier_calls", "step_id"])
@@ -84,9 +89,12 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
                 "action_type": row["action_type"],
                 "basis": thresholds.basis,
                 "tier_calls": row["tier_calls"],
+                "calls_own_packages": row["calls_own_packages"],
                 "calls_own": row["calls_own"],
                 "calls_packages": row["calls_packages"],
                 "calls_node_execute": row["calls_node_execute"],
+                "calls_node_import": row["calls_node_import"],
+                "calls_other": row["calls_other"],
                 "lightest_step": lightest_step,
                 "ratio_to_lightest": ratio,
                 "tier": tier,
