@@ -139,6 +139,7 @@ def test_oversized_body_via_client_library(http: httpx.Client) -> None:
         (b"not json", "not JSON"),
         (b'{"code": "function fn(){}", "parameters": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "too deeply"),
         (b'{"code": "function fn(){}", "parameters": NaN}', "NaN is not valid JSON"),
+        (b'{"code": "function fn(){}", "parameters": {"x": -1e400}}', "out of range"),
         (b"\xff\xfe\x00garbage", "not JSON"),
         (b"[1, 2, 3]", "invalid request"),
         (b'{"parameters": {}}', "code"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import threading
@@ -64,6 +65,13 @@ class EvaluateRequest(BaseModel):
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 parses as inf, which QuickJS's JSON cannot receive
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -147,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         try:
-            payload = json.loads(body, parse_constant=_reject_constant)
+            payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
         except (UnicodeDecodeError, ValueError) as exc:
             self._reply(HTTPStatus.BAD_REQUEST, {"error": f"the body is not JSON: {exc}"})
             return
