@@ -189,6 +189,8 @@ INLINE = [
     ("type T<A> = A extends string ? (A extends 'x' ? 1 : 2) : 3; function f(a?: number) { return a; }", 1, [1]),
     ("function outer() { function inner(a) { return a || 1; } return inner; }", 2, [1, 2]),
     ("class K { static { for (const k in this) {} } m = () => this ? 1 : 0; }", 3, [2, 1, 2]),
+    # An auto-accessor's value is no field initializer for ESLint, and a function in it is a bare arrow.
+    ("class K { accessor w = a && b; accessor v = () => c || d; n = e ?? f; }", 4, [2, 2]),
 ]
 
 

@@ -123,7 +123,9 @@ def function_name(node: ts.Node, src: bytes) -> str:
         member, key, container = None, None, None
         if parent is not None and parent.type == "pair" and parent.child_by_field_name("value") is not None:
             member, key, container = parent, parent.child_by_field_name("key"), "object"
-        elif parent is not None and parent.type in ("public_field_definition", "field_definition"):
+        elif parent is not None and parent.type in ("public_field_definition", "field_definition") and not (
+            _has_token(parent, "accessor")  # ESLint names a function in an AccessorProperty like a bare one
+        ):
             key = parent.child_by_field_name("name") or parent.child_by_field_name("property")
             member, container = parent, "field"
 

@@ -112,10 +112,16 @@ def captures(tree: ts.Tree, name: str) -> dict[str, list[ts.Node]]:
     defaults = [p for p in caps.pop("parameter", ()) if p.child_by_field_name("value") is not None]
     if defaults:
         caps.setdefault("default", []).extend(defaults)
-    values = [v for f in caps.pop("field", ()) if (v := f.child_by_field_name("value")) is not None]
+    # An auto-accessor (`accessor x = …`) is ESTree's AccessorProperty: ESLint gives its value no code path.
+    values = [v for f in caps.pop("field", ()) if (v := f.child_by_field_name("value")) is not None
+              and not is_accessor(f)]
     if values:
         caps["field_value"] = values
     return caps
+
+
+def is_accessor(field: ts.Node) -> bool:
+    return any(not c.is_named and c.type == "accessor" for c in field.children)
 
 
 def _in_type(call: ts.Node) -> bool:
