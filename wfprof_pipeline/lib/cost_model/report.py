@@ -178,6 +178,9 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
     parts += [
         "<h2>The seed's claims, measured</h2>", _claims_html(model.claims),
         "<h2>Step tiers</h2>", imgs["calls_per_step"],
+        f"<p>Tiered on <b>{escape(p.tiers.basis)}</b> calls (import + execute). <i>own + packages</i> is the "
+        "deterministic count (bit-identical run to run), shown beside it; Node's import-phase internals vary "
+        "a little between runs, hence the margin column.</p>",
         table(model.tiers, [("step_id", "step", None), ("tier", "tier", None),
                             ("tier_calls", f"calls ({p.tiers.basis})", None),
                             ("calls_own_packages", "own + packages (deterministic)", None),
