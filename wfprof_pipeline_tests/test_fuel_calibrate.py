@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from wfprof_pipeline.defs.resources import SandboxResource, WarehouseResource
 from wfprof_pipeline.lib.fuel import calibrate as cal
 from wfprof_pipeline.lib.fuel.sandbox import default_sandbox
 from wfprof_pipeline.lib.fuel.workloads import WORKLOADS, workload
+from wfprof_pipeline.lib.progress import Progress
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEED_OPERATION_TYPES = {
@@ -136,8 +138,28 @@ def test_calibrate_cli_text_and_json(tmp_path: Path) -> None:
                           cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
     assert done.returncode == 0, done.stderr
     assert "WASM fuel calibration" in done.stdout and "deterministic: yes" in done.stdout
+    # Not a terminal: plain progress lines on stderr, one per operation type, then the total.
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("calibrate (embedded): baseline (0/21 done, ")
+    assert lines[-1].startswith("calibrate (embedded): 21/21 done in ") and len(lines) == len(WORKLOADS) + 1
     doc = json.loads(out.read_text())
     assert doc["sandboxUrl"] == "embedded" and doc["deterministic"] is True
+
+
+def test_progress_rewrites_one_line_on_a_terminal_and_counts_only_finished_work() -> None:
+    live = io.StringIO()
+    with Progress("job", 3, stream=live, live=True) as p:
+        p.step("a long first name")
+        p.step("b")
+    out = live.getvalue()
+    assert "\n" not in out and out.endswith("\r")
+    assert "\rjob: b (1/3 done, " in out
+    plain = io.StringIO()
+    with pytest.raises(RuntimeError), Progress("job", 2, stream=plain, live=False) as p:
+        p.step("a")
+        p.step("b")
+        raise RuntimeError("b failed")
+    assert plain.getvalue().splitlines()[-1].startswith("job: b (1/2 done, ")  # b is not counted as done
 
 
 def test_calibrate_cli_unwritable_output_is_a_clean_error(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.cli import CliError
     from wfprof_pipeline.lib.fuel.calibrate import calibrate, seed_json, text_report
     from wfprof_pipeline.lib.fuel.client import open_sandbox
+    from wfprof_pipeline.lib.fuel.workloads import WORKLOADS
+    from wfprof_pipeline.lib.progress import Progress
     from wfprof_pipeline.lib.settings import Settings
 
     if args.repeats < 1:
@@ -38,8 +40,9 @@ def handle(args: argparse.Namespace) -> int:
             raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     url = args.sandbox_url or Settings.from_env().sandbox_url
     evaluator, info = open_sandbox(url)
-    cal = calibrate(evaluator, sandbox=info.label, wasmtime_version=info.wasmtime_version,
-                    quickjs_version=info.quickjs_version, repeats=args.repeats)
+    with Progress(f"calibrate ({info.label})", len(WORKLOADS)) as progress:
+        cal = calibrate(evaluator, sandbox=info.label, wasmtime_version=info.wasmtime_version,
+                        quickjs_version=info.quickjs_version, repeats=args.repeats, progress=progress.step)
     document = seed_json(cal)
     if out is not None:
         try:

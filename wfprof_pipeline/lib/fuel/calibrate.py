@@ -202,7 +202,7 @@ def calibrate(
     quickjs_version: str,
     workloads: Sequence[Workload] = WORKLOADS,
     repeats: int = 2,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,  # called with each workload's name before it runs
 ) -> Calibration:
     """Measure every workload at each of its sizes (`repeats` times: fuel must not vary) and fit."""
     empty = evaluator.evaluate(EMPTY_CODE, {}, limits=CALIBRATION_LIMITS)
