@@ -33,8 +33,9 @@ class Rule:
 # Order matters: whole structures (PEM blocks, URLs with credentials) before the tokens inside them.
 RULES: tuple[Rule, ...] = (
     Rule("pem", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)"),
-    # scheme://user:password@host → scheme://[REDACTED]@host
-    Rule("url-userinfo", r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@:]+(?::[^/\s@]*)?@", keep_prefix=True),
+    # scheme://user:password@host → scheme://[REDACTED:url-userinfo]host. Greedy up to the last `@` of the
+    # authority: an empty user (`redis://:pw@`) or an unencoded `@` in the password must not leak.
+    Rule("url-userinfo", r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s?#]*@", keep_prefix=True),
     # Webhook URLs carry their secret in the path.
     Rule("slack-webhook", r"(https?://hooks\.slack\.com/)[A-Za-z0-9/_\-]+", keep_prefix=True),
     Rule(
@@ -42,6 +43,13 @@ RULES: tuple[Rule, ...] = (
         r"(https?://(?:[a-z]+\.)?discord(?:app)?\.com/api/webhooks/)[A-Za-z0-9/_\-]+",
         keep_prefix=True,
     ),
+    # RPC providers carry the project key in the path (ethers puts the URL in its errors).
+    Rule(
+        "rpc-url-key",
+        r"(https?://[A-Za-z0-9.\-]*(?:infura\.io|alchemy\.com|alchemyapi\.io)/v[0-9]+/)[A-Za-z0-9_\-]{16,}",
+        keep_prefix=True,
+    ),
+    Rule("quicknode-url-key", r"(https?://[A-Za-z0-9.\-]*quiknode\.pro/)[A-Za-z0-9_\-]{16,}", keep_prefix=True),
     # Query strings of any URL (tokens, keys, signatures): keep the path, drop everything after `?`.
     Rule("url-query", r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s?#\"'<>]*)\?[^\s#\"'<>]*", keep_prefix=True),
     Rule("bearer", r"(?i)(\b(?:bearer|basic|token)\s+)[A-Za-z0-9\-._~+/=]{8,}", keep_prefix=True),
@@ -57,11 +65,18 @@ RULES: tuple[Rule, ...] = (
     # A 32-byte hex secret is a private key (an address is 20 bytes, a tx hash is 32 too — the
     # cost of a redacted hash is nothing, a leaked key is everything).
     Rule("hex-private-key", r"\b(?:0x)?[0-9a-fA-F]{64}\b"),
+    # A BIP-39 mnemonic after its label: 12 to 24 lowercase words.
+    Rule(
+        "mnemonic",
+        r"(?i)((?:mnemonic|seed[_\- ]?phrase|recovery[_\- ]?phrase)[\"']?\s*[:=]\s*[\"']?)"
+        r"[a-z]+(?:[ \t]+[a-z]+){11,23}",
+        keep_prefix=True,
+    ),
     # key=value / "key": "value" for secret-sounding names.
     Rule(
         "secret-field",
-        r"(?i)((?:api[_\-]?key|apikey|secret|client[_\-]?secret|password|passwd|private[_\-]?key|"
-        r"access[_\-]?token|refresh[_\-]?token|auth[_\-]?token|x-api-key)[\"']?\s*[:=]\s*[\"']?)"
+        r"(?i)((?:api[_\-]?key|apikey|secret(?:[_\-]?key)?|client[_\-]?secret|password|passwd|private[_\-]?key|"
+        r"(?:access|refresh|auth|session|id)[_\-]?token|token|x-api-key)[\"']?\s*[:=]\s*[\"']?)"
         r"[^\s\"',;&}]{4,}",
         keep_prefix=True,
     ),
