@@ -55,6 +55,27 @@ STEPS = {
           });
           return { success: true, attempts };
         }"""),
+    "dns-egress": textwrap.dedent("""\
+        import dns from 'node:dns';
+        import { lookup } from 'node:dns';
+        import { resolveTxt } from 'node:dns/promises';
+        export async function step() {
+          const seen = [];
+          await new Promise((done) => dns.resolve4('exfil.example.com', (e) => { seen.push(e?.code); done(); }));
+          const resolver = new dns.Resolver();
+          await new Promise((done) => resolver.resolveMx('example.org', (e) => { seen.push(e?.code); done(); }));
+          try { await resolveTxt('example.net'); } catch (e) { seen.push(e.code); }
+          await new Promise((done) => lookup('example.edu', (e) => { seen.push(e?.code); done(); }));
+          return { success: true, seen };
+        }"""),
+    "leaves-a-child": textwrap.dedent("""\
+        import { spawn } from 'node:child_process';
+        import fs from 'node:fs';
+        export async function step(input) {
+          const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+          fs.writeFileSync(input.pidFile, String(child.pid));
+          return { success: true };
+        }"""),
     "unmatched": textwrap.dedent("""\
         export async function step(input) {
           const res = await fetch(`${input.base}/not-canned`, { method: 'POST', body: '{}' });
@@ -112,7 +133,8 @@ def fault_corpus(tmp_path_factory) -> Path:
 def fault_run(fault_corpus: Path, listener: socket.socket) -> dict[str, RunResult]:
     registry = load_for_root(fault_corpus)
     port = listener.getsockname()[1]
-    overrides = {"faults/egress": {"port": port}, "faults/spawns-and-spins": {"pidFile": str(fault_corpus / "pid")}}
+    overrides = {"faults/egress": {"port": port}, "faults/spawns-and-spins": {"pidFile": str(fault_corpus / "pid")},
+                 "faults/leaves-a-child": {"pidFile": str(fault_corpus / "child-pid")}}
     options = ProfileOptions(modes=("precise",), repeat=1, heap_mb=64, timeout_s=20, input_overrides=overrides)
     return {r.step_id.split("/")[1]: r for r in profile_steps(registry, None, options)}
 
@@ -130,6 +152,7 @@ def fault_run(fault_corpus: Path, listener: socket.socket) -> dict[str, RunResul
         ("floating", "uncaught", "late failure"),
         ("returns-failure", "failed_result", "API key missing"),
         ("egress", "egress", "192.0.2.10:8080"),
+        ("dns-egress", "egress", "resolve4 exfil.example.com"),
         ("unmatched", "unmatched_request", "POST /not-canned"),
         ("missing-export", "export", 'export "step" not found; the module exports functions: somethingElse'),
         ("missing-module", "compile", "gone.mjs not found"),
@@ -153,16 +176,29 @@ def test_the_good_step_is_kept_and_measured(fault_run: dict[str, RunResult]) -> 
     assert [r.error for r in rows if r.step_id == "faults/ok"] == [None, None]
 
 
-def test_a_timeout_kills_the_whole_process_tree(fault_run: dict[str, RunResult], fault_corpus: Path) -> None:
-    child = int((fault_corpus / "pid").read_text())
+def _alive(pid: int) -> bool:
+    """Running (a killed child whose parent is gone may linger as a zombie until reaped: that is dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.parametrize(("step", "pid_file"), [("spawns-and-spins", "pid"), ("leaves-a-child", "child-pid")])
+def test_the_steps_process_tree_is_killed(fault_run: dict[str, RunResult], fault_corpus: Path, step: str,
+                                          pid_file: str) -> None:
+    """After a timeout, and after a normal exit too: a child the step left behind does not outlive it."""
+    child = int((fault_corpus / pid_file).read_text())
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
+        if not _alive(child):
             return  # the step's `sleep 300` child died with it
         time.sleep(0.1)
-    pytest.fail(f"the step's child process {child} outlived the timeout")
+    pytest.fail(f"the {step} step's child process {child} outlived the step")
 
 
 def test_partial_results_survive_a_step_failure(fault_run: dict[str, RunResult]) -> None:
@@ -178,6 +214,10 @@ def test_egress_is_blocked_before_it_connects(fault_run: dict[str, RunResult], l
     assert targets == {"192.0.2.10:8080", f"127.0.0.1:{port}"}
     assert all(b.phase == "execute" for b in egress.egress_blocked)
     assert "EWFPROF_EGRESS_BLOCKED" in egress.result  # what the step itself saw
+    dns_step = fault_run["dns-egress"].outcome
+    assert {b.target for b in dns_step.egress_blocked} == {
+        "resolve4 exfil.example.com", "resolveMx example.org", "resolveTxt example.net", "example.edu"}
+    assert dns_step.result.count("EWFPROF_EGRESS_BLOCKED") == 4  # no query was sent
     with pytest.raises(BlockingIOError):  # nobody ever connected to the other loopback server
         listener.accept()
 

@@ -141,7 +141,7 @@ def parse_harness_output(stdout: str) -> HarnessDocument:
 
 
 def _kill_tree(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
 
@@ -187,8 +187,8 @@ def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, time
         error = f"timed out after {timeout_s:g} s (spinning or never settling); process tree killed"
         return None, error, "timeout", wall, _tail(stderr)
     finally:
-        if proc.poll() is None:
-            _kill_tree(proc)
+        # Also after a normal exit: children a step started (and never waited for) die with it.
+        _kill_tree(proc)
     wall = (time.perf_counter() - t0) * 1000
     tail = _tail(stderr)
     try:

@@ -4,9 +4,14 @@
 
 import dgram from 'node:dgram';
 import dns from 'node:dns';
+import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
+// c-ares queries (dns.resolve*, dns.reverse, Resolver objects) send their own UDP packets, never through
+// dgram or net: each one is refused. The module-level functions are bound copies, so both are patched.
+const RESOLVER_METHODS = ['resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveCaa', 'resolveCname', 'resolveMx',
+  'resolveNaptr', 'resolveNs', 'resolvePtr', 'resolveSoa', 'resolveSrv', 'resolveTxt', 'reverse'];
 
 export class EgressBlockedError extends Error {
   constructor(target) {
@@ -75,6 +80,40 @@ export function installEgressGuard({ allowPorts, allowUnixSockets = false, phase
     throw record('dns', String(hostname));
   };
 
+  const restore = [];
+  const patch = (target, name, replacement) => {
+    if (typeof target?.[name] !== 'function') return;
+    restore.push([target, name, target[name]]);
+    target[name] = replacement;
+  };
+  const refuseCallback = (label) =>
+    function guardedQuery(...args) {
+      const cb = args[args.length - 1];
+      const err = record('dns', `${label} ${args[0]}`);
+      if (typeof cb === 'function') process.nextTick(() => cb(err));
+      return undefined;
+    };
+  const refusePromise = (label) =>
+    async function guardedQuery(name) {
+      throw record('dns', `${label} ${name}`);
+    };
+  for (const method of RESOLVER_METHODS) {
+    for (const target of [dns, dns.Resolver.prototype]) patch(target, method, refuseCallback(method));
+    for (const target of [dns.promises, dns.promises.Resolver.prototype]) patch(target, method, refusePromise(method));
+  }
+  const originalLookupService = dns.lookupService;
+  patch(dns, 'lookupService', function guardedLookupService(address, port, cb) {
+    if (LOOPBACK.has(address)) return originalLookupService.call(this, address, port, cb);
+    const err = record('dns', `lookupService ${address}`);
+    if (typeof cb === 'function') process.nextTick(() => cb(err));
+    return undefined;
+  });
+  const originalPromiseLookupService = dns.promises.lookupService;
+  patch(dns.promises, 'lookupService', async function guardedPromiseLookupService(address, port) {
+    if (LOOPBACK.has(address)) return originalPromiseLookupService.call(this, address, port);
+    throw record('dns', `lookupService ${address}`);
+  });
+
   const originalSend = dgram.Socket.prototype.send;
   dgram.Socket.prototype.send = function guardedSend(msg, ...rest) {
     const address = rest.find((a) => typeof a === 'string');
@@ -84,6 +123,8 @@ export function installEgressGuard({ allowPorts, allowUnixSockets = false, phase
     if (typeof cb === 'function') process.nextTick(() => cb(err));
     return undefined;
   };
+  // `import { lookup } from 'node:dns'` binds the ESM export once: make those bindings the guarded ones.
+  syncBuiltinESMExports();
 
   return {
     blocked,
@@ -92,6 +133,8 @@ export function installEgressGuard({ allowPorts, allowUnixSockets = false, phase
       dns.lookup = originalLookup;
       dns.promises.lookup = originalPromiseLookup;
       dgram.Socket.prototype.send = originalSend;
+      for (const [target, name, original] of restore.reverse()) target[name] = original;
+      syncBuiltinESMExports();
     },
   };
 }
