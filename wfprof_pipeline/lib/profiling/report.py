@@ -170,6 +170,13 @@ def render_table(
         lines.append("")
         lines.append("own + packages are exact and reproducible; node internals vary run to run in the import phase.")
         lines.append("× lightest = total calls of all phases shown, relative to the lightest step shown.")
+        compared = [r for r in summary.profiles if r.mode == mode and r.step_id in step_ids and r.deterministic
+                    is not None]
+        if compared:
+            varying = sorted({f"{r.step_id} {r.phase}" for r in compared if not r.deterministic})
+            runs = max(r.runs for r in compared)
+            lines.append(f"deterministic across {runs} fresh processes: "
+                         + (f"NO for {', '.join(varying)}" if varying else "yes, every step and phase"))
     if errors:
         lines.append("")
         lines.extend(f"error: {e}" for e in dict.fromkeys(errors))
