@@ -119,3 +119,18 @@ def test_budget_from_environment(corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("WFPROF_COMPLEXITY_BUDGET", "lots")
     result = _run(corpus, tmp_path / "w2.duckdb")
     assert not result.success  # a bad budget is a clear error, not a silent pass
+
+
+def test_check_rounds_the_average_like_the_cli(tmp_path):
+    # Complexities 1 ×7 and 2 average 1.125: the seed's (JavaScript) rounding gives 1.13, over a 1.125 budget,
+    # as `wfprof analyze --budget 1.125` says too; Python's round() would give 1.12 and pass.
+    for i in range(8):
+        steps = tmp_path / "steps" / "plugins" / "p" / "steps"
+        steps.mkdir(parents=True, exist_ok=True)
+        (steps / f"s{i}.ts").write_text("if (a) {}" if i == 7 else "a();")
+    (check,) = _run(tmp_path / "steps", tmp_path / "w.duckdb", budget=1.125).get_asset_check_evaluations()
+    assert check.metadata["avg_cyclomatic_complexity"].value == 1.13 and not check.passed
+    result = _run(tmp_path / "steps", tmp_path / "w2.duckdb", budget=float("nan"))
+    assert not result.success  # NaN would pass every average
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "budget must be a number ≥ 1, got nan" in failure.event_specific_data.error.cause.message

@@ -110,6 +110,9 @@ def test_budget_gate(corpus, capsys):
     assert main(["analyze", "--root", str(corpus), "--json", "--budget", "15"]) == 0
     assert main(["analyze", "--root", str(corpus), "--json", "--budget", "1.5"]) == 1
     assert "average cyclomatic complexity 1.80 exceeds the budget 1.5" in capsys.readouterr().err
+    for bad in ("nan", "0.5"):
+        assert main(["analyze", "--root", str(corpus), "--json", "--budget", bad]) == 2
+        assert "--budget must be a number ≥ 1" in capsys.readouterr().err
 
 
 def test_empty_and_missing_roots_are_clear_errors(tmp_path, capsys):

@@ -52,6 +52,8 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.limit < 0:
         raise CliError("--limit must be 0 (all) or a positive number")
+    if args.budget is not None and not args.budget >= 1:  # NaN would silently pass every gate
+        raise CliError(f"--budget must be a number ≥ 1 (the lowest complexity a file can have), got {args.budget:g}")
     root = Path(args.root) if args.root else config.steps_root()
     globs = tuple(args.glob) if args.glob else DEFAULT_GLOBS
     rules = load_rules(args.rules or config.external_call_rules_file())

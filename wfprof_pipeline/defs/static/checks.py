@@ -1,5 +1,7 @@
 """`complexity_budget`: the seed's CI gate — average cyclomatic complexity per step file within a budget."""
 
+import math
+
 import dagster as dg
 
 from wfprof_pipeline.defs.resources import WarehouseResource
@@ -18,6 +20,8 @@ class ComplexityBudgetConfig(dg.Config):
 )
 def complexity_budget(config: ComplexityBudgetConfig, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     budget = config.budget if config.budget is not None else static_config.complexity_budget()
+    if not budget >= 1:  # NaN would pass every average
+        raise static_config.StaticConfigError(f"complexity_budget: budget must be a number ≥ 1, got {budget}")
     with warehouse.connect(read_only=True) as con:
         files, average, worst = con.sql(
             "select count(*), avg(cyclomatic_complexity), max(cyclomatic_complexity) from static_metrics"
@@ -27,7 +31,9 @@ def complexity_budget(config: ComplexityBudgetConfig, warehouse: WarehouseResour
             "order by cyclomatic_complexity desc, file",
             params=[budget],
         ).fetchall()
-    average = round(float(average or 0.0), 2)
+    # Rounded like the seed's JSON summary (JavaScript's Math.round(x * 100) / 100; Python's round() is banker's),
+    # so the check and `wfprof analyze --budget` agree on the same corpus.
+    average = math.floor(float(average or 0.0) * 100 + 0.5) / 100
     return dg.AssetCheckResult(
         passed=average <= budget,
         severity=dg.AssetCheckSeverity.ERROR,
