@@ -81,6 +81,12 @@ STEPS = {
           const res = await fetch(`${input.base}/not-canned`, { method: 'POST', body: '{}' });
           return { success: true, status: res.status };
         }"""),
+    "binary-output": textwrap.dedent("""\
+        export async function step() {
+          process.stderr.write(Buffer.from([0xff, 0xfe, 0x80, 0x0a]));
+          process.stdout.write(Buffer.from([0xff, 0x80]));  // no newline: right before the harness document
+          return { success: true };
+        }"""),
     "missing-export": "export async function somethingElse() { return {}; }",
     "syntax": "export async function step( { return 1; }",
 }
@@ -174,6 +180,12 @@ def test_the_good_step_is_kept_and_measured(fault_run: dict[str, RunResult]) -> 
     rows = summarize(list(fault_run.values())).profiles
     assert {r.step_id for r in rows} == {f"faults/{n}" for n in fault_run}
     assert [r.error for r in rows if r.step_id == "faults/ok"] == [None, None]
+
+
+def test_bytes_that_are_not_utf8_on_stdout_or_stderr_lose_nothing(fault_run: dict[str, RunResult]) -> None:
+    out = fault_run["binary-output"]
+    assert not out.failed, out.error
+    assert out.outcome.result == '{"success":true}' and "\ufffd" in out.stderr_tail
 
 
 def _alive(pid: int) -> bool:

@@ -55,7 +55,8 @@ function writeDoc() {
   if (written) return;
   written = true;
   for (const s of doc.steps) s.error = clip(s.error);
-  writeAllSync(1, `${JSON.stringify(doc)}\n`);
+  // On a line of its own, even if the step wrote to process.stdout without a final newline.
+  writeAllSync(1, `\n${JSON.stringify(doc)}\n`);
 }
 
 // A step that calls process.exit() still gets its row: whatever was measured, plus the reason.

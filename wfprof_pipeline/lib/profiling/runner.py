@@ -172,6 +172,7 @@ def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, time
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            errors="replace",  # a step may write any bytes to stderr; that must not lose the batch
             cwd=job.get("stepsRoot") or None,
             env=step_environment(options.env_passthrough),
             start_new_session=True,  # its own process group: a timeout kills the step's children too
