@@ -64,10 +64,11 @@ def test_import_only_is_cheaper_than_import_plus_execute(registry, corpus_run) -
         assert {r.phase for r in dry.profiles if r.step_id == step} == {"import"}
         dry_import = _row(dry, step, "precise", "import")
         imp, exe = _row(summary, step, "precise", "import"), _row(summary, step, "precise", "execute")
-        full = imp.calls_total + exe.calls_total
+        # compared on the exact counts: import-phase Node internals vary by thousands between processes
+        dry_exact = dry_import.calls_own + dry_import.calls_packages
         assert dry_import.io_operations == 0
-        assert dry_import.calls_own + dry_import.calls_packages == imp.calls_own + imp.calls_packages
-        assert dry_import.calls_total < full
+        assert dry_exact == imp.calls_own + imp.calls_packages
+        assert dry_exact < imp.calls_own + imp.calls_packages + exe.calls_own + exe.calls_packages
 
 
 def test_every_io_step_makes_requests_and_compute_steps_none(corpus_run, registry) -> None:
