@@ -36,6 +36,7 @@ def corpus(tmp_path_factory) -> Path:
     _write(root, "plugins/web3/steps/balance.ts", "export const f = (a) => a ? 1 : 2;")  # CC 2
     _write(root, "plugins/web3/steps/balance.test.ts", "if (a) {}")  # excluded
     _write(root, "plugins/web3/steps/types.d.ts", "declare const x: number;")  # excluded
+    _write(root, "plugins/web3/steps/esm.d.mts", "export declare function f(): void;")  # excluded
     _write(root, "plugins/math/steps/sum.mjs", "export function sum(xs) { let s = 0; for (const x of xs) s += x; "
                                                "return s; }")  # CC 2
     _write(root, "keeperhub/plugins/slack/steps/send.tsx", "export const C = () => <p>{a && b}</p>;")  # CC 2

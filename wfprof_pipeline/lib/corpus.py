@@ -35,7 +35,7 @@ class StepFile:
 
 def is_step_file(path: Path) -> bool:
     name = path.name
-    if name.endswith(".d.ts") or any(m in name for m in _EXCLUDED_MARKERS):
+    if name.endswith((".d.ts", ".d.mts", ".d.cts")) or any(m in name for m in _EXCLUDED_MARKERS):
         return False
     return path.suffix in EXTENSIONS
 
