@@ -60,6 +60,23 @@ def test_partition_materializes_with_a_passing_row_count_check_and_reruns_identi
     assert all(r[4] and r[5] for r in rows)
 
 
+def test_row_count_check_fails_when_the_copy_loses_rows(source, warehouse_path, monkeypatch):
+    """The check counts the source itself (count(*) in the copied snapshot), not the rows the COPY returned."""
+    from wfprof_pipeline.lib.workflows import ingest
+
+    monkeypatch.setattr(ingest, "_LOGS_SQL", ingest._LOGS_SQL + " and node_id <> 'n0'")  # a reader bug
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [workflow_traces],
+            partition_key=DAY.isoformat(),
+            resources=_resources(source, warehouse_path),
+            instance=instance,
+        )
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.metadata["source_step_runs"].value == 1000 and check.metadata["written_step_runs"].value == 800
+
+
 def test_unreachable_database_is_a_clear_error_retried_by_policy(warehouse_path):
     policy = workflow_traces.op.retry_policy
     assert policy is not None and policy.max_retries >= 1  # Dagster re-runs the partition after a delay

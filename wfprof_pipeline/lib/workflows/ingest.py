@@ -76,19 +76,25 @@ STEP_RUN_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
     "for_each_node_id": (pl.Utf8(), "varchar", "The for-each node driving the iteration, else null"),
 }
 
+_EXECUTIONS_WHERE = f"""{schema.EXECUTIONS} where started_at >= %(start)s and started_at < %(end)s
+  and id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
+_LOGS_WHERE = f"""{schema.LOGS} where started_at >= %(start)s and started_at < %(end)s
+  and execution_id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
+
 _EXECUTIONS_SQL = f"""
 select id, workflow_id, user_id, status, started_at::timestamp, completed_at::timestamp, duration,
        total_steps::text, completed_steps::text, current_node_id,
        octet_length(input::text), octet_length(output::text), left(error, {_ERROR_FETCH_CHARS})
-from {schema.EXECUTIONS} where started_at >= %(start)s and started_at < %(end)s
-  and id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
+from {_EXECUTIONS_WHERE}"""
 
 _LOGS_SQL = f"""
 select id, execution_id, node_id, node_name, node_type, status, started_at::timestamp,
        completed_at::timestamp, duration, octet_length(input::text), octet_length(output::text),
        left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id
-from {schema.LOGS} where started_at >= %(start)s and started_at < %(end)s
-  and execution_id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
+from {_LOGS_WHERE}"""
+
+# The source's own count of the day, in the same snapshot: independent of the COPY slicing and CSV parsing.
+_COUNT_SQL = f"select (select count(*) from {_EXECUTIONS_WHERE}), (select count(*) from {_LOGS_WHERE})"
 
 # Columns whose text form is parsed in polars (KeeperHub stores numbers as text).
 _NUMERIC_FROM_TEXT = {"duration_ms": pl.Float64, "total_steps": pl.Int64, "completed_steps": pl.Int64}
@@ -107,7 +113,7 @@ class DayCounts:
 @dataclass(frozen=True)
 class DayIngest:
     day: date
-    source: DayCounts  # rows in Postgres for the day, in the snapshot that was copied
+    source: DayCounts  # count(*) in Postgres for the day, in the snapshot that was copied
     written: DayCounts  # rows in DuckDB for the day after the write
     copy_seconds: float
     write_seconds: float
@@ -203,9 +209,10 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
     edges = [start + i * step for i in range(slices)] + [end]
     work: queue.Queue = queue.Queue(maxsize=2)
     copy_seconds = 0.0
+    counted = DayCounts(-1, -1)
 
     def reader() -> None:
-        nonlocal copy_seconds
+        nonlocal copy_seconds, counted
         began = time.perf_counter()
         try:
             with conn.transaction(), conn.cursor() as cur:
@@ -213,6 +220,9 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
                 work.put((EXECUTION_COLUMNS, _copy_csv(cur, _EXECUTIONS_SQL, {"start": start, "end": end})))
                 for lo, hi in itertools.pairwise(edges):
                     work.put((STEP_RUN_COLUMNS, _copy_csv(cur, _LOGS_SQL, {"start": lo, "end": hi})))
+                # Counted after the COPYs (same snapshot) so it overlaps the writer's last insert.
+                row = cur.execute(_COUNT_SQL, {"start": start, "end": end}).fetchone()
+                counted = DayCounts(int(row[0]), int(row[1]))
             copy_seconds = time.perf_counter() - began
             work.put(None)
         except BaseException as exc:  # handed to the writer, which rolls back and reports it
@@ -222,7 +232,6 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
     ensure_tables(con)
     began = time.perf_counter()
     csv_bytes = 0
-    source = {EXECUTIONS_TABLE: 0, STEP_RUNS_TABLE: 0}
     con.execute("begin transaction")
     try:
         for table in (EXECUTIONS_TABLE, STEP_RUNS_TABLE):
@@ -236,7 +245,6 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
             frame = _frame(data, columns)
             del data
             table = EXECUTIONS_TABLE if columns is EXECUTION_COLUMNS else STEP_RUNS_TABLE
-            source[table] += frame.height
             _insert(con, table, frame, columns)
         con.execute("commit")
     except BaseException as exc:
@@ -254,7 +262,7 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
     written = count_day(con, day)
     return DayIngest(
         day,
-        DayCounts(source[EXECUTIONS_TABLE], source[STEP_RUNS_TABLE]),
+        counted,
         written,
         copy_seconds,
         max(0.0, total - copy_seconds),
