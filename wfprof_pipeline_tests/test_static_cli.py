@@ -123,6 +123,14 @@ def test_empty_and_missing_roots_are_clear_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("pattern", ["", "/etc/*", "../*/steps/*"])
+def test_bad_globs_are_clear_errors(corpus, capsys, pattern):
+    assert main(["analyze", "--root", str(corpus), "--glob", pattern]) == 2
+    assert f"step file glob {pattern!r} must be a non-empty pattern relative to the corpus root" in (
+        capsys.readouterr().err
+    )
+
+
 def test_custom_globs_and_rules(corpus, tmp_path, capsys):
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"rules": [{"pattern": "fetch", "kind": "egress"}]}))

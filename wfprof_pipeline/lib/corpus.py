@@ -52,6 +52,8 @@ def discover(root: Path | str, globs: tuple[str, ...] | list[str] = DEFAULT_GLOB
     root = root.resolve()
     found: dict[str, StepFile] = {}
     for pattern in globs:
+        if not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise CorpusError(f"step file glob {pattern!r} must be a non-empty pattern relative to the corpus root")
         for path in root.glob(pattern):
             if not path.is_file() or not is_step_file(path):
                 continue
