@@ -241,6 +241,23 @@ def test_cli_honours_the_seed_variables(seeded, tmp_path):
         row = conn.execute("select status, completed_steps from workflow_executions where id = 'exec_cli_1'").fetchone()
     assert row == ("success", "2")
 
+    # A finished execution is not run again (that would overwrite it and duplicate its log rows),
+    # neither through the CLI nor straight through the Node runner.
+    again = subprocess.run(
+        [sys.executable, "-m", "wfprof_pipeline.cli", "profile-workflow"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 2 and "'exec_cli_1' is success, not pending" in again.stderr, again.stderr
+    with pytest.raises(runner.WorkflowRunError, match="is success, not pending"):
+        runner.run(_job(url, "wf_order_email", tmp_path), url, mode="none", execution_id="exec_cli_1")
+    with postgres.connect(url) as conn:
+        logs = conn.execute("select count(*) from workflow_execution_logs where execution_id = 'exec_cli_1'")
+        assert logs.fetchone()[0] == 2
+
     bad = subprocess.run(
         [sys.executable, "-m", "wfprof_pipeline.cli", "profile-workflow", "--workflow-id", "nope"],
         env={**os.environ, "DATABASE_URL": url},

@@ -288,6 +288,11 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
     if (ex.rows[0].workflow_id !== workflow.id) {
       throw new RunnerError('unknown_execution', `execution ${JSON.stringify(executionId)} belongs to workflow ${JSON.stringify(ex.rows[0].workflow_id)}, not ${JSON.stringify(workflow.id)}`);
     }
+    // Re-running a finished (or running) execution would overwrite the platform's record and add a second
+    // set of log rows: only a pending one is taken over.
+    if (ex.rows[0].status !== 'pending') {
+      throw new RunnerError('execution_not_pending', `execution ${JSON.stringify(executionId)} is ${ex.rows[0].status}, not pending: only a pending execution can be run as itself`);
+    }
     // The app stored the trigger input with the execution; WORKFLOW_INPUT, when given, wins.
     if (!env.WORKFLOW_INPUT && !jobInputs && ex.rows[0].input && typeof ex.rows[0].input === 'object') triggerInput = ex.rows[0].input;
     await client.query(

@@ -118,11 +118,18 @@ def load_workflow(conn: psycopg.Connection, workflow_id: str) -> StoredWorkflow:
 
 
 def check_execution(conn: psycopg.Connection, workflow_id: str, execution_id: str) -> None:
-    row = conn.execute("select workflow_id from workflow_executions where id = %s", (execution_id,)).fetchone()
+    """The execution exists, is the workflow's, and is still pending (the runner takes it over)."""
+    row = conn.execute("select workflow_id, status from workflow_executions where id = %s", (execution_id,)).fetchone()
     if row is None:
         raise WorkflowRunError(f"unknown execution id {execution_id!r}")
     if row[0] != workflow_id:
         raise WorkflowRunError(f"execution {execution_id!r} belongs to workflow {row[0]!r}, not {workflow_id!r}")
+    if row[1] != "pending":
+        # Re-running it would overwrite the platform's record and add a second set of log rows.
+        raise WorkflowRunError(
+            f"execution {execution_id!r} is {row[1]}, not pending: only a pending execution can be run as itself "
+            "(omit the execution id to create a new one)"
+        )
 
 
 def step_for_action(registry: StepRegistry, action_type: str) -> StepEntry | None:
