@@ -17,6 +17,7 @@ import pytest
 from wfprof_pipeline.cli import main
 from wfprof_pipeline.lib.profiling.models import CategoryCounts, HarnessDocument, PhaseResult, StepOutcome
 from wfprof_pipeline.lib.profiling.runner import ProfileOptions, RunResult, profile_steps
+from wfprof_pipeline.lib.profiling.stub import StubError, StubProcess
 from wfprof_pipeline.lib.profiling.summary import summarize
 from wfprof_pipeline.lib.registry import load_for_root
 
@@ -296,3 +297,18 @@ def test_cli_json_keeps_the_seed_keys(capsys: pytest.CaptureFixture[str]) -> Non
     assert out["stepName"] == "math/aggregate" and out["mode"] == "precise"
     assert out["phases"]["execute"]["calls"]["own"] > 0 and out["error"] is None
     assert out["totalCalls"] == sum(p["totalCalls"] for p in out["phases"].values())
+
+
+@pytest.mark.parametrize(
+    ("script", "fragment"),
+    [
+        ("exec sleep 30", "no port announced within 0.5 s"),  # hangs before announcing its port
+        ("echo 'cannot bind' >&2; exit 1", "cannot bind"),
+    ],
+)
+def test_a_stub_that_does_not_start_is_a_clear_error(tmp_path: Path, script: str, fragment: str) -> None:
+    fake_node = tmp_path / "node"
+    fake_node.write_text(f"#!/bin/sh\n{script}\n")
+    fake_node.chmod(0o755)
+    with pytest.raises(StubError, match=fragment):
+        StubProcess(str(fake_node), start_timeout_s=0.5)

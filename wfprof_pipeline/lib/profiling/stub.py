@@ -5,6 +5,7 @@ its own routes, base URL (`/t/<token>`) and request log."""
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import urllib.request
 import uuid
@@ -40,11 +41,16 @@ class StubProcess:
             )
         except FileNotFoundError:
             raise StubError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
-        line = self._proc.stdout.readline() if self._proc.stdout else ""
+        # Wait for the port line at most start_timeout_s: a stub that never answers must not hang the batch.
+        ready = select.select([self._proc.stdout], [], [], start_timeout_s)[0] if self._proc.stdout else []
+        line = self._proc.stdout.readline() if ready and self._proc.stdout else ""
         try:
             self.port = int(json.loads(line)["port"])
         except (ValueError, KeyError, TypeError):
             err = self._proc.stderr.read() if self._proc.stderr and self._proc.poll() is not None else ""
+            if not (line or err):
+                err = f"no port announced within {start_timeout_s:g} s"
+            self._kill()
             self.close()
             raise StubError(f"the stub server did not start: {(line or err).strip()[:300]}") from None
         self.base = f"http://127.0.0.1:{self.port}"
@@ -67,6 +73,11 @@ class StubProcess:
         log = self._request("GET", f"/__wfprof/tenants/{token}/log").get("log", [])
         self._request("DELETE", f"/__wfprof/tenants/{token}")
         return [IoRequest.model_validate(entry) for entry in log]
+
+    def _kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
 
     def close(self) -> None:
         if self._proc.poll() is None:
