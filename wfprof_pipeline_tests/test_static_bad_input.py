@@ -206,3 +206,13 @@ def test_callee_paths_drop_optional_chaining_and_non_null():
     assert [(c.callee, c.kind) for c in result.external_calls] == [
         ("db.select", "db"), ("signer.sendTransaction", "web3"), ("fetch", "fetch")
     ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["async function f() { await using r = open(); }", "function f() { using r = open(); }",
+     "class K { static accessor v = 1; }"],
+)
+def test_syntax_the_grammar_lacks_is_flagged_not_silently_miscounted(source):
+    # Valid TypeScript that tree-sitter-typescript 0.23 cannot parse (README says so): the row must be flagged.
+    assert analyze_text(source).parse_error is not None
