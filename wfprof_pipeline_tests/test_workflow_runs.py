@@ -303,6 +303,40 @@ def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_p
     assert [s[1] for s in steps if s[0] == "wf_latency_digest"] == ["trigger", "aggregate", "mail", "post"]
     assert all(s[3] == "success" and s[4] == s[5] and s[4] > 0 for s in steps)
 
+    # When no selected workflow can be profiled the asset fails and the previous profiles stay.
+    edge = {"id": "t-a", "source": "t", "target": "a"}
+    _insert_workflow(url, "wf_unprofilable", [_node("t", "trigger"), _node("a", action="ftp/upload")], [edge])
+    broken = {"ops": {"workflow_profiles": {"config": {"workflow_ids": ["wf_unprofilable"]}}}}
+    with dg.instance_for_test() as instance:
+        failed = dg.materialize(
+            [workflow_profiles], resources=resources, instance=instance, run_config=broken, raise_on_error=False
+        )
+    assert not failed.success
+    with duckdb.connect(str(warehouse_path)) as con:
+        assert con.execute("select count(*) from workflow_profiles").fetchone()[0] == 12
+
+
+def test_profile_targets_ignore_executions_wfprof_profiled(seeded):
+    from wfprof_pipeline.lib.workflows import profiles
+
+    url, _ = seeded
+    with postgres.connect(url, autocommit=True) as conn:
+        least = conn.execute(
+            "select workflow_id from workflow_executions where id not like 'wfprof-prof-%' "
+            "group by 1 order by count(*), 1 limit 1"
+        ).fetchone()[0]
+        # Many profiled runs of the least-executed workflow, the latest with an input of their own.
+        conn.execute(
+            "insert into workflow_executions (id, workflow_id, user_id, status, input, started_at) "
+            "select 'wfprof-prof-t' || g, %s, 'u', 'success', '{\"profiled\": true}', now() + g * interval '1 s' "
+            "from generate_series(1, 40) g",
+            (least,),
+        )
+        top = profiles.targets(conn, [], 1)
+        (own,) = profiles.targets(conn, [least], 1)
+    assert top[0][0] != least
+    assert own[1] != {"profiled": True}
+
 
 def test_demo_seed_command_is_idempotent(seeded):
     url, _ = seeded

@@ -100,11 +100,11 @@ def workflow_profiles(
                 context.log.warning(f"workflow {wid} could not be profiled: {outcome}")
             else:
                 docs.append((outcome, stored[wid].name))
+    if targets and not docs:  # before any write: the previous profiles stay in the warehouse
+        raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}")
     profile_frame, step_frame = profiles.frames(docs)
     n_profiles = warehouse.replace_table("workflow_profiles", profile_frame)
     n_steps = warehouse.replace_table("workflow_profile_steps", step_frame)
-    if targets and not docs:
-        raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}")
     totals = profile_frame.group_by("category").agg(pl.col("calls").sum()).sort("calls", descending=True)
     all_calls = int(totals["calls"].sum() or 0)
     yield dg.MaterializeResult(

@@ -104,8 +104,11 @@ def targets(conn: psycopg.Connection, workflow_ids: list[str], limit: int) -> li
     """(workflow id, trigger input) to profile: the given ids, else the most-executed workflows.
 
     The input is that of the workflow's latest successful execution (what it really runs with), else {}.
+    Executions wfprof itself profiled count for neither: each profiling run would otherwise make its
+    workflow "more executed" and keep it in the selection.
     """
     schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
+    profiled = schema.PROFILED_EXECUTION_PREFIX + "%"
     if workflow_ids:
         ids = list(workflow_ids)
     else:
@@ -113,16 +116,16 @@ def targets(conn: psycopg.Connection, workflow_ids: list[str], limit: int) -> li
             r[0]
             for r in conn.execute(
                 "select w.id from workflows w join workflow_executions e on e.workflow_id = w.id "
-                "group by w.id order by count(*) desc, w.id limit %s",
-                (limit,),
+                "where e.id not like %s group by w.id order by count(*) desc, w.id limit %s",
+                (profiled, limit),
             ).fetchall()
         ]
     out = []
     for wid in ids:
         row = conn.execute(
             "select input from workflow_executions where workflow_id = %s and status = 'success' "
-            "and input is not null order by started_at desc limit 1",
-            (wid,),
+            "and input is not null and id not like %s order by started_at desc limit 1",
+            (wid, profiled),
         ).fetchone()
         out.append((wid, row[0] if row and isinstance(row[0], dict) else {}))
     return out
