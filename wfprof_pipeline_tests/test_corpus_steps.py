@@ -44,6 +44,7 @@ def test_sdks_are_pinned_exactly_and_locked() -> None:
         ("sendgrid/steps/send-email.ts", 'from "@sendgrid/mail"'),
         ("web3/steps/check-balance.ts", "new ethers.JsonRpcProvider"),
         ("web3/steps/check-balance-viem.ts", "createPublicClient"),
+        ("web3/steps/read-contract.ts", "new Contract("),
         ("web3/steps/transfer-funds.ts", "new ethers.Wallet"),
         ("math/steps/aggregate.ts", "function aggregate"),
         ("code/steps/run-code.ts", "vm.Script"),
