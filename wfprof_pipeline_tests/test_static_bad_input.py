@@ -210,7 +210,7 @@ def test_callee_paths_drop_optional_chaining_and_non_null():
 
 @pytest.mark.parametrize(
     "source",
-    ["async function f() { await using r = open(); }", "function f() { using r = open(); }",
+    ["function f(xs) { for (using x of xs) {} }", "async function f(xs) { for (await using x of xs) {} }",
      "class K { static accessor v = 1; }"],
 )
 def test_syntax_the_grammar_lacks_is_flagged_not_silently_miscounted(source):

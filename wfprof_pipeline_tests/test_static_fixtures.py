@@ -191,6 +191,8 @@ INLINE = [
     ("class K { static { for (const k in this) {} } m = () => this ? 1 : 0; }", 3, [2, 1, 2]),
     # An auto-accessor's value is no field initializer for ESLint, and a function in it is a bare arrow.
     ("class K { accessor w = a && b; accessor v = () => c || d; n = e ?? f; }", 4, [2, 2]),
+    # `await using` declares (no await expression); tree-sitter reads it as `await (using r = …)`.
+    ("async function f(a) { await using r = a ?? open(); using s = r; await r; }", 2, [2]),
 ]
 
 

@@ -109,6 +109,11 @@ def captures(tree: ts.Tree, name: str) -> dict[str, list[ts.Node]]:
             excluded.add(parent.id)
     if excluded and "call" in caps:
         caps["call"] = [c for c in caps["call"] if c.id not in excluded]
+    # tree-sitter-typescript 0.23 parses an `await using x = …` declaration as `await (using x = …)`: the
+    # compiler has no AwaitExpression there.
+    if "await" in caps:
+        caps["await"] = [a for a in caps["await"] if not _is_using_declaration(a.named_children[0] if
+                                                                              a.named_child_count else None)]
     defaults = [p for p in caps.pop("parameter", ()) if p.child_by_field_name("value") is not None]
     if defaults:
         caps.setdefault("default", []).extend(defaults)
@@ -118,6 +123,12 @@ def captures(tree: ts.Tree, name: str) -> dict[str, list[ts.Node]]:
     if values:
         caps["field_value"] = values
     return caps
+
+
+def _is_using_declaration(node: ts.Node | None) -> bool:
+    return node is not None and node.type == "assignment_expression" and any(
+        not c.is_named and c.type == "using" for c in node.children
+    )
 
 
 def is_accessor(field: ts.Node) -> bool:
