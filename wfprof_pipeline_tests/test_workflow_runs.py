@@ -371,3 +371,15 @@ def test_profiled_executions_stay_out_of_the_traces(seeded, build_dir):
             step_ids = {r[0] for r in con.execute("select distinct execution_id from workflow_step_runs").fetchall()}
     assert profiled not in ids and profiled not in step_ids
     assert len(ids) >= result.executions  # every demo (unprofiled) execution is there
+
+
+def test_profiling_a_database_without_the_schema_names_what_is_missing(embedded_db):
+    from wfprof_pipeline.lib.workflows import profiles, schema
+
+    with postgres.connect(embedded_db, autocommit=True) as conn:
+        with pytest.raises(schema.SchemaMismatch, match="table workflows is missing"):
+            runner.load_workflow(conn, "wf_order_email")
+        schema.create_schema(conn)
+        conn.execute("alter table workflows drop column edges")
+        with pytest.raises(schema.SchemaMismatch, match=r"workflows lacks column\(s\) edges"):
+            profiles.targets(conn, [], 8)
