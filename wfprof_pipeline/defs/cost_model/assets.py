@@ -38,7 +38,7 @@ from wfprof_pipeline.lib.cost_model.policy import PolicyError, load_policy
 from wfprof_pipeline.lib.cost_model.pricing import STEP_PRICING_SCHEMA, price_steps
 from wfprof_pipeline.lib.cost_model.priorities import PRIORITIES_SCHEMA, priorities_table
 from wfprof_pipeline.lib.cost_model.report import summary_markdown, write_report
-from wfprof_pipeline.lib.cost_model.tiers import STEP_TIERS_SCHEMA, assign_tiers
+from wfprof_pipeline.lib.cost_model.tiers import NEAR_THRESHOLD_MARGIN, STEP_TIERS_SCHEMA, assign_tiers
 from wfprof_pipeline.lib.cost_model.user_code import (
     DEFAULT_FUEL_BUDGET,
     USER_CODE_FUEL_SCHEMA,
@@ -108,7 +108,8 @@ def step_tiers(
     if unt.height:
         context.log.warning(f"{unt.height} step(s) not tiered: {', '.join(unt['step_id'].to_list())}")
     by_tier = {t: tiers.filter(pl.col("tier") == t).height for t in ("light", "medium", "heavy")}
-    close = tiers.filter(pl.col("boundary_margin") < 0.1)
+    near = pl.col("boundary_margin") < NEAR_THRESHOLD_MARGIN
+    close = tiers.filter(near) if policy.tiers.basis == "all" else tiers.clear()  # other bases are reproducible
     for row in close.iter_rows(named=True):
         context.log.warning(f"{row['step_id']} is within {row['boundary_margin']:.0%} of a tier threshold "
                             f"({row['ratio_to_lightest']:.1f}× the lightest): its tier may flip between runs")

@@ -18,10 +18,11 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "lightest_step": "The reference: the step with the fewest (but more than zero) calls",
         "ratio_to_lightest": "tier_calls / the lightest step's (0 for a step with no calls; null if untiered)",
         "tier": "light | medium | heavy by the policy's ratio thresholds; null if not tiered",
-        "boundary_margin": "Distance of the ratio to the nearest tier threshold, relative to it (0.1 = within "
-                           "10 %: run-to-run noise in Node's import counts could flip the tier)",
+        "boundary_margin": "Distance of the ratio to the nearest tier threshold, relative to it (on the all "
+                           "basis, under 0.25 is noted: run-to-run noise in Node's import counts could flip "
+                           "the tier)",
         "status": "ok | missing_profile | profile_error | untiered",
-        "note": "Why a step is not tiered",
+        "note": "Why a step is not tiered, or that its tier is near a threshold",
     },
     "step_pricing": {
         "step_id": "Registry step id",
