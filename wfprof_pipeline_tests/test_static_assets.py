@@ -119,6 +119,8 @@ def test_budget_from_environment(corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("WFPROF_COMPLEXITY_BUDGET", "lots")
     result = _run(corpus, tmp_path / "w2.duckdb")
     assert not result.success  # a bad budget is a clear error, not a silent pass
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "WFPROF_COMPLEXITY_BUDGET='lots' is not a number" in failure.event_specific_data.error.cause.message
 
 
 def test_check_rounds_the_average_like_the_cli(tmp_path):
