@@ -124,6 +124,13 @@ def test_text_report_has_categories_extremes_budgets_and_fits(calibration: cal.C
     assert "workflow_sim" in text.split("most expensive:")[1].splitlines()[0]
 
 
+def test_text_report_survives_a_flat_workload(calibration: cal.Calibration) -> None:
+    # e.g. a remote sandbox whose fuel does not grow with iterations: no division by a zero slope
+    flat = [f.model_copy(update={"fuel_per_op": 0.0}) if f.workload == "comparison" else f for f in calibration.fits]
+    text = cal.text_report(calibration.model_copy(update={"fits": flat}))
+    assert "least expensive: comparison (0)" in text and "spread:" not in text
+
+
 def test_a_failing_measurement_is_reported_not_raised() -> None:
     broken = cal.Workload("broken", "test", "throws", "throw new Error('boom');", sizes=(10, 20))
     m = cal.measure(default_sandbox(), broken, 10, repeats=2)

@@ -307,8 +307,9 @@ def text_report(cal: Calibration) -> str:
             "",
             f"  most expensive:  {', '.join(f'{f.workload} ({f.fuel_per_op:,.0f})' for f in ops[::-1][:3])}",
             f"  least expensive: {', '.join(f'{f.workload} ({f.fuel_per_op:,.0f})' for f in ops[:3])}",
-            f"  spread: {ops[-1].fuel_per_op / ops[0].fuel_per_op:,.0f}x",
         ]
+        if ops[0].fuel_per_op > 0:  # a remote sandbox may give a flat (zero-slope) workload
+            lines.append(f"  spread: {ops[-1].fuel_per_op / ops[0].fuel_per_op:,.0f}x")
     if cal.budgets:
         lines += ["", f"  {'target ops':>12}{'budget (p90)':>16}{'budget (median)':>18}{'seed-style':>16}"]
         for b in cal.budgets:
