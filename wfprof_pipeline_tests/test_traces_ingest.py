@@ -86,6 +86,19 @@ def test_days_with_data_and_an_empty_day(system_db: str, warehouse_path):
         assert ingest.ingest_day(conn, con, NEXT).written == ingest.DayCounts(30, 90)
 
 
+def test_a_database_with_another_datestyle_and_timezone_ingests_the_same_utc_day(embedded_db: str, warehouse_path):
+    with postgres.connect(embedded_db, autocommit=True) as conn:
+        synthetic.generate(conn, executions=20, steps_per_execution=2, day=DAY, prefix="a")
+        conn.execute(f"alter database \"{conn.info.dbname}\" set datestyle to 'SQL, DMY'")
+        conn.execute(f"alter database \"{conn.info.dbname}\" set timezone to 'Asia/Kolkata'")
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        assert conn.execute("show datestyle").fetchone()[0] == "SQL, DMY"
+        assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(20, 40)
+        first = con.execute("select min(started_at) from workflow_executions").fetchone()[0]
+        expected = conn.execute("select min(started_at) from workflow_executions").fetchone()[0]
+    assert first == expected
+
+
 def test_missing_table_and_missing_column_are_named(embedded_db: str):
     with postgres.connect(embedded_db, autocommit=True) as conn:
         with pytest.raises(schema.SchemaMismatch, match="table workflow_executions is missing"):

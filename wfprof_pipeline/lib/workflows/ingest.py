@@ -171,11 +171,13 @@ def _scrub_errors(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _session(conn: psycopg.Connection) -> None:
-    """Autocommit (each snapshot is an explicit transaction) and UTC, so `::date` means the UTC day."""
+    """Autocommit (each snapshot is an explicit transaction), UTC so `::date` means the UTC day, and ISO
+    dates: COPY writes timestamps in the session's DateStyle, which a database may set to e.g. `SQL, DMY`."""
     if not conn.autocommit:
         conn.rollback()  # the reader only reads: nothing of the caller's can be lost
         conn.autocommit = True
     conn.execute("set timezone to 'UTC'")
+    conn.execute("set datestyle to 'ISO, YMD'")
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
