@@ -183,6 +183,9 @@ def test_counts_do_not_depend_on_the_callers_environment(registry, corpus_run, m
     for i in range(40):
         monkeypatch.setenv(f"WFPROF_TEST_NOISE_{i}", "x")
     monkeypatch.setenv("DATABASE_URL", "postgresql://secret@db/prod")
+    for var in ("HTTP_PROXY", "http_proxy"):  # a proxy of the caller must not see the loopback stub's traffic
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
     again = profile_steps(registry, ["sendgrid/send-email"], ProfileOptions(modes=("precise",), repeat=1))[0]
+    assert not again.failed, again.error
     expected = _row(summary, "sendgrid/send-email", "precise", "import")
     assert again.outcome.phases["import"].calls.package == expected.calls_packages

@@ -17,6 +17,10 @@ from wfprof_pipeline.lib.profiling.models import IoRequest, StepOutcome
 SERVE_STUB = Path(__file__).resolve().parents[2] / "node" / "serve-stub.mjs"
 
 
+# The stub is on loopback: an HTTP_PROXY of the caller's environment must never see these requests.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 class StubError(RuntimeError):
     pass
 
@@ -59,7 +63,7 @@ class StubProcess:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
+        with _NO_PROXY.open(req, timeout=10) as resp:  # loopback only
             return json.loads(resp.read() or b"{}")
 
     def tenant(self, routes: list[dict[str, Any]]) -> tuple[str, str]:
