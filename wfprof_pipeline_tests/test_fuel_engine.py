@@ -57,6 +57,22 @@ def test_later_processes_load_from_the_cache_with_identical_fuel(compiled_cache:
     assert second["fuel"] == first["fuel"] and second["result"] == first["result"] == sum(range(5000))
 
 
+def test_a_cache_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    blob = private / "qjs-x.cwasm"
+    assert engine.trusted_location(blob)  # not written yet: fine
+    blob.write_bytes(b"x")
+    blob.chmod(0o600)
+    assert engine.trusted_location(blob)
+    blob.chmod(0o666)  # anyone could replace the native code in it
+    assert not engine.trusted_location(blob)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+    assert not engine.trusted_location(shared / "qjs-x.cwasm")
+
+
 def test_cache_key_depends_on_the_wasm_bytes() -> None:
     assert engine.cache_key(b"a") != engine.cache_key(b"b")
     assert engine.cache_key(b"a") == engine.cache_key(b"a")

@@ -103,7 +103,8 @@ def load_module(cache_dir: Path | None = None, engine: wasmtime.Engine | None = 
     blob = cache_dir / f"qjs-{cache_key(wasm)}.cwasm"
     module: wasmtime.Module | None = None
     source = "cache"
-    if blob.is_file():
+    trusted = trusted_location(blob)
+    if trusted and blob.is_file():
         try:
             module = wasmtime.Module.deserialize_file(engine, str(blob))
         except wasmtime.WasmtimeError:
@@ -114,7 +115,8 @@ def load_module(cache_dir: Path | None = None, engine: wasmtime.Engine | None = 
             module = wasmtime.Module(engine, wasm)
         except wasmtime.WasmtimeError as exc:
             raise SandboxUnavailable(f"cannot compile {path}: {exc}") from None
-        _write_atomically(blob, module.serialize())
+        if trusted:
+            _write_atomically(blob, module.serialize())
     return LoadedModule(
         engine=engine,
         module=module,
@@ -125,6 +127,26 @@ def load_module(cache_dir: Path | None = None, engine: wasmtime.Engine | None = 
         load_seconds=time.perf_counter() - started,
         cache_path=blob,
     )
+
+
+def trusted_location(blob: Path) -> bool:
+    """Whether `blob` may be loaded: a compiled module is native code run unchecked, so it must sit in a
+    directory (and file) owned by this user that no one else can write — a blob planted in a shared,
+    world-writable cache dir (WFPROF_FUEL_CACHE=/tmp/...) would otherwise run as wfprof.
+
+    A directory that does not exist yet is fine: it will be created private (mode 0700).
+    """
+    uid = os.getuid()
+    for path in (blob.parent, blob):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        if st.st_uid != uid or st.st_mode & 0o022:
+            return False
+    return True
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
