@@ -115,3 +115,16 @@ def test_bad_input_file_is_an_error_for_that_step(tmp_path: Path) -> None:
     (tmp_path / "in.json").write_text(json.dumps([1, 2]))
     with pytest.raises(RegistryError, match="JSON object"):
         reg.input_for(reg.get("a/b"))
+
+
+def test_a_registry_kept_outside_the_checkout_names_the_checkouts_files(tmp_path: Path, monkeypatch) -> None:
+    """README: WFPROF_STEPS_ROOT=<KeeperHub checkout>, WFPROF_STEP_REGISTRY=<elsewhere>/registry.toml."""
+    checkout, elsewhere = tmp_path / "keeperhub", tmp_path / "wfprof"
+    (checkout / "plugins" / "a" / "steps").mkdir(parents=True)
+    (checkout / "plugins" / "a" / "steps" / "b.ts").write_text("export async function bStep() {}\n")
+    elsewhere.mkdir()
+    _write(elsewhere, GOOD_STEP)
+    monkeypatch.setenv("WFPROF_STEP_REGISTRY", str(elsewhere / "registry.toml"))
+    reg = load_for_root(checkout)
+    assert reg.root == checkout.resolve()
+    assert reg.module_path(reg.get("a/b")).is_file()

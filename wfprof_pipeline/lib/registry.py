@@ -200,6 +200,6 @@ def load_registry(path: Path | str, root: Path | str | None = None) -> StepRegis
 
 
 def load_for_root(root: Path | str, explicit: Path | str | None = None) -> StepRegistry:
-    """The registry of a corpus root. With the default location, module paths are relative to the root."""
-    path = registry_path(root, explicit)
-    return load_registry(path, root=None if explicit or os.environ.get(ENV_STEP_REGISTRY) else root)
+    """The registry of a corpus root. Module paths are relative to the root wherever the registry lives
+    (a registry kept outside a KeeperHub checkout names the checkout's files, as step_sources does)."""
+    return load_registry(registry_path(root, explicit), root=root)
