@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from wfprof_pipeline.lib.profiling.runner import compile_steps
 from wfprof_pipeline.lib.registry import (
     IO_CLASSES,
     RegistryError,
@@ -121,10 +122,17 @@ def test_a_registry_kept_outside_the_checkout_names_the_checkouts_files(tmp_path
     """README: WFPROF_STEPS_ROOT=<KeeperHub checkout>, WFPROF_STEP_REGISTRY=<elsewhere>/registry.toml."""
     checkout, elsewhere = tmp_path / "keeperhub", tmp_path / "wfprof"
     (checkout / "plugins" / "a" / "steps").mkdir(parents=True)
-    (checkout / "plugins" / "a" / "steps" / "b.ts").write_text("export async function bStep() {}\n")
+    step = checkout / "plugins" / "a" / "steps" / "b.ts"
+    step.write_text('import "server-only";\nexport async function bStep() {}\n')
     elsewhere.mkdir()
-    _write(elsewhere, GOOD_STEP)
+    (elsewhere / "server-only.ts").write_text("export {};\n")
+    _write(elsewhere, f'[shims]\n"server-only" = "{elsewhere / "server-only.ts"}"\n' + GOOD_STEP)
     monkeypatch.setenv("WFPROF_STEP_REGISTRY", str(elsewhere / "registry.toml"))
     reg = load_for_root(checkout)
     assert reg.root == checkout.resolve()
     assert reg.module_path(reg.get("a/b")).is_file()
+    # a shim kept beside that registry (an absolute path) compiles into the build's shim folder, not above it
+    compiled, shim_dir = compile_steps(reg, reg.steps.values(), tmp_path / "build")
+    assert compiled["plugins/a/steps/b.ts"].error is None
+    shims = list((tmp_path / "build").rglob("server-only.mjs"))
+    assert len(shims) == 1 and shims[0].is_relative_to(shim_dir)

@@ -37,7 +37,9 @@ function resolveFile(base) {
 const isBare = (s) => !s.startsWith('.') && !s.startsWith('/') && !s.startsWith('node:') && !s.startsWith('file:');
 
 function outPath(outDir, kind, rel) {
-  const noExt = rel.replace(/\.[cm]?[jt]sx?$/, '');
+  // Files outside the root (absolute or ../ paths) still land inside <outDir>/<kind>.
+  const inside = path.normalize(rel).split(path.sep).filter((p) => p && p !== '..').join(path.sep);
+  const noExt = inside.replace(/\.[cm]?[jt]sx?$/, '');
   return path.join(outDir, kind, `${noExt}.mjs`);
 }
 
