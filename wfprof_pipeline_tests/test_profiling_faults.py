@@ -284,6 +284,8 @@ def test_cli_unknown_step_and_bad_input(capsys: pytest.CaptureFixture[str]) -> N
     assert "must be a JSON object" in capsys.readouterr().err
     assert main(["profile", "--compare", "math/aggregate"]) == 2
     assert "at least two" in capsys.readouterr().err
+    assert main(["profile", "--compare", "math/aggregate, math/aggregate"]) == 2  # the same step twice
+    assert "at least two different" in capsys.readouterr().err
 
 
 def test_cli_json_keeps_the_seed_keys(capsys: pytest.CaptureFixture[str]) -> None:

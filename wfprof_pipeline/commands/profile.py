@@ -76,9 +76,9 @@ def handle(args: argparse.Namespace) -> int:
             raise CliError("--input applies to --step or --compare, not --all")
         ids = registry.ids
     elif args.compare:
-        ids = [s.strip() for s in args.compare.split(",") if s.strip()]
+        ids = list(dict.fromkeys(s.strip() for s in args.compare.split(",") if s.strip()))
         if len(ids) < 2:
-            raise CliError("--compare needs at least two comma-separated step ids")
+            raise CliError("--compare needs at least two different comma-separated step ids")
     else:
         ids = [args.step]
     for step_id in ids:
