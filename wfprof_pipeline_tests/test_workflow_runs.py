@@ -383,3 +383,30 @@ def test_profiling_a_database_without_the_schema_names_what_is_missing(embedded_
         conn.execute("alter table workflows drop column edges")
         with pytest.raises(schema.SchemaMismatch, match=r"workflows lacks column\(s\) edges"):
             profiles.targets(conn, [], 8)
+
+
+def test_user_code_cannot_read_the_runners_credentials(seeded, build_dir, monkeypatch):
+    """node:vm is no sandbox: a stored code node reaching `process` must find no database URL nor our secrets."""
+    url, _ = seeded
+    monkeypatch.setenv("DAGSTER_PG_URL", "postgresql://dagster:dagster-secret@db/dagster")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-sentinel")
+    code = (
+        "const p = console.log.constructor('return process')();"
+        "return { env: Object.entries(p.env).map(([k, v]) => k + '=' + v).join('\\n') };"
+    )
+    nodes = [
+        _node("t", "trigger"),
+        {"id": "c", "data": {"label": "c", "type": "action", "config": {"actionType": "code/run-code", "code": code}}},
+    ]
+    _insert_workflow(url, "wf_env_probe", nodes, [{"id": "t-c", "source": "t", "target": "c"}])
+    doc = runner.run(_job(url, "wf_env_probe", build_dir), url, mode="none")
+    (run,) = doc.runs
+    assert run.status == "success", run.error
+    with postgres.connect(url) as conn:
+        (output,) = conn.execute(
+            "select output from workflow_execution_logs where execution_id = %s and node_id = 'c'", (run.executionId,)
+        ).fetchone()
+    seen = output["result"]["env"]
+    assert "PATH=" in seen  # the probe did read the environment
+    for secret in ("DATABASE_URL", "dagster-secret", "aws-secret-sentinel", url):
+        assert secret not in seen

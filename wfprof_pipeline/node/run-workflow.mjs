@@ -242,6 +242,9 @@ async function main() {
     throw new RunnerError('unreachable', `cannot connect to PostgreSQL: ${err.message}`);
   }
   client.on('error', () => {}); // a dropped connection surfaces on the next query instead
+  // Steps run in this process, users' code nodes too (node:vm is no sandbox): the credentials leave the
+  // environment once the only connection is open.
+  for (const name of ['DATABASE_URL', 'PGPASSWORD', 'DAGSTER_PG_URL']) delete process.env[name];
   const pgPort = Number(client.port) || 5432;
   installEgressGuard({ allowPorts: [stub.port, pgPort], allowUnixSockets: true });
 

@@ -26,6 +26,10 @@ NODE_DIR = Path(__file__).resolve().parents[2] / "node"
 RUNNER = NODE_DIR / "run-workflow.mjs"
 Mode = Literal["none", "precise", "sampling"]
 CATEGORIES = ("database", "step_functions", "external_api", "executor", "node_internals", "other")
+# The runner executes stored workflows, users' code nodes included, and node:vm is no sandbox: it gets
+# only what Node needs from our environment, never the caller's secrets (DAGSTER_PG_URL, cloud keys, …).
+# DATABASE_URL it is given explicitly, and drops from its environment once connected.
+_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 
 
 class WorkflowRunError(RuntimeError):
@@ -243,7 +247,7 @@ def run(
         json.dump(job, fh)
         job_path = fh.name
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k in _PASSED_ENV},
         **(extra_env or {}),
         "WFPROF_WORKFLOW_JOB": job_path,
         "WORKFLOW_ID": job["workflowId"],
@@ -253,14 +257,10 @@ def run(
         "PROFILE_TOP_N": str(top_n),
         "WFPROF_REPEAT": str(repeat),
     }
-    env.pop("PROFILE_OUTPUT", None)
-    env.pop("EXECUTION_ID", None)
     if execution_id:
         env["EXECUTION_ID"] = execution_id
     if workflow_input is not None:
         env["WORKFLOW_INPUT"] = json.dumps(workflow_input)
-    else:
-        env.pop("WORKFLOW_INPUT", None)
     try:
         proc = subprocess.Popen(
             [node, str(RUNNER)],
