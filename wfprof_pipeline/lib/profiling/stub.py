@@ -4,6 +4,7 @@ its own routes, base URL (`/t/<token>`) and request log."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import subprocess
@@ -51,6 +52,9 @@ class StubProcess:
         try:
             self.port = int(json.loads(line)["port"])
         except (ValueError, KeyError, TypeError):
+            if ready and self._proc.poll() is None:  # it answered (garbage or EOF): let it finish dying
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=2)
             err = self._proc.stderr.read() if self._proc.stderr and self._proc.poll() is not None else ""
             if not (line or err):
                 err = f"no port announced within {start_timeout_s:g} s"
