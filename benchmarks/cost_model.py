@@ -76,7 +76,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="wfprof-bench-cost-"))
+    with tempfile.TemporaryDirectory(prefix="wfprof-bench-cost-") as tmp:  # ~20 MB of warehouses, removed after
+        return run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, root: Path) -> int:
     write_registry(root)
     small, big = root / "small.duckdb", root / "big.duckdb"
     build_warehouse(small, trace_rows=2_000)

@@ -60,14 +60,14 @@ def _meta(table: str, schema: dict[str, pl.DataType]) -> dict[str, object]:
     }
 
 
-def _load(warehouse: WarehouseResource, step_corpus: StepCorpusResource, *tables: str):
-    """(inputs, policy, {table: frame or None}) in one connection."""
+def _load(warehouse: WarehouseResource, step_corpus: StepCorpusResource, *tables: str, latency: bool = False):
+    """(inputs, policy, {table: frame or None}) in one connection; trace latency only if asked for."""
     try:
         policy = load_policy()
     except PolicyError as exc:  # a clean one-line failure in the UI, naming the field
         raise dg.Failure(description=str(exc)) from None
     with warehouse.connect() as con:
-        inputs = read_inputs(con, step_corpus.resolved_root())
+        inputs = read_inputs(con, step_corpus.resolved_root(), latency=latency)
         frames = {t: read_table(con, t) for t in tables}
     return inputs, policy, frames
 
@@ -138,7 +138,7 @@ def step_tiers(
 def step_pricing(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
 ) -> dg.MaterializeResult:
-    inputs, policy, frames = _load(warehouse, step_corpus, "step_tiers")
+    inputs, policy, frames = _load(warehouse, step_corpus, "step_tiers", latency=True)  # p95 per step
     tiers = frames["step_tiers"]
     if tiers is None:
         raise dg.Failure("step_tiers does not exist: materialize it first")
@@ -315,7 +315,7 @@ def cost_report(
 ) -> dg.MaterializeResult:
     names = ("step_tiers", "step_pricing", "static_runtime_correlation", "cost_breakdown",
              "optimization_priorities", "user_code_fuel")
-    inputs, policy, f = _load(warehouse, step_corpus, *names)
+    inputs, policy, f = _load(warehouse, step_corpus, *names, latency=True)
     model = assemble(inputs, policy, tiers=f["step_tiers"], pricing=f["step_pricing"],
                      correlation=f["static_runtime_correlation"], breakdown=f["cost_breakdown"],
                      priorities=f["optimization_priorities"])
