@@ -78,6 +78,18 @@ def test_registry_and_compiled_in_platform_code_are_tracked(tmp_path: Path) -> N
     assert isinstance(result, dg.RunRequest) and result.tags["wfprof/changed_files"] == "registry.toml"
 
 
+def test_symlinked_platform_code_is_tracked_through_the_link(tmp_path: Path) -> None:
+    root = _corpus(tmp_path)
+    outside = tmp_path / "shared-lib"
+    (root / "lib").rename(outside)
+    (root / "lib").symlink_to(outside)  # e.g. a workspace package linked into the checkout
+    _, cursor = _tick(root, None)
+    assert "lib/utils.ts" in source_digest.decode_cursor(cursor)
+    (outside / "utils.ts").write_text("export const changed = 1;\n")
+    result, _ = _tick(root, cursor)
+    assert isinstance(result, dg.RunRequest) and result.tags["wfprof/changed_files"] == "lib/utils.ts"
+
+
 def test_missing_corpus_and_bad_cursor(tmp_path: Path) -> None:
     result, cursor = _tick(tmp_path / "nowhere", None)
     assert isinstance(result, dg.SkipReason) and "does not exist" in result.skip_message and cursor is None

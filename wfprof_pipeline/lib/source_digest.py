@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS, EXTENSIONS, discover
@@ -33,7 +34,8 @@ def file_hashes(root: Path, globs: tuple[str, ...] | list[str] = DEFAULT_GLOBS) 
     root = Path(root).resolve()
     out = {}
     for path in tracked_files(root, globs):
-        rel = path.resolve().relative_to(root).as_posix()
+        # Not resolve(): a symlinked lib/ or step file (pnpm workspaces) points outside the root.
+        rel = Path(os.path.relpath(path, root)).as_posix()
         try:
             out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
