@@ -116,3 +116,23 @@ def test_graph_shape_traces_are_daily_and_out_of_the_nightly_job():
     assert traces.partitions_def.start == datetime(2025, 1, 1, tzinfo=traces.partitions_def.start.tzinfo)
     schedule = definitions.resolve_schedule_def("workflow_traces_daily_schedule")
     assert schedule.cron_schedule == "30 0 * * *" and schedule.execution_timezone == "UTC"
+
+
+def test_wfprof_run_ingests_the_days_with_data_and_names_days_outside_the_partitions(
+    embedded_db, warehouse_path, monkeypatch
+):
+    from wfprof_pipeline.definitions import defs
+    from wfprof_pipeline.defs.workflows.run_support import ingest_trace_days
+
+    with postgres.connect(embedded_db, autocommit=True) as conn:
+        synthetic.generate(conn, executions=10, steps_per_execution=2, day=DAY, prefix="in")
+        synthetic.generate(conn, executions=5, steps_per_execution=2, day=date(2024, 6, 1), prefix="old")
+    monkeypatch.setenv("DATABASE_URL", embedded_db)
+    monkeypatch.setenv("WFPROF_WAREHOUSE", str(warehouse_path))
+    log: list[str] = []
+    with dg.instance_for_test() as instance:
+        outcome = ingest_trace_days(defs(), instance, log.append)
+    assert outcome == [(f"workflow_traces[{DAY.isoformat()}]", True)]
+    assert any("1 day(s) with data lie outside the partitions (2024-06-01" in line for line in log), log
+    with duckdb.connect(str(warehouse_path)) as con:
+        assert con.execute("select count(*) from workflow_step_runs").fetchone()[0] == 20

@@ -12,6 +12,7 @@ from datetime import date
 
 import dagster as dg
 
+from wfprof_pipeline.defs.workflows.partitions import TRACES_START_DATE
 from wfprof_pipeline.defs.workflows.schedules import workflow_traces_job
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.settings import Settings
@@ -74,7 +75,14 @@ def ingest_trace_days(
     partitions = definitions.resolve_assets_def("workflow_traces").partitions_def
     valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance)) if partitions else set()
     materialized = instance.get_materialized_partitions(dg.AssetKey("workflow_traces"))
-    pending = [k for k in days_to_ingest(days, materialized) if k in valid]
+    wanted = days_to_ingest(days, materialized)
+    pending = [k for k in wanted if k in valid]
+    if len(pending) < len(wanted):
+        outside = sorted(set(wanted) - set(pending))
+        log(
+            f"workflow traces: {len(outside)} day(s) with data lie outside the partitions "
+            f"({outside[0]} … {outside[-1]}; partitions start {TRACES_START_DATE}) and are not ingested"
+        )
     keys = pending[-MAX_DAYS_PER_RUN:]
     if len(pending) > len(keys):
         log(
