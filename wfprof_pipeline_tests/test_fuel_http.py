@@ -18,7 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wfprof_pipeline.lib.fuel.client import SandboxClient, SandboxRequestFailed, SandboxUnreachable, open_sandbox
+from wfprof_pipeline.lib.fuel.client import (
+    InvalidSandboxUrl,
+    SandboxClient,
+    SandboxRequestFailed,
+    SandboxUnreachable,
+    open_sandbox,
+)
 from wfprof_pipeline.lib.fuel.sandbox import ErrorKind, Limits, default_sandbox
 from wfprof_pipeline.lib.fuel.server import SandboxServer, ServerConfig, make_server
 
@@ -245,6 +251,11 @@ def test_client_reports_an_unreachable_sandbox_clearly() -> None:
     client = SandboxClient(f"http://127.0.0.1:{port}", connect_timeout_s=2)
     with pytest.raises(SandboxUnreachable, match="unreachable"):
         client.evaluate("function fn() {}")
+
+
+def test_a_malformed_sandbox_url_is_a_clear_error() -> None:
+    with pytest.raises(InvalidSandboxUrl, match="not valid"):
+        SandboxClient("http://[::1")
 
 
 def test_client_raises_on_http_errors(server: SandboxServer) -> None:

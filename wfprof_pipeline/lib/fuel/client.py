@@ -18,13 +18,20 @@ class SandboxRequestFailed(RuntimeError):
     """The sandbox answered with an HTTP error instead of an evaluation result."""
 
 
+class InvalidSandboxUrl(ValueError):
+    """SANDBOX_URL is not a URL httpx can use."""
+
+
 class SandboxClient:
     """Same `evaluate` signature as the embedded Sandbox; limits travel in the body (capped by the server)."""
 
     def __init__(self, url: str, *, connect_timeout_s: float = 5.0) -> None:
         self.url = url.rstrip("/")
         self._connect_timeout_s = connect_timeout_s
-        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(60.0, connect=connect_timeout_s))
+        try:
+            self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(60.0, connect=connect_timeout_s))
+        except httpx.InvalidURL as exc:
+            raise InvalidSandboxUrl(f"sandbox URL {url!r} is not valid: {exc}") from None
 
     def close(self) -> None:
         self._http.close()
