@@ -325,6 +325,9 @@ def test_sandbox_serve_on_a_busy_port_is_a_one_line_error() -> None:
         done = subprocess.run([wfprof, "sandbox", "serve", "--port", str(port)], capture_output=True, text=True,
                               timeout=60, cwd=PROJECT_ROOT)
     assert done.returncode == 2 and "cannot listen on 127.0.0.1" in done.stderr
+    bad = subprocess.run([wfprof, "sandbox", "serve", "--port", "70000"], capture_output=True, text=True,
+                         timeout=60, cwd=PROJECT_ROOT)
+    assert bad.returncode == 2 and "not in 0-65535" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_a_full_server_answers_503_instead_of_queueing_forever() -> None:

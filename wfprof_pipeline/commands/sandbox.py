@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.required = True
     serve = actions.add_parser("serve", help="serve POST /evaluate and GET /health")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=3001, help="port (default 3001, the seed's)")
+    serve.add_argument("--port", type=port, default=3001, help="port (default 3001, the seed's; 0 = any free)")
     serve.add_argument("--max-concurrency", type=int, help="evaluations at once (default: CPU count)")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20, help="request size limit (1 MiB)")
     serve.add_argument("--max-fuel", type=int, default=20_000_000_000, help="cap on requested fuel")
@@ -19,6 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-timeout-s", type=float, default=30.0, help="cap on requested wall time")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(handler=handle_serve)
+
+
+def port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is not in 0-65535")
+    return port
 
 
 def handle_serve(args: argparse.Namespace) -> int:
