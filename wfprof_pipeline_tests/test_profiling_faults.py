@@ -88,6 +88,12 @@ STEPS = {
           process.stdout.write(Buffer.from([0xff, 0x80]));  // no newline: right before the harness document
           return { success: true };
         }"""),
+    "absolute-path": textwrap.dedent("""\
+        export async function step(input) {
+          // like SDKs that resolve an absolute API path against their base URL, dropping any path prefix
+          const res = await fetch(new URL('/v3/mail/send', input.base), { method: 'POST', body: '{}' });
+          return { success: res.status === 202, status: res.status };
+        }"""),
     "missing-export": "export async function somethingElse() { return {}; }",
     "syntax": "export async function step( { return 1; }",
 }
@@ -107,6 +113,8 @@ EXTRA = {
     "spins": "timeout_s = 3",
     "spawns-and-spins": "timeout_s = 3",
     "allocates": "timeout_s = 30",
+    "absolute-path": 'input = { base = "{{stub}}/api/" }\n[[steps."faults/absolute-path".responses]]\n'
+                     'path = "/v3/mail/send"\nstatus = 202',
     "unmatched": 'input = { base = "{{stub}}" }\n[[steps."faults/unmatched".responses]]\npath = "/canned"',
 }
 
@@ -181,6 +189,13 @@ def test_the_good_step_is_kept_and_measured(fault_run: dict[str, RunResult]) -> 
     rows = summarize(list(fault_run.values())).profiles
     assert {r.step_id for r in rows} == {f"faults/{n}" for n in fault_run}
     assert [r.error for r in rows if r.step_id == "faults/ok"] == [None, None]
+
+
+def test_requests_to_absolute_paths_reach_the_steps_canned_responses(fault_run: dict[str, RunResult]) -> None:
+    """Each step has its own stub port: a request is the step's whatever its path, so it is answered and counted."""
+    out = fault_run["absolute-path"]
+    assert not out.failed, out.error
+    assert [(r.method, r.path, r.status) for r in out.outcome.io["execute"]] == [("POST", "/v3/mail/send", 202)]
 
 
 def test_bytes_that_are_not_utf8_on_stdout_or_stderr_lose_nothing(fault_run: dict[str, RunResult]) -> None:

@@ -4,9 +4,9 @@
 //
 //   node serve-stub.mjs     prints {"port": N} on stdout, then serves until stdin closes
 //
-// Each step process gets a tenant: PUT /__wfprof/tenants/<token> with its routes, the step's base URL is
-// http://127.0.0.1:N/t/<token>, and GET /__wfprof/tenants/<token>/log returns the requests it made
-// (each with `at`, epoch ms, to split them by phase). See lib/stub-server.mjs.
+// Each step process gets a tenant: PUT /__wfprof/tenants/<token> with its routes answers {port: M}, the
+// tenant's own port and the step's base URL http://127.0.0.1:M; GET /__wfprof/tenants/<token>/log returns
+// the requests it made (each with `at`, epoch ms, to split them by phase). See lib/stub-server.mjs.
 import { createStubServer } from './lib/stub-server.mjs';
 import { writeAllSync } from './lib/write-sync.mjs';
 

@@ -269,8 +269,8 @@ def profile_steps(
                     token = None
                     try:
                         if stub and entry.responses:
-                            token, url = stub.tenant(job["steps"][0]["responses"])
-                            job["stub"] = {"url": url, "port": stub.port}
+                            token, url, port = stub.tenant(job["steps"][0]["responses"])
+                            job["stub"] = {"url": url, "port": port}  # the only port this step may reach
                         doc, error, kind, wall, tail = run_harness(
                             job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s
                         )

@@ -1,6 +1,6 @@
 """The shared canned-response stub: one Node process (wfprof_pipeline/node/serve-stub.mjs) for a whole
 profiling batch, so no stub code runs inside any profiled process. Each step process is a tenant with
-its own routes, base URL (`/t/<token>`) and request log."""
+its own routes, port (its base URL) and request log."""
 
 from __future__ import annotations
 
@@ -70,12 +70,16 @@ class StubProcess:
         with _NO_PROXY.open(req, timeout=10) as resp:  # loopback only
             return json.loads(resp.read() or b"{}")
 
-    def tenant(self, routes: list[dict[str, Any]]) -> tuple[str, str]:
-        """Register routes for one step process; returns (token, base URL for its {{stub}})."""
+    def tenant(self, routes: list[dict[str, Any]]) -> tuple[str, str, int]:
+        """Register routes for one step process; returns (token, base URL for its {{stub}}, its port).
+
+        Each tenant gets its own port, so its base URL is a bare origin: an SDK that resolves an absolute
+        path against it ("/v3/mail/send") still lands in its tenant and is counted."""
         token = uuid.uuid4().hex[:16]
-        url = f"{self.base}/t/{token}"
-        self._request("PUT", f"/__wfprof/tenants/{token}", fill_stub(routes, url))
-        return token, url
+        port = int(self._request("PUT", f"/__wfprof/tenants/{token}", [])["port"])
+        url = f"http://127.0.0.1:{port}"
+        self._request("PUT", f"/__wfprof/tenants/{token}", fill_stub(routes, url))  # now {{stub}} is known
+        return token, url, port
 
     def take_log(self, token: str) -> list[IoRequest]:
         log = self._request("GET", f"/__wfprof/tenants/{token}/log").get("log", [])

@@ -52,9 +52,9 @@ const now = () => performance.timeOrigin + performance.now(); // epoch ms, compa
 
 /**
  * @param {object[]} initialRoutes  routes of the default tenant (requests to plain paths)
- * Requests to /t/<token>/<path> are answered from tenant <token>'s routes instead; tenants are managed
- * over /__wfprof/tenants/<token> (PUT routes, GET …/log, DELETE), so one stub process can serve many
- * concurrently profiled steps (see serve-stub.mjs).
+ * Tenants are managed over /__wfprof/tenants/<token> (PUT routes → {port}, GET …/log, DELETE), so one stub
+ * process can serve many concurrently profiled steps (see serve-stub.mjs). Each tenant listens on its own
+ * port (requests there are its own, whatever their path); /t/<token>/<path> on the main port also works.
  */
 export function createStubServer(initialRoutes = []) {
   const fallback = newTenant(initialRoutes);
@@ -83,8 +83,24 @@ export function createStubServer(initialRoutes = []) {
     if (!m) return json(404, { error: 'unknown control path' });
     const [, token, log] = m;
     if (req.method === 'PUT' && !log) {
-      tenants.set(token, newTenant(JSON.parse(text || '[]')));
-      return json(200, { ok: true });
+      const routes = JSON.parse(text || '[]');
+      const existing = tenants.get(token);
+      if (existing) {
+        existing.routes = routes;
+        existing.state = { lastTxHash: null };
+        return json(200, { ok: true, port: existing.port });
+      }
+      const tenant = newTenant(routes);
+      tenants.set(token, tenant);
+      // Its own port: a step's base URL is a bare origin (SDKs that resolve absolute paths against it
+      // still reach its tenant), and a step never reaches this control API.
+      tenant.server = http.createServer((q, r) => serve(q, r, tenant));
+      tenant.server.keepAliveTimeout = 5_000;
+      tenant.server.listen(0, '127.0.0.1', () => {
+        tenant.port = tenant.server.address().port;
+        json(200, { ok: true, port: tenant.port });
+      });
+      return undefined;
     }
     if (req.method === 'GET' && log) {
       const tenant = tenants.get(token);
@@ -94,13 +110,17 @@ export function createStubServer(initialRoutes = []) {
       return json(200, { log: out });
     }
     if (req.method === 'DELETE' && !log) {
+      const tenant = tenants.get(token);
       tenants.delete(token);
+      tenant?.server?.closeAllConnections?.();
+      tenant?.server?.close();
       return json(200, { ok: true });
     }
     return json(405, { error: 'method not allowed' });
   };
 
-  const server = http.createServer((req, res) => {
+  /** Answer one request; `fixed` = the tenant that owns the port it came in on (else: the main port). */
+  const serve = (req, res, fixed) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -111,10 +131,10 @@ export function createStubServer(initialRoutes = []) {
         return;
       }
       const text = Buffer.concat(chunks).toString('utf8');
-      if (url.pathname.startsWith('/__wfprof/')) return control(req, res, url, text);
-      let tenant = fallback;
+      if (!fixed && url.pathname.startsWith('/__wfprof/')) return control(req, res, url, text);
+      let tenant = fixed ?? fallback;
       let path = url.pathname;
-      const scoped = path.match(/^\/t\/([\w-]+)(\/.*)?$/);
+      const scoped = fixed ? null : path.match(/^\/t\/([\w-]+)(\/.*)?$/);
       if (scoped) {
         tenant = tenants.get(scoped[1]);
         path = scoped[2] ?? '/';
@@ -159,7 +179,8 @@ export function createStubServer(initialRoutes = []) {
       }
       res.writeHead(entry.status, headers).end(body);
     });
-  });
+  };
+  const server = http.createServer((req, res) => serve(req, res, null));
   server.keepAliveTimeout = 5_000;
 
   return {
@@ -181,6 +202,10 @@ export function createStubServer(initialRoutes = []) {
       return out;
     },
     close() {
+      for (const tenant of tenants.values()) {
+        tenant.server?.closeAllConnections?.();
+        tenant.server?.close();
+      }
       server.closeAllConnections?.();
       return new Promise((resolve) => server.close(() => resolve()));
     },
