@@ -63,3 +63,11 @@ def test_bad_policy_and_missing_warehouse_are_one_line_errors(corpus: Path, tmp_
     assert err.count("\n") == 1 and "io_multipliers.chain_writ: Extra inputs are not permitted" in err
     assert main(["report", "--warehouse", str(tmp_path / "nope.duckdb")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    not_duckdb = tmp_path / "notes.txt"
+    not_duckdb.write_text("not a database")
+    assert main(["report", "--warehouse", str(not_duckdb)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read warehouse" in err
+    assert main(["report", "--warehouse", str(corpus / "w.duckdb"), "--output", str(not_duckdb / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write the HTML report" in err

@@ -22,6 +22,9 @@ def handle(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    import duckdb
+
+    from wfprof_pipeline.cli import CliError
     from wfprof_pipeline.lib import warehouse
     from wfprof_pipeline.lib.cost_model.inputs import read_inputs, read_table
     from wfprof_pipeline.lib.cost_model.model import compute_cost_model
@@ -32,15 +35,22 @@ def handle(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = Settings.from_env()
     policy = load_policy(args.policy)
-    with warehouse.session(args.warehouse or settings.warehouse, read_only=True) as con:
-        inputs = read_inputs(con, settings.steps_root)
-        user_code = read_table(con, "user_code_fuel")
+    path = args.warehouse or settings.warehouse
+    try:
+        with warehouse.session(path, read_only=True) as con:
+            inputs = read_inputs(con, settings.steps_root)
+            user_code = read_table(con, "user_code_fuel")
+    except duckdb.Error as exc:  # e.g. not a DuckDB file
+        raise CliError(f"cannot read warehouse {path}: {str(exc).splitlines()[0]}") from None
     model = compute_cost_model(inputs, policy)
 
     html_path = None
     if not args.no_html:
-        html_path = write_report(model, settings.reports_dir, dt.datetime.now(dt.UTC), user_code,
-                                 path=Path(args.output) if args.output else None)
+        try:
+            html_path = write_report(model, settings.reports_dir, dt.datetime.now(dt.UTC), user_code,
+                                     path=Path(args.output) if args.output else None)
+        except OSError as exc:
+            raise CliError(f"cannot write the HTML report: {exc}") from None
 
     if args.json:
         doc = {
