@@ -410,3 +410,32 @@ def test_user_code_cannot_read_the_runners_credentials(seeded, build_dir, monkey
     assert "PATH=" in seen  # the probe did read the environment
     for secret in ("DATABASE_URL", "dagster-secret", "aws-secret-sentinel", url):
         assert secret not in seen
+
+
+def test_a_runner_killed_on_timeout_leaves_no_execution_running(seeded, build_dir):
+    url, _ = seeded
+    code = "while (true) {}"  # synchronous: only the kill can stop it (the vm timeout is raised to 30 s)
+    nodes = [
+        _node("t", "trigger"),
+        {
+            "id": "spin",
+            "data": {
+                "label": "spin",
+                "type": "action",
+                "config": {"actionType": "code/run-code", "code": code, "timeoutMs": 30000},
+            },
+        },
+    ]
+    _insert_workflow(url, "wf_spin", nodes, [{"id": "t-spin", "source": "t", "target": "spin"}])
+    with pytest.raises(runner.WorkflowRunError, match=r"timed out after 4 s.*marked 1 execution\(s\) as error"):
+        runner.run(_job(url, "wf_spin", build_dir), url, mode="precise", timeout_s=4)
+    with postgres.connect(url) as conn:
+        ex = conn.execute(
+            "select id, status, error, completed_at is not null from workflow_executions where workflow_id = 'wf_spin'"
+        ).fetchall()
+        logs = conn.execute(
+            "select node_id, status from workflow_execution_logs where execution_id = %s order by started_at",
+            (ex[0][0],),
+        ).fetchall()
+    assert len(ex) == 1 and ex[0][1:] == ("error", "workflow runner timed out after 4 s; process tree killed", True)
+    assert logs == [("t", "success"), ("spin", "error")]

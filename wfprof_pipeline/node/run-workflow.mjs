@@ -310,6 +310,8 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
       [executionId, workflow.id, workflow.user_id, jsonValue(triggerInput), startedAt, String(order.length)],
     );
   }
+  // If this process is killed (timeout), the caller marks what it announced here as failed.
+  process.stderr.write(`wfprof-run-workflow: execution ${executionId} started\n`);
 
   const outputs = {};
   let completed = 0;

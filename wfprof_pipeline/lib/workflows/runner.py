@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -227,6 +229,38 @@ def compile_for(
 
 # ---------------------------------------------------------------- running
 
+_STARTED_LINE = re.compile(r"^wfprof-run-workflow: execution (\S+) started$", re.MULTILINE)
+
+
+def _fail_abandoned(database_url: str, workflow_id: str, stderr: str, since: datetime, reason: str) -> int:
+    """Mark what a killed runner left `running` as error, as the platform would see a crashed executor.
+
+    Only executions the runner announced on stderr, of this workflow, started since its launch and still
+    running; the number marked, or 0 when the database cannot be reached (the kill may be its fault).
+    """
+    ids = _STARTED_LINE.findall(stderr or "")
+    if not ids:
+        return 0
+    from wfprof_pipeline.lib import postgres
+
+    try:
+        with postgres.connect(database_url, timeout_s=5, autocommit=True) as conn:
+            conn.execute("set timezone to 'UTC'")  # `since` and now() as UTC wall time, whatever the column type
+            marked = conn.execute(
+                "update workflow_executions set status = 'error', error = %s, completed_at = now() at time zone 'utc' "
+                "where id = any(%s) and workflow_id = %s and status = 'running' and started_at >= %s returning id",
+                (reason, ids, workflow_id, since),
+            ).fetchall()
+            done = [r[0] for r in marked]
+            conn.execute(
+                "update workflow_execution_logs set status = 'error', error = %s, "
+                "completed_at = now() at time zone 'utc' where execution_id = any(%s) and status = 'running'",
+                (reason, done),
+            )
+            return len(done)
+    except (psycopg.Error, postgres.PostgresUnreachable):
+        return 0
+
 
 def run(
     job: dict[str, Any],
@@ -273,12 +307,15 @@ def run(
         )
     except FileNotFoundError:
         raise WorkflowRunError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
+    launched = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)  # the runner's clock: UTC
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise WorkflowRunError(f"workflow runner timed out after {timeout_s:g} s; process tree killed") from None
+        _, stderr = proc.communicate()
+        reason = f"workflow runner timed out after {timeout_s:g} s; process tree killed"
+        left = _fail_abandoned(database_url, job["workflowId"], stderr, launched, reason)
+        raise WorkflowRunError(reason + (f"; marked {left} execution(s) as error" if left else "")) from None
     finally:
         Path(job_path).unlink(missing_ok=True)
     lines = [ln for ln in stdout.splitlines() if ln.strip()]
