@@ -40,7 +40,8 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
         outcome.jobs.extend(ingest_trace_days(definitions, instance, log))
         job = definitions.resolve_job_def(NIGHTLY_JOB)
         log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET)
+        with _StepProgress(instance, NIGHTLY_JOB, total=len(job.graph.nodes)):  # one step per op
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET)
         outcome.jobs.append((NIGHTLY_JOB, result.success))
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data is not None:
@@ -59,3 +60,66 @@ def _root_cause(error: object) -> str:
     if cls_name and sep and head.rsplit(".", 1)[-1] == cls_name:
         message = rest
     return message.splitlines()[0] if message else "unknown error"
+
+
+class _StepProgress:
+    """A progress line for an in-process run: watches the run's step events in the instance's event log.
+
+    execute_in_process blocks and offers no per-step callback, so a thread polls the (Postgres) event log.
+    """
+
+    POLL_S = 0.5
+
+    def __init__(self, instance: object, job_name: str, total: int) -> None:
+        import threading
+
+        from wfprof_pipeline.lib.progress import Progress
+
+        self.instance, self.job_name = instance, job_name
+        self.progress = Progress(job_name, total)
+        self.run_id: str | None = None
+        self.earlier_runs: set[str] = set()
+        self.seen: set[str] = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="wfprof-run-progress", daemon=True)
+
+    def __enter__(self) -> _StepProgress:
+        import dagster as dg
+
+        # The run is created inside execute_in_process; remember the ones that existed before it.
+        earlier = self.instance.get_runs(filters=dg.RunsFilter(job_name=self.job_name), limit=1)
+        self.earlier_runs = {r.run_id for r in earlier}
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self._poll()  # the steps that finished since the last poll
+        self.progress.close()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(self.POLL_S):
+            self._poll()
+
+    def _poll(self) -> None:
+        import dagster as dg
+
+        try:
+            if self.run_id is None:
+                runs = self.instance.get_runs(filters=dg.RunsFilter(job_name=self.job_name), limit=1)
+                if not runs or runs[0].run_id in self.earlier_runs:
+                    return
+                self.run_id = runs[0].run_id
+            records = self.instance.get_records_for_run(
+                self.run_id, of_type={dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+            ).records
+        except Exception:  # progress is cosmetic: never let it disturb the run
+            return
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            key = event.step_key if event else None
+            if key and key not in self.seen:
+                self.seen.add(key)
+                failed = event.event_type == dg.DagsterEventType.STEP_FAILURE
+                self.progress.finished(f"{key} {'FAILED' if failed else 'done'}")

@@ -1,6 +1,7 @@
 """`wfprof run` on the embedded default, twice: every table lands, and the second run changes nothing."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
                                capture_output=True, text=True, timeout=600)
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
         assert "succeeded" in first.stdout and "step_sources" in first.stdout
+        assert re.search(r"^wfprof_nightly: (\d+)/\1 done in ", first.stderr, flags=re.M)  # progress, all steps
         tables = snapshot(tmp_path / "wfprof.duckdb")
         assert tables.get("step_sources", 0) >= 1
         assert all(rows > 0 for rows in tables.values()), tables

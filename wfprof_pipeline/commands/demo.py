@@ -24,7 +24,11 @@ def handle(args: argparse.Namespace) -> int:
     url, embedded = source.database_url(settings)
     registry = load_for_root(settings.steps_root)
     directory = Path(args.dir) if args.dir else demo.DEFAULT_DIR
-    result = demo.seed(url, registry, directory=directory, node=settings.node, only_if_empty=not args.force)
+    from wfprof_pipeline.lib.progress import Progress
+
+    with Progress("demo seed", len(demo.load_definitions(directory))) as progress:
+        result = demo.seed(url, registry, directory=directory, node=settings.node, only_if_empty=not args.force,
+                           on_workflow=progress.finished)
     where = "the embedded demo database" if embedded else "DATABASE_URL"
     if result.skipped:
         print(f"{where} already has executions; nothing done (use --force to add more)")

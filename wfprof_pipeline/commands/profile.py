@@ -97,7 +97,13 @@ def handle(args: argparse.Namespace) -> int:
         node=settings.node,
         input_overrides={i: step_input for i in ids} if step_input is not None else {},
     )
-    results = profile_steps(registry, ids, options)
+    from wfprof_pipeline.lib.progress import Progress
+
+    processes = len(registry.select(ids)) * sum(options.repeats(m) for m in options.modes)
+    with Progress("profile", processes) as progress:
+        results = profile_steps(
+            registry, ids, options, on_result=lambda r: progress.finished(f"{r.step_id} ({r.mode})")
+        )
     summary = summarize(results)
     if args.json:
         payload = profile_results(summary, registry, mode=mode, step_ids=ids)

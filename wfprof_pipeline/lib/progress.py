@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import TextIO
 
 
 class Progress:
-    """`step(what)` as each unit of work starts; `close()` (or the context manager) counts the last one done."""
+    """`step(what)` as each unit of work starts; `close()` (or the context manager) counts the last one done.
+
+    For parallel work, whose units finish in any order, call `finished(what)` as each one ends instead.
+    """
 
     def __init__(self, label: str, total: int, *, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.label = label
@@ -25,6 +29,8 @@ class Progress:
         self.started = time.monotonic()
         self._width = 0
         self._running = False
+        self._summarized = False
+        self._lock = threading.Lock()  # finished() is called from worker threads
 
     def line(self, what: str) -> str:
         return f"{self.label}: {what} ({self.done}/{self.total} done, {time.monotonic() - self.started:.1f} s)"
@@ -34,6 +40,11 @@ class Progress:
             self.done += 1
         self._running = True
         self._show(self.line(what))
+
+    def finished(self, what: str) -> None:
+        with self._lock:
+            self.done += 1
+            self._show(self.line(what))
 
     def _show(self, text: str) -> None:
         if self.live:
@@ -45,9 +56,13 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
-        if self._running:
-            self.done += 1
+        # A summary line once all work finished (a failed unit leaves the last line as it was).
+        finishing = self._running or (self.done == self.total and self.done > 0 and not self._summarized)
+        if finishing:
+            if self._running:
+                self.done += 1
             self._running = False
+            self._summarized = True
             if not self.live:
                 self._show(f"{self.label}: {self.done}/{self.total} done in {time.monotonic() - self.started:.1f} s")
         if self.live and self._width:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ def seed(
     node: str = "node",
     only_if_empty: bool = True,
     jobs: int = 2,
+    on_workflow: Callable[[str], None] | None = None,
 ) -> SeedResult:
     """Install the demo workflows and run each with its demo inputs (one Node process per workflow)."""
     started = time.perf_counter()
@@ -113,7 +115,10 @@ def seed(
             jobs_by_wf.append(job)
 
         def run_one(job: dict[str, Any]) -> runner.RunnerDocument:
-            return runner.run(job, database_url, mode="none", node=node)
+            doc = runner.run(job, database_url, mode="none", node=node)
+            if on_workflow:
+                on_workflow(doc.workflowId or "?")
+            return doc
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             docs = list(pool.map(run_one, jobs_by_wf))
