@@ -47,6 +47,9 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
             assert con.execute("select count(*) from user_code_fuel where error is not null").fetchone() == (0,)
             statuses = dict(con.execute("select status, count(*) from workflow_executions group by 1").fetchall())
             assert statuses.get("success", 0) > 0 and statuses.get("error", 0) > 0  # the demo fails twice on purpose
+            # On wfprof's own demo database, workflows with user code are profiled too.
+            profiled_wfs = {r[0] for r in con.execute("select distinct workflow_id from workflow_profiles").fetchall()}
+            assert {"wf_balance_watch", "wf_price_trend"} <= profiled_wfs
         assert (tmp_path / "reports" / "cost_report.html").stat().st_size > 0
         second = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
                                 capture_output=True, text=True, timeout=600)

@@ -283,7 +283,19 @@ def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_p
         "step_corpus": StepCorpusResource(root=str(PROJECT_ROOT / "data" / "steps")),
         "node": NodeResource(),
     }
-    config = {"ops": {"workflow_profiles": {"config": {"workflow_ids": ["wf_balance_watch", "wf_latency_digest"]}}}}
+    # wf_balance_watch has a code node: its user code runs on this host only when allowed (not the demo DB here).
+    guarded = {"ops": {"workflow_profiles": {"config": {"workflow_ids": ["wf_balance_watch", "wf_latency_digest"]}}}}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([workflow_profiles], resources=resources, instance=instance, run_config=guarded)
+    assert result.success
+    (materialization,) = [m for m in result.asset_materializations_for_node("workflow_profiles")
+                          if m.asset_key.to_user_string() == "workflow_profiles"]
+    assert materialization.metadata["skipped_user_code_workflows"].value == "wf_balance_watch"
+    with duckdb.connect(str(warehouse_path)) as con:
+        assert con.execute("select distinct workflow_id from workflow_profiles").fetchall() == [("wf_latency_digest",)]
+
+    config = {"ops": {"workflow_profiles": {"config": {
+        "workflow_ids": ["wf_balance_watch", "wf_latency_digest"], "run_user_code": True}}}}
     with dg.instance_for_test() as instance:
         result = dg.materialize([workflow_profiles], resources=resources, instance=instance, run_config=config)
     assert result.success

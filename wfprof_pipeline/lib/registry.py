@@ -78,6 +78,10 @@ class StepEntry(BaseModel):
     export: str
     action_type: str
     io_class: IoClass | None = None
+    # The step executes JavaScript taken from the workflow (KeeperHub's code step). Such code runs on the
+    # wfprof host while a workflow is profiled, so workflows read from a real database are profiled with
+    # it only when that is allowed explicitly (see defs/workflows/profiles.py).
+    runs_user_code: bool = False
     description: str = ""
     input: dict[str, Any] | None = None
     input_file: str | None = None

@@ -15,6 +15,7 @@ import dagster as dg
 import polars as pl
 
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
+from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.workflows import profiles, runner
@@ -25,6 +26,9 @@ class WorkflowProfileConfig(dg.Config):
     workflow_ids: list[str] = []  # empty: the most-executed workflows
     max_workflows: int = 8
     parallel: int = 2  # Node processes at once (call counts are exact either way; timings are not)
+    # Workflows with a step that runs user code (registry `runs_user_code`) execute that code on this host.
+    # None: only for wfprof's embedded demo database; set True to profile them from a real database too.
+    run_user_code: bool | None = None
 
 
 def _schema(columns: dict) -> dg.TableSchema:
@@ -69,6 +73,8 @@ def workflow_profiles(
     executable = node.resolved_executable()
     docs = []
     failures = []
+    skipped_user_code: list[str] = []
+    run_user_code = config.run_user_code if config.run_user_code is not None else is_embedded_demo(url)
     with postgres.connect(url, retries=2) as conn:
         targets = profiles.targets(conn, config.workflow_ids, config.max_workflows)
         stored = {wid: runner.load_workflow(conn, wid) for wid, _ in targets}
@@ -76,10 +82,19 @@ def workflow_profiles(
         plannable = {}
         for wid, _ in targets:
             try:
-                plannable[wid] = runner.plan_workflow(stored[wid], registry)[1]
+                steps = runner.plan_workflow(stored[wid], registry)[1]
             except runner.WorkflowRunError as exc:
                 failures.append(f"{wid}: {exc}")
                 context.log.warning(f"workflow {wid} cannot be profiled: {exc}")
+                continue
+            if not run_user_code and any(e.runs_user_code for e in steps.values()):
+                skipped_user_code.append(wid)
+                context.log.warning(
+                    f"workflow {wid} not profiled: it runs user code (node:vm is no sandbox), which would execute "
+                    "on this host; set run_user_code: true in the asset's config to allow it"
+                )
+                continue
+            plannable[wid] = steps
         entries = {e.id: e for steps in plannable.values() for e in steps.values()}
         precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
 
@@ -100,7 +115,7 @@ def workflow_profiles(
                 context.log.warning(f"workflow {wid} could not be profiled: {outcome}")
             else:
                 docs.append((outcome, stored[wid].name))
-    if targets and not docs:  # before any write: the previous profiles stay in the warehouse
+    if targets and not docs and failures:  # before any write: the previous profiles stay in the warehouse
         raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}")
     profile_frame, step_frame = profiles.frames(docs)
     n_profiles = warehouse.replace_table("workflow_profiles", profile_frame)
@@ -113,6 +128,7 @@ def workflow_profiles(
             "dagster/row_count": n_profiles,
             "executions": len({r.executionId for d, _ in docs for r in d.runs}),
             "failed_workflows": len(failures),
+            "skipped_user_code_workflows": ", ".join(skipped_user_code) or "none",
             **{f"share_{c}": round(v / all_calls, 4) for c, v in totals.iter_rows() if all_calls and v is not None},
         },
     )

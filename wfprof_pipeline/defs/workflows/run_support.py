@@ -25,14 +25,16 @@ RECENT_DAYS = 2
 MAX_DAYS_PER_RUN = 31
 
 
-def _is_embedded_demo(settings: Settings) -> bool:
+def is_embedded_demo(database_url: str | None, settings: Settings | None = None) -> bool:
+    """Whether `database_url` is the embedded server's demo database (wfprof's own, not a platform's)."""
+    settings = settings or Settings.from_env()
     server = postgres.embedded_status(settings.home)
-    return server is not None and settings.database_url == server.url(postgres.DEMO_DATABASE)
+    return bool(database_url) and server is not None and database_url == server.url(postgres.DEMO_DATABASE)
 
 
 def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None:
     settings = Settings.from_env()
-    if not settings.database_url or not _is_embedded_demo(settings):
+    if not settings.database_url or not is_embedded_demo(settings.database_url, settings):
         return None
     from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.workflows import demo
