@@ -151,6 +151,21 @@ def test_io_operations_multiply_the_class_multiplier() -> None:
     assert pricing["total_units"].to_list() == [1 + 10 * 9]
 
 
+def test_a_chain_write_step_pays_chain_write_only_for_its_write_requests() -> None:
+    # An ethers transfer: 8 JSON-RPC round trips, one of which carries eth_sendRawTransaction.
+    transfer = {"step_id": "w", "calls_own": 5, "calls_packages": 0, "io_operations": 8, "io_write_operations": 1,
+                "rpc_methods": ["eth_chainId", "eth_estimateGas", "eth_sendRawTransaction"]}
+    _, pricing = _price([transfer])
+    row = pricing.row(0, named=True)
+    assert (row["io_class"], row["io_write_operations"], row["total_units"]) == ("chain_write", 1, 1 + 10 * 1 + 3 * 7)
+    assert "1 write request(s) at chain_write, 7 other request(s) at chain_read" in row["note"]
+    # A read-only step is untouched by the split, and so is a write step whose requests were not itemized.
+    read = {**transfer, "step_id": "r", "io_write_operations": 0, "rpc_methods": ["eth_getBalance"]}
+    unitemized = {**transfer, "step_id": "u", "io_write_operations": None}
+    _, pricing = _price([read, unitemized])
+    assert dict(zip(pricing["step_id"], pricing["total_units"], strict=True)) == {"r": 1 + 3 * 8, "u": 1 + 10 * 8}
+
+
 @pytest.mark.parametrize(
     ("data", "field"),
     [

@@ -34,7 +34,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
                            "| invalid_declared",
         "io_multiplier": "Policy units per I/O operation of that class",
         "io_operations": "Requests the step made per execution (served by the stub)",
-        "total_units": "base_units + io_multiplier × io_operations; null when the step cannot be priced",
+        "io_write_operations": "Of those, requests carrying a JSON-RPC write (null when not measured)",
+        "total_units": "base_units + io_multiplier × io_operations (a chain-write step: writes × chain_write + "
+        "other requests × chain_read); null when the step cannot be priced",
         "status": "ok | missing_profile | profile_error | untiered | invalid_io_class | missing_io_operations",
         "note": "Why a step is not priced, or a declared class that contradicts the requests",
         "tier_calls": "The calls the tier was based on",

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from wfprof_pipeline.lib.cost_model.io_class import JSON_RPC_WRITE_METHODS
 from wfprof_pipeline.lib.cost_model.measurements import (
     STEP_MEASUREMENTS_SCHEMA,
     empty_measurements,
@@ -149,6 +150,17 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
             "where trim(m) <> '' group by step_id"
         ).pl()
         frame = frame.join(rpc, on="step_id", how="left")
+    # Requests of the execute phase that carry a JSON-RPC write: priced at chain_write, the rest at chain_read.
+    if {"step_id", "phase", "request_seq", "rpc_method"} <= columns(con, "step_io_requests"):
+        writes = ", ".join(f"'{m}'" for m in sorted(JSON_RPC_WRITE_METHODS))
+        frame = frame.join(
+            con.execute(
+                "select step_id, (count(distinct request_seq) filter (where rpc_method in "
+                f"({writes})))::double io_write_operations from step_io_requests where phase = 'execute' "
+                "group by step_id"
+            ).pl(),
+            on="step_id", how="left",
+        )
     for extra in ("action_type", "io_class"):
         if extra in cols:
             frame = frame.join(

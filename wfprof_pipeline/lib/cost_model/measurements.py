@@ -23,6 +23,7 @@ STEP_MEASUREMENTS_SCHEMA: dict[str, pl.DataType] = {
     "import_calls": pl.Int64,  # all categories, import phase
     "execute_calls": pl.Int64,  # all categories, execute phase
     "io_operations": pl.Float64,  # requests served per execution
+    "io_write_operations": pl.Float64,  # of those, requests carrying a JSON-RPC write (None = not measured)
     "duration_ms": pl.Float64,  # execute wall time (timing run, median)
     "module_load_ms": pl.Float64,
     "rpc_methods": pl.List(pl.Utf8),  # JSON-RPC methods the step called

@@ -1,4 +1,9 @@
-"""`step_pricing`: the seed's formula `total = base_units(tier) + io_multiplier(io_class) × io_operations`."""
+"""`step_pricing`: the seed's formula `total = base_units(tier) + io_multiplier(io_class) × io_operations`.
+
+A chain-write step's requests are not all writes (an ethers transfer makes 8 JSON-RPC round trips: nonce,
+gas, fees, receipt …, and one `eth_sendRawTransaction`). When the requests were measured, the writes are
+charged at `chain_write` and the other requests at `chain_read`.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ STEP_PRICING_SCHEMA: dict[str, pl.DataType] = {
     "io_class_source": pl.Utf8,
     "io_multiplier": pl.Float64,
     "io_operations": pl.Float64,
+    "io_write_operations": pl.Float64,
     "total_units": pl.Float64,
     "status": pl.Utf8,
     "note": pl.Utf8,
@@ -45,6 +51,13 @@ def price_steps(measurements: pl.DataFrame, tiers: pl.DataFrame, policy: Pricing
         priced = status == STATUS_OK and tier is not None
         base = policy.units.of(tier) if tier is not None else None
         mult = policy.io_multipliers.of(choice.io_class) if choice.io_class is not None else None
+        writes = m.get("io_write_operations")
+        total = policy.step_cost(tier, choice.io_class, io_ops) if priced else None
+        if priced and choice.io_class == "chain_write" and writes is not None and io_ops:
+            writes = min(writes, io_ops)
+            reads = io_ops - writes
+            total = base + mult * writes + policy.io_multipliers.of("chain_read") * reads
+            notes.append(f"{writes:g} write request(s) at chain_write, {reads:g} other request(s) at chain_read")
         rows.append(
             {
                 "step_id": m["step_id"],
@@ -55,7 +68,8 @@ def price_steps(measurements: pl.DataFrame, tiers: pl.DataFrame, policy: Pricing
                 "io_class_source": choice.source,
                 "io_multiplier": mult,
                 "io_operations": io_ops,
-                "total_units": policy.step_cost(tier, choice.io_class, io_ops) if priced else None,
+                "io_write_operations": writes,
+                "total_units": total,
                 "status": status,
                 "note": "; ".join(notes) or None,
             }
