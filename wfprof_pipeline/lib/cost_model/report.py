@@ -98,26 +98,26 @@ def charts(model: CostModel) -> dict[str, str]:
     latency = svg.boxplot(box_rows, "Step latency per action type (workflow traces)")
 
     b = model.breakdown
-    step_rows = []
-    for scope in ("steps", "step"):
-        part = b.filter(pl.col("scope") == scope)
-        for subject in part["subject"].unique(maintain_order=True).to_list():
-            sub = part.filter(pl.col("subject") == subject)
-            label = "ALL STEPS" if scope == "steps" else subject
-            step_rows.append((label, dict(zip(sub["category"], sub["share"], strict=True))))
-    step_shares = svg.stacked_shares(step_rows, "Where step calls go (import + execute)")
-    wf_rows = []
-    for scope in ("workflows", "workflow"):
-        part = b.filter(pl.col("scope") == scope)
-        for subject in part["subject"].unique(maintain_order=True).to_list():
-            sub = part.filter(pl.col("subject") == subject)
-            label = "ALL RUNS" if scope == "workflows" else subject
-            wf_rows.append((label, dict(zip(sub["category"], sub["share"], strict=True))))
-    wf_shares = svg.stacked_shares(wf_rows, "Workflow-run calls by category")
+    step_shares = svg.stacked_shares(_share_rows(b, "steps", "step", "ALL STEPS"),
+                                     "Where step calls go (import + execute)")
+    wf_shares = svg.stacked_shares(_share_rows(b, "workflows", "workflow", "ALL RUNS"),
+                                   "Workflow-run calls by category")
     return {"calls_per_step": calls, "fuel_per_op": fuel, "static_vs_runtime": scatter,
             "latency_by_action_type": latency, "step_category_shares": step_shares,
             "workflow_category_shares": wf_shares}
 
+
+
+def _share_rows(breakdown: pl.DataFrame, total_scope: str, each_scope: str, total_label: str) -> list:
+    """(label, {category: share}) for the overall row, then one row per subject of `each_scope`."""
+    rows = []
+    for scope in (total_scope, each_scope):
+        part = breakdown.filter(pl.col("scope") == scope)
+        for subject in part["subject"].unique(maintain_order=True).to_list():
+            sub = part.filter(pl.col("subject") == subject)
+            label = total_label if scope == total_scope else subject
+            rows.append((label, dict(zip(sub["category"], sub["share"], strict=True))))
+    return rows
 
 def _claims_html(claims: list[ClaimCheck]) -> str:
     rows = "".join(
