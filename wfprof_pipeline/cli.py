@@ -12,14 +12,13 @@ import argparse
 import importlib
 import sys
 
+from wfprof_pipeline.lib.errors import UsageError as CliError  # noqa: F401  (commands raise cli.CliError)
+from wfprof_pipeline.lib.errors import WfprofError
+
 # Order = order in `wfprof --help`.
 COMMAND_MODULES = [
     "run", "analyze", "profile", "profile_workflow", "demo", "dev", "sql", "pg", "calibrate", "sandbox", "report",
 ]
-
-
-class CliError(Exception):
-    """A user-facing error: printed as `wfprof: error: …` with exit code 2, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,11 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # known error types get one clean line; anything else keeps its traceback
-        if isinstance(exc, CliError) or type(exc).__module__.startswith("wfprof_pipeline"):
-            print(f"wfprof: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except WfprofError as exc:  # one clean line; anything else keeps its traceback (a bug)
+        print(f"wfprof: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from wfprof_pipeline.lib.errors import WfprofError
+
 DEFAULT_GLOBS: tuple[str, ...] = ("plugins/*/steps/*", "keeperhub/plugins/*/steps/*")
 EXTENSIONS: dict[str, str] = {
     ".ts": "typescript",
@@ -20,7 +22,7 @@ EXTENSIONS: dict[str, str] = {
 _EXCLUDED_MARKERS = (".test.", ".spec.")
 
 
-class CorpusError(ValueError):
+class CorpusError(WfprofError, ValueError):
     """The step corpus root is missing or holds no step files."""
 
 

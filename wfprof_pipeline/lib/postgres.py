@@ -8,13 +8,14 @@ from pathlib import Path
 
 import psycopg
 
+from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.pg_urls import describe, libpq_url, with_database, with_scheme
 
 DEMO_DATABASE = "keeperhub"
 DAGSTER_DATABASE = "dagster"
 
 
-class PostgresUnreachable(RuntimeError):
+class PostgresUnreachable(WfprofError, RuntimeError):
     """Raised with the host and database named, and never the password."""
 
 

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from wfprof_pipeline.lib.errors import WfprofError
+
 ENV_STEP_REGISTRY = "WFPROF_STEP_REGISTRY"
 DEFAULT_REGISTRY_NAME = "registry.toml"
 
@@ -23,7 +25,7 @@ IoClass = Literal["none", "http", "chat", "chain_read", "chain_write"]
 IO_CLASSES: tuple[str, ...] = ("none", "http", "chat", "chain_read", "chain_write")
 
 
-class RegistryError(ValueError):
+class RegistryError(WfprofError, ValueError):
     """The registry file is missing, malformed, or names something that does not exist."""
 
 

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import duckdb
 
+from wfprof_pipeline.lib.errors import WfprofError
+
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 
-class WarehouseLocked(RuntimeError):
+class WarehouseLocked(WfprofError, RuntimeError):
     """Another process holds the DuckDB file (DuckDB is single-writer across processes)."""
 
 
-class WarehouseMissing(FileNotFoundError):
+class WarehouseMissing(WfprofError, FileNotFoundError):
     pass
 
 

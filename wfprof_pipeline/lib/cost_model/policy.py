@@ -16,6 +16,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from wfprof_pipeline.lib.errors import WfprofError
+
 ENV_PRICING_POLICY = "WFPROF_PRICING_POLICY"
 
 Tier = Literal["light", "medium", "heavy"]
@@ -26,7 +28,7 @@ IO_CLASSES: tuple[IoClass, ...] = get_args(IoClass)
 CallBasis = Literal["own_packages", "own_packages_node_execute", "all"]
 
 
-class PolicyError(ValueError):
+class PolicyError(WfprofError, ValueError):
     """A pricing policy file that cannot be read or does not validate (the message names the field)."""
 
 

@@ -7,18 +7,19 @@ from typing import Any
 
 import httpx
 
+from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.fuel.sandbox import EvaluationResult, Limits
 
 
-class SandboxUnreachable(RuntimeError):
+class SandboxUnreachable(WfprofError, RuntimeError):
     """The sandbox at SANDBOX_URL did not answer."""
 
 
-class SandboxRequestFailed(RuntimeError):
+class SandboxRequestFailed(WfprofError, RuntimeError):
     """The sandbox answered with an HTTP error instead of an evaluation result."""
 
 
-class InvalidSandboxUrl(ValueError):
+class InvalidSandboxUrl(WfprofError, ValueError):
     """SANDBOX_URL is not a URL httpx can use."""
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import wasmtime
 
+from wfprof_pipeline.lib.errors import WfprofError
+
 WASM_DISTRIBUTION = "qjs-wasi-reactor.wasm"
 WASM_FILE = "qjs-wasi-reactor/qjs-wasi-reactor.wasm"
 ENV_CACHE_DIR = "WFPROF_FUEL_CACHE"
@@ -29,7 +31,7 @@ EPOCH_TICK_S = 0.005
 _ENGINE_SETTINGS = "fuel=1;epoch=1;v1"
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(WfprofError, RuntimeError):
     """The QuickJS wasm module cannot be found or compiled."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.profiling.models import MODES, PHASES, HarnessDocument, StepOutcome
 from wfprof_pipeline.lib.profiling.stub import StubProcess, attach_io
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
@@ -31,7 +32,7 @@ HARNESS = NODE_DIR / "profile-step.mjs"
 COMPILER = NODE_DIR / "compile-steps.mjs"
 
 
-class ProfilingError(RuntimeError):
+class ProfilingError(WfprofError, RuntimeError):
     """Profiling could not start at all (no Node, harness dependencies missing, bad options)."""
 
 

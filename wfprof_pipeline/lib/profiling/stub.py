@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.profiling.models import IoRequest, StepOutcome
 
 SERVE_STUB = Path(__file__).resolve().parents[2] / "node" / "serve-stub.mjs"
@@ -22,7 +23,7 @@ SERVE_STUB = Path(__file__).resolve().parents[2] / "node" / "serve-stub.mjs"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class StubError(RuntimeError):
+class StubError(WfprofError, RuntimeError):
     pass
 
 

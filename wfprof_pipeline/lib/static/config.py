@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from wfprof_pipeline.lib.errors import WfprofError
+
 # Same variable and default as lib/settings.py (which imports pydantic, too slow for `wfprof analyze`).
 ENV_STEPS_ROOT = "WFPROF_STEPS_ROOT"
 DEFAULT_STEPS_ROOT = Path("data/steps")
@@ -15,7 +17,7 @@ ENV_COMPLEXITY_BUDGET = "WFPROF_COMPLEXITY_BUDGET"
 DEFAULT_COMPLEXITY_BUDGET = 15.0
 
 
-class StaticConfigError(ValueError):
+class StaticConfigError(WfprofError, ValueError):
     pass
 
 

@@ -27,8 +27,10 @@ from pathlib import Path
 
 import tree_sitter as ts
 
+from wfprof_pipeline.lib.errors import WfprofError
 
-class ExternalCallRulesError(ValueError):
+
+class ExternalCallRulesError(WfprofError, ValueError):
     """The external-call rules file is missing, not JSON, or not of the documented shape."""
 
 

@@ -17,13 +17,14 @@ import psycopg
 from pydantic import BaseModel, Field, ValidationError
 
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.registry import StepRegistry
 from wfprof_pipeline.lib.workflows import runner, schema
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "data" / "workflows"
 
 
-class DemoError(RuntimeError):
+class DemoError(WfprofError, RuntimeError):
     pass
 
 

@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wfprof_pipeline.lib.errors import WfprofError
 
-class WorkflowGraphError(ValueError):
+
+class WorkflowGraphError(WfprofError, ValueError):
     """The workflow's nodes/edges cannot be run (cycle, dangling edge, no trigger, malformed JSON)."""
 
 

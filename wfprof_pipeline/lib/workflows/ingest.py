@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 import psycopg
 
+from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.scrub import ERROR_MAX_CHARS, scrub_expr
 
@@ -100,7 +101,7 @@ _COUNT_SQL = f"select (select count(*) from {_EXECUTIONS_WHERE}), (select count(
 _NUMERIC_FROM_TEXT = {"duration_ms": pl.Float64, "total_steps": pl.Int64, "completed_steps": pl.Int64}
 
 
-class TraceIngestError(RuntimeError):
+class TraceIngestError(WfprofError, RuntimeError):
     """Reading a day from Postgres failed part-way; the warehouse still holds its previous state."""
 
 

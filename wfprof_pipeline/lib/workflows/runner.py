@@ -20,6 +20,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, Field, ValidationError
 
+from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.pg_urls import libpq_url
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
 from wfprof_pipeline.lib.workflows import graph, schema
@@ -34,7 +35,7 @@ CATEGORIES = ("database", "step_functions", "external_api", "executor", "node_in
 _PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 
 
-class WorkflowRunError(RuntimeError):
+class WorkflowRunError(WfprofError, RuntimeError):
     """The workflow could not be run: unknown id, unrunnable graph, unknown action type, runner failure."""
 
 

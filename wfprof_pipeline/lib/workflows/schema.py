@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import psycopg
 
+from wfprof_pipeline.lib.errors import WfprofError
+
 WORKFLOWS = "workflows"
 EXECUTIONS = "workflow_executions"
 LOGS = "workflow_execution_logs"
@@ -111,7 +113,7 @@ PROFILED_EXECUTION_PREFIX = "wfprof-prof-"
 EXECUTION_STATUSES = ("pending", "running", "success", "error", "cancelled")
 
 
-class SchemaMismatch(RuntimeError):
+class SchemaMismatch(WfprofError, RuntimeError):
     """The source database lacks a table or column wfprof reads; the message names each one."""
 
 
