@@ -170,7 +170,7 @@ def fault_run(fault_corpus: Path, listener: socket.socket) -> dict[str, RunResul
         ("dns-egress", "egress", "resolve4 exfil.example.com"),
         ("unmatched", "unmatched_request", "POST /not-canned"),
         ("missing-export", "export", 'export "step" not found; the module exports functions: somethingElse'),
-        ("missing-module", "compile", "gone.mjs not found"),
+        ("missing-module", "not_profiled", "gone.mjs does not exist"),
         ("syntax", "compile", "cannot compile"),
     ],
 )

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 import { makeCategorizer } from './lib/categorize.mjs';
 import { installEgressGuard } from './lib/egress.mjs';
+import { installHostRouting } from './lib/host-routing.mjs';
 import { summarizeCoverage, summarizeCpuProfile } from './lib/measure.mjs';
 import { fillPlaceholders, importStep, StepLoadError, stepFunction } from './lib/step-loader.mjs';
 import { writeAllSync } from './lib/write-sync.mjs';
@@ -106,6 +107,8 @@ if (usesNetwork) {
 const stub = stubStarting ? await stubStarting : null;
 const stubPort = job.stub?.port ?? stub?.port ?? 0;
 const guard = installEgressGuard({ allowPorts: [stubPort], phase: () => currentPhase });
+// One step per process in practice: its routed hosts (canned responses with `host`) go to its stub port.
+installHostRouting({ hosts: [...new Set(job.steps.flatMap((s) => s.hostRoutes ?? []))], port: stubPort });
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr }); // stdout = our document
 const gc = globalThis.gc;
 const session = new Session();
@@ -192,6 +195,23 @@ function describeError(err) {
   return { kind: 'throw', message: `step threw: ${text}` };
 }
 
+/** A step's `error` as text: a string, an Error or `{ message, code }` object (never "[object Object]"). */
+function errorText(error) {
+  if (error == null) return '';
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object') {
+    const message = typeof error.message === 'string' ? error.message : null;
+    const code = error.code ?? error.name;
+    if (message) return code && typeof code !== 'object' && !message.includes(String(code)) ? `${message} (${code})` : message;
+    try {
+      return JSON.stringify(error);
+    } catch {
+      return String(error);
+    }
+  }
+  return String(error);
+}
+
 function resultSummary(value) {
   let text;
   try {
@@ -243,7 +263,7 @@ for (const spec of job.steps) {
       outcome.result = resultSummary(m.value);
       // KeeperHub steps report failures as { success: false, error } rather than throwing.
       if (m.value && typeof m.value === 'object' && m.value.success === false && !outcome.error) {
-        Object.assign(outcome, { ok: false, error: `step returned success=false: ${m.value.error ?? ''}`, errorKind: 'failed_result' });
+        Object.assign(outcome, { ok: false, error: `step returned success=false: ${errorText(m.value.error)}`, errorKind: 'failed_result' });
       }
     }
   }
@@ -251,7 +271,7 @@ for (const spec of job.steps) {
   outcome.egressBlocked = guard.blocked.slice(blockedBefore);
   if (outcome.egressBlocked.length) {
     const targets = [...new Set(outcome.egressBlocked.map((b) => b.target))].join(', ');
-    const note = `blocked network egress to ${targets}`;
+    const note = `blocked network egress to ${targets} (no canned response for that host: add responses with host = "…" in the registry)`;
     outcome.ok = false;
     outcome.error = outcome.error ? `${note}; ${outcome.error}` : note;
     outcome.errorKind = 'egress';
