@@ -81,9 +81,11 @@ def test_blocking_check_fails_when_a_profiled_step_has_no_price(tmp_path: Path, 
                                                                   monkeypatch) -> None:
     write_registry(tmp_path)
     build_warehouse(tmp_path / "w.duckdb", trace_rows=100)
-    # A profiled step whose registry entry declares an I/O class the policy does not know cannot be priced.
-    registry = tmp_path / "registry.toml"
-    registry.write_text(registry.read_text().replace('io_class = "chat"', 'io_class = "carrier_pigeon"', 1))
+    # A profiled (executed) step whose profile has no request count cannot be priced. (An unknown declared
+    # I/O class no longer gets this far: the registry rejects it, naming the step.)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("update step_profiles set io_operations = null where step_id = 'slack/send-message'")
+    con.close()
     result = _materialize(tmp_path, embedded_db, monkeypatch,
                           [cm.step_tiers, cm.step_pricing, cm.static_runtime_correlation, cm.cost_report])
     assert not result.success

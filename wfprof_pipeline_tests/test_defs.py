@@ -11,6 +11,7 @@ EXPECTED_ASSETS = {
     ("static_metrics", "static"),
     ("static_functions", "static"),
     ("static_external_calls", "static"),
+    ("static_step_metrics", "static"),
     ("step_profiles", "steps"),
     ("step_package_calls", "steps"),
     ("step_profile_functions", "steps"),

@@ -28,6 +28,7 @@ import { writeAllSync } from './lib/write-sync.mjs';
 
 const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
 const MODES = new Set(['precise', 'sampling', 'timing']);
+const DATABASE_PORTS = new Set([5432, 3306, 6379, 27017, 26257, 1433]); // postgres, mysql, redis, mongo, cockroach, mssql
 
 const job = JSON.parse(fs.readFileSync(0, 'utf8'));
 const mode = job.mode ?? 'precise';
@@ -270,8 +271,15 @@ for (const spec of job.steps) {
   currentPhase = '';
   outcome.egressBlocked = guard.blocked.slice(blockedBefore);
   if (outcome.egressBlocked.length) {
-    const targets = [...new Set(outcome.egressBlocked.map((b) => b.target))].join(', ');
-    const note = `blocked network egress to ${targets} (no canned response for that host: add responses with host = "…" in the registry)`;
+    const targets = [...new Set(outcome.egressBlocked.map((b) => b.target))];
+    // A database port means platform code opened its database connection: a shim is the fix, not a response.
+    const isDatabase = (t) => DATABASE_PORTS.has(Number(String(t).split(':').pop()));
+    const db = targets.filter(isDatabase);
+    const hosts = targets.filter((t) => !isDatabase(t));
+    const notes = [];
+    if (db.length) notes.push(`blocked a database connection to ${db.join(', ')} (platform code opened its database: shim that module in the registry)`);
+    if (hosts.length) notes.push(`blocked network egress to ${hosts.join(', ')} (no canned response for that host: add responses with host = "…" in the registry)`);
+    const note = notes.join('; ');
     outcome.ok = false;
     outcome.error = outcome.error ? `${note}; ${outcome.error}` : note;
     outcome.errorKind = 'egress';

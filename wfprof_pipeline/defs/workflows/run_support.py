@@ -33,11 +33,19 @@ def is_embedded_demo(database_url: str | None, settings: Settings | None = None)
 
 
 def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None:
+    """Only on the embedded default with the bundled corpus: a user's checkout, registry or database
+    never gets wfprof's demo workflows."""
+    import os
+
+    from wfprof_pipeline.lib.registry import ENV_STEP_REGISTRY, load_for_root
+    from wfprof_pipeline.lib.workflows import demo
+
     settings = Settings.from_env()
     if not settings.database_url or not is_embedded_demo(settings.database_url, settings):
         return None
-    from wfprof_pipeline.lib.registry import load_for_root
-    from wfprof_pipeline.lib.workflows import demo
+    if not demo.bundled_corpus(settings.steps_root, os.environ.get(ENV_STEP_REGISTRY)):
+        log("demo seeding skipped: the steps are not wfprof's bundled sample corpus")
+        return None
 
     try:
         result = demo.seed(settings.database_url, load_for_root(settings.steps_root), node=settings.node)

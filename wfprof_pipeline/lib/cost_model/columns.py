@@ -21,7 +21,8 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "boundary_margin": "Distance of the ratio to the nearest tier threshold, relative to it (on the all "
                            "basis, under 0.25 is noted: run-to-run noise in Node's import counts could flip "
                            "the tier)",
-        "status": "ok | missing_profile | profile_error | untiered",
+        "status": "ok | missing_profile | profile_error | import_only | untiered",
+        "coverage": "priced | import_only (no execute profile) | not_profiled (no way to import it) | failed",
         "note": "Why a step is not tiered, or that its tier is near a threshold",
     },
     "step_pricing": {
@@ -37,7 +38,10 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "io_write_operations": "Of those, requests carrying a JSON-RPC write (null when not measured)",
         "total_units": "base_units + io_multiplier × io_operations (a chain-write step: writes × chain_write + "
         "other requests × chain_read); null when the step cannot be priced",
-        "status": "ok | missing_profile | profile_error | untiered | invalid_io_class | missing_io_operations",
+        "status": "ok | missing_profile | profile_error | import_only | untiered | invalid_io_class | "
+                  "missing_io_operations",
+        "coverage": "priced | import_only (no execute profile) | not_profiled (no way to import it, see note) | "
+                    "failed (see note)",
         "note": "Why a step is not priced, or a declared class that contradicts the requests",
         "tier_calls": "The calls the tier was based on",
         "calls_own_packages": "Deterministic calls (own code + npm packages), whatever the tier basis",

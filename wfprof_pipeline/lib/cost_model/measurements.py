@@ -27,6 +27,8 @@ STEP_MEASUREMENTS_SCHEMA: dict[str, pl.DataType] = {
     "duration_ms": pl.Float64,  # execute wall time (timing run, median)
     "module_load_ms": pl.Float64,
     "rpc_methods": pl.List(pl.Utf8),  # JSON-RPC methods the step called
+    "executed": pl.Boolean,  # the profile has an execute phase (False: import only; None: not recorded)
+    "not_profiled_reason": pl.Utf8,  # why the registry cannot run the step (no export found, module missing)
 }
 
 

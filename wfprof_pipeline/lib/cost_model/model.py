@@ -32,7 +32,8 @@ class CostModel:
     @property
     def unpriced_profiled_steps(self) -> list[str]:
         """Steps that have a successful profile but no price (what the blocking check looks for)."""
-        m = self.inputs.measurements.filter(pl.col("profiled").fill_null(False) & pl.col("error").is_null())
+        m = self.inputs.measurements.filter(pl.col("profiled").fill_null(False) & pl.col("error").is_null()
+                                            & pl.col("executed").fill_null(True))
         priced = set(self.pricing.filter(pl.col("total_units").is_not_null())["step_id"].to_list())
         return sorted(set(m["step_id"].to_list()) - priced)
 
@@ -124,6 +125,6 @@ V_STEP_COSTS_SQL = """
 create or replace view v_step_costs as
 select step_id as step, step_type, tier, tier_calls as calls, calls_own_packages as deterministic_calls,
        cyclomatic_complexity as complexity,
-       io_class, io_operations, total_units as units, p95_latency_ms, status
+       io_class, io_operations, total_units as units, p95_latency_ms, status, coverage
 from step_pricing
 """

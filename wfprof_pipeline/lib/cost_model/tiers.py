@@ -23,6 +23,7 @@ STEP_TIERS_SCHEMA: dict[str, pl.DataType] = {
     "tier": pl.Utf8,
     "boundary_margin": pl.Float64,
     "status": pl.Utf8,
+    "coverage": pl.Utf8,
     "note": pl.Utf8,
 }
 
@@ -33,6 +34,20 @@ NEAR_THRESHOLD_MARGIN = 0.25
 STATUS_OK = "ok"
 STATUS_MISSING = "missing_profile"
 STATUS_ERROR = "profile_error"
+STATUS_IMPORT_ONLY = "import_only"
+
+# What a pricing engineer reads first: was the step priced, and if not, why.
+COVERAGE = ("priced", "import_only", "not_profiled", "failed")
+
+
+def coverage_of(status: str, priced: bool, not_profiled_reason: str | None) -> str:
+    """priced | import_only (no execute profile) | not_profiled (no way to import it) | failed (its error,
+    or a profile that could not be priced)."""
+    if not_profiled_reason or status == STATUS_MISSING:
+        return "not_profiled"
+    if status == STATUS_IMPORT_ONLY:
+        return "import_only"
+    return "priced" if priced else "failed"
 
 
 def basis_calls(measurements: pl.DataFrame, basis: CallBasis) -> pl.Expr:
@@ -43,7 +58,8 @@ def basis_calls(measurements: pl.DataFrame, basis: CallBasis) -> pl.Expr:
         parts += ["calls_node_import", "calls_other"]
     # A missing category of a profiled step counts as zero; an unprofiled step stays null.
     total = pl.sum_horizontal([pl.col(p).fill_null(0) for p in parts])
-    return pl.when(pl.col("profiled") & pl.col("error").is_null()).then(total).otherwise(None)
+    executed = pl.col("executed").fill_null(True)
+    return pl.when(pl.col("profiled") & pl.col("error").is_null() & executed).then(total).otherwise(None)
 
 
 def status_of(measurements: pl.DataFrame) -> pl.Expr:
@@ -52,6 +68,8 @@ def status_of(measurements: pl.DataFrame) -> pl.Expr:
         .then(pl.lit(STATUS_MISSING))
         .when(pl.col("error").is_not_null())
         .then(pl.lit(STATUS_ERROR))
+        .when(pl.col("executed") == False)  # noqa: E712  (None = not recorded: a hand-built frame)
+        .then(pl.lit(STATUS_IMPORT_ONLY))
         .otherwise(pl.lit(STATUS_OK))
     )
 
@@ -76,8 +94,13 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
     for row in frame.iter_rows(named=True):
         ratio = tier = margin = None
         note = None
-        if row["status"] == STATUS_MISSING:
+        if row["not_profiled_reason"]:
+            note = f"not profiled: {row['not_profiled_reason']}"
+        elif row["status"] == STATUS_MISSING:
             note = "no profile for this step: not tiered, not priced"
+        elif row["status"] == STATUS_IMPORT_ONLY:
+            note = ("import phase only: no input to execute it with (give it an `input` in the registry; "
+                    "`wfprof registry init` writes a starter)")
         elif row["status"] == STATUS_ERROR:
             note = f"profile failed: {row['error']}"
         elif lightest is None:
@@ -107,6 +130,7 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
                 "tier": tier,
                 "boundary_margin": margin,
                 "status": row["status"] if tier is not None or row["status"] != STATUS_OK else "untiered",
+                "coverage": coverage_of(row["status"], tier is not None, row["not_profiled_reason"]),
                 "note": note,
             }
         )

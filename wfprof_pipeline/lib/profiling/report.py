@@ -181,3 +181,66 @@ def render_table(
         lines.append("")
         lines.extend(f"error: {e}" for e in dict.fromkeys(errors))
     return "\n".join(lines)
+
+
+def _measures(summary: Summary, step_id: str, mode: str) -> dict[str, float | None]:
+    """The measures `--compare` puts side by side, for one step."""
+    rows = _rows(summary, step_id, mode)
+    timing = _rows(summary, step_id, "timing")
+    out: dict[str, float | None] = {}
+    for phase in ("import", "execute"):
+        r = rows.get(phase)
+        if r is None or r.error:
+            continue
+        if mode == "precise":
+            own_pkg = None if r.calls_own is None else r.calls_own + (r.calls_packages or 0)
+            out |= {f"{phase}: own": r.calls_own, f"{phase}: packages": r.calls_packages,
+                    f"{phase}: own + packages": own_pkg, f"{phase}: node internals": r.calls_node_internals,
+                    f"{phase}: total calls": r.calls_total}
+        else:
+            out |= {f"{phase}: samples": r.samples, f"{phase}: own ms": r.self_ms_own,
+                    f"{phase}: packages ms": r.self_ms_packages, f"{phase}: node ms": r.self_ms_node_internals}
+        out[f"{phase}: io"] = r.io_operations
+        t = timing.get(phase)
+        if t is not None and not t.error:
+            out[f"{phase}: wall ms"] = t.duration_ms
+            if phase == "import":
+                out["import: load ms"] = t.module_load_ms
+            out[f"{phase}: heap MB"] = None if t.heap_delta_bytes is None else t.heap_delta_bytes / MB
+    return out
+
+
+def render_comparison(summary: Summary, *, mode: str, step_ids: list[str]) -> str:
+    """`wfprof profile --compare A,B[,C…]`: one column per step, then the difference and the ratio of each
+    later step to the first (the baseline), per measure."""
+    per_step = {s: _measures(summary, s, mode) for s in step_ids}
+    names = list(dict.fromkeys(n for m in per_step.values() for n in m))
+    base, others = step_ids[0], step_ids[1:]
+    header = ["measure", *step_ids]
+    for other in others:
+        suffix = f" ({other})" if len(others) > 1 else ""
+        header += [f"Δ{suffix}", f"ratio{suffix}"]
+    table = []
+    for name in names:
+        digits = 2 if name.endswith(("ms", "MB")) else 0
+        a = per_step[base].get(name)
+        cells = [name, *(_fmt(per_step[s].get(name), digits) for s in step_ids)]
+        for other in others:
+            b = per_step[other].get(name)
+            delta = None if a is None or b is None else b - a
+            cells.append("-" if delta is None else f"{delta:+,.{digits}f}")
+            cells.append("-" if delta is None or not a or a < 0 or b < 0 else f"{b / a:,.2f}×")
+        table.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                              strict=True)))
+             for cells in [header, ["-" * w for w in widths], *table]]
+    lines.append("")
+    lines.append(f"Δ and ratio: each step against {base}. own + packages are exact and reproducible; node "
+                 "internals and times vary run to run.")
+    errors = [f"error: {s}: {r.error}" for s in step_ids for r in _rows(summary, s, mode).values() if r.error]
+    missing = [f"error: {s}: no result" for s in step_ids if not _rows(summary, s, mode)]
+    if errors or missing:
+        lines.append("")
+        lines.extend(dict.fromkeys(errors + missing))
+    return "\n".join(lines)
