@@ -44,7 +44,14 @@ def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None
     if not settings.database_url or not is_embedded_demo(settings.database_url, settings):
         return None
     if not demo.bundled_corpus(settings.steps_root, os.environ.get(ENV_STEP_REGISTRY)):
-        log("demo seeding skipped: the steps are not wfprof's bundled sample corpus")
+        # The embedded database then holds no workflows (an empty schema, so traces and workflow profiles
+        # are empty rather than failing): the platform's own database is DATABASE_URL.
+        from wfprof_pipeline.lib.workflows.schema import create_schema
+
+        with postgres.connect(settings.database_url, autocommit=True) as conn:
+            create_schema(conn)
+        log("demo seeding skipped: the steps are not wfprof's bundled sample corpus, so the embedded database "
+            "holds no workflows (set DATABASE_URL to your platform's database for traces and workflow profiles)")
         return None
 
     try:

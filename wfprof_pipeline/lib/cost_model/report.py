@@ -175,6 +175,7 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
     ]
     if missing:
         parts.append(f"<div class='warn'><b>Missing measurements</b><ul>{missing}</ul></div>")
+    parts += [_coverage_html(model.pricing)]
     parts += [
         "<h2>The seed's claims, measured</h2>", _claims_html(model.claims),
         "<h2>Step tiers</h2>", imgs["calls_per_step"],
@@ -193,7 +194,8 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
         table(model.pricing, [("step_id", "step", None), ("step_type", "step type", None), ("tier", "tier", None),
                               ("base_units", "base", None), ("io_class", "I/O class", None),
                               ("io_multiplier", "multiplier", None), ("io_operations", "I/O ops", None),
-                              ("total_units", "total", None), ("status", "status", None), ("note", "note", None)]),
+                              ("total_units", "total", None), ("coverage", "coverage", None),
+                              ("status", "status", None), ("note", "note", None)]),
     ]
     if unpriced.height:
         parts.append(f"<p class='bad'>{unpriced.height} step(s) not priced: "
@@ -223,6 +225,22 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
     return "\n".join(parts)
 
 
+def _coverage_html(pricing: pl.DataFrame) -> str:
+    """Every discovered step, and whether it was priced: the counts first, then the steps that were not."""
+    from wfprof_pipeline.lib.cost_model.tiers import COVERAGE
+
+    if "coverage" not in pricing.columns or not pricing.height:
+        return ""
+    counts = dict(pricing.group_by("coverage").len().iter_rows())
+    summary = ", ".join(f"<b>{counts[c]}</b> {c}" for c in COVERAGE if counts.get(c))
+    rest = pricing.filter(pl.col("coverage") != "priced")
+    html = f"<h2>Step coverage</h2><p>{pricing.height} steps: {summary}.</p>"
+    if rest.height:
+        html += table(rest, [("step_id", "step", None), ("step_type", "action type", None),
+                             ("coverage", "coverage", None), ("note", "why", None)])
+    return html
+
+
 def write_report(model: CostModel, reports_dir: Path, generated_at: dt.datetime | None = None,
                  user_code: pl.DataFrame | None = None, *, path: Path | None = None) -> Path:
     path = path or reports_dir / REPORT_FILE
@@ -238,12 +256,13 @@ def summary_markdown(model: CostModel) -> str:
     calls = {r["step_id"]: r for r in model.tiers.iter_rows(named=True)}
     lines = ["**Pricing**", "",
              f"| step | tier | calls ({model.policy.tiers.basis}) | own + packages (deterministic) | I/O class | "
-             "I/O ops | units | status |", "|---|---|---|---|---|---|---|---|"]
+             "I/O ops | units | coverage |", "|---|---|---|---|---|---|---|---|"]
     for r in model.pricing.iter_rows(named=True):
         t = calls.get(r["step_id"], {})
         lines.append(f"| {r['step_id']} | {r['tier'] or '—'} | {_num(t.get('tier_calls'))} | "
                      f"{_num(t.get('calls_own_packages'))} | {r['io_class'] or '—'} | "
-                     f"{_num(r['io_operations'], 1)} | {_num(r['total_units'], 1)} | {r['status']} |")
+                     f"{_num(r['io_operations'], 1)} | {_num(r['total_units'], 1)} | "
+                     f"{r.get('coverage') or r['status']} |")
     lines += ["", "**The seed's claims**", "", "| claim | measured | verdict |", "|---|---|---|"]
     for c in model.claims:
         verdict = {True: "holds", False: "**does not hold**", None: "not measured"}[c.holds]
