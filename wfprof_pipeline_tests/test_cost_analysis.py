@@ -101,7 +101,7 @@ def test_breakdown_shares_per_step_package_and_workflow() -> None:
 
 def test_priorities_are_ranked_from_the_data() -> None:
     m = _measurements()
-    tiers = assign_tiers(m, PricingPolicy().tiers)
+    tiers = assign_tiers(m, PricingPolicy())
     workflows = pl.DataFrame({"workflow_id": ["wf"] * 3,
                               "category": ["database", "step_functions", "executor"],
                               "calls": [200, 700, 100]})
@@ -129,7 +129,7 @@ def test_priorities_are_ranked_from_the_data() -> None:
 
 def test_priorities_without_workflow_or_package_data_are_listed_last() -> None:
     m = _measurements()
-    tiers = assign_tiers(m, PricingPolicy().tiers)
+    tiers = assign_tiers(m, PricingPolicy())
     breakdown = breakdown_table(m)
     corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1], "tier_calls": [1]}))
     table = priorities_table(m, tiers, breakdown, corr)
@@ -141,7 +141,7 @@ def test_priorities_without_workflow_or_package_data_are_listed_last() -> None:
 
 def test_seed_claims_are_checked_against_the_measurements() -> None:
     m = _measurements()
-    tiers = assign_tiers(m, PricingPolicy().tiers)
+    tiers = assign_tiers(m, PricingPolicy())
     breakdown = breakdown_table(m, _package_calls())
     corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1, 2, 3, 4, 5],
                                            "tier_calls": [5, 1, 4, 2, 3]}))
@@ -162,7 +162,7 @@ def test_io_variance_claim_uses_the_web3_latency_spread(p5: float, p95: float, h
     m = _measurements()
     breakdown = breakdown_table(m)
     corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1], "tier_calls": [1]}))
-    prio = priorities_table(m, assign_tiers(m, PricingPolicy().tiers), breakdown, corr)
+    prio = priorities_table(m, assign_tiers(m, PricingPolicy()), breakdown, corr)
     latency = pl.DataFrame({"action_type": ["web3/check-balance", "webhook/send-webhook"], "n": [40, 40],
                             "p5": [p5, 1.0], "p25": [p5, 2.0], "p50": [p5, 3.0], "p75": [p95, 4.0],
                             "p95": [p95, 900.0]})

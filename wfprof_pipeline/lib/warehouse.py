@@ -69,6 +69,23 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: object) -> i
     return int(row[0]) if row else 0
 
 
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
+    """Append `data` to `table` (created from its first rows' shape), in one transaction; the table's rows."""
+    con.register("_wfprof_incoming", data)
+    try:
+        con.execute("begin transaction")
+        con.execute(f'create table if not exists "{table}" as select * from _wfprof_incoming limit 0')
+        con.execute(f'insert into "{table}" by name select * from _wfprof_incoming')
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_wfprof_incoming")
+    row = con.execute(f'select count(*) from "{table}"').fetchone()
+    return int(row[0]) if row else 0
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """(table, rows) for every base table in the main schema, sorted by name."""
     names = [

@@ -86,7 +86,7 @@ def assemble(
     lineage shown in Dagster rather than a private recomputation.
     """
     m = inputs.measurements
-    tiers = tiers if tiers is not None else assign_tiers(m, policy.tiers)
+    tiers = tiers if tiers is not None else assign_tiers(m, policy)
     pricing = pricing if pricing is not None else price_steps(m, tiers, policy)
     per_step = per_step_frame(inputs, tiers, pricing)
     if correlation is None:
