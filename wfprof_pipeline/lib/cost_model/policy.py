@@ -17,6 +17,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.gate.limits import GateTable
 
 ENV_PRICING_POLICY = "WFPROF_PRICING_POLICY"
 
@@ -101,6 +102,8 @@ class PricingPolicy(_Strict):
     units: TierUnits = TierUnits()
     io_multipliers: IoMultipliers = IoMultipliers()
     tiers: TierThresholds = TierThresholds()
+    # Limits of `wfprof gate` (lib/gate/limits.py); pricing ignores them.
+    gate: GateTable | None = None
 
     def step_cost(self, tier: Tier, io_class: IoClass, io_operations: float) -> float:
         return self.units.of(tier) + self.io_multipliers.of(io_class) * io_operations
