@@ -73,8 +73,9 @@ def run_gate(request: GateRequest, on_result: Callable[[str, Any], None] | None 
         if "user_code" in options.sections and options.database_url:
             shared["user_code"] = measure_user_code(options.database_url)
         if shared:
-            notes.append(f"{' and '.join(k.replace('_', '-') for k in shared)} fuel measured once for both trees "
-                         "(it depends on wfprof's engine and the database, not on the tree)")
+            what = " and ".join({"fuel": "calibration fuel", "user_code": "user-code fuel"}[k] for k in shared)
+            notes.append(f"{what} measured once for both trees (it depends on wfprof's engine and the database, "
+                         "not on the tree)")
 
     def measure(root: Path, registry: Path | None, side: str) -> models.Snapshot:
         return build_snapshot(root, registry, request.policy, options, **shared,
