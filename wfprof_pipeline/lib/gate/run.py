@@ -48,6 +48,10 @@ def run_gate(request: GateRequest, on_result: Callable[[str, Any], None] | None 
 
     notes: list[str] = []
     options = request.options
+    if request.base_ref is not None:  # a ref that names no commit fails before anything is measured
+        from wfprof_pipeline.lib.gate import gitref
+
+        gitref.resolve_commit(gitref.toplevel(request.root), request.base_ref)
     base: models.Snapshot | None = None
     if request.baseline is not None:
         base = models.load(request.baseline)

@@ -94,9 +94,14 @@ def locked_versions(lockfile: Path | None) -> dict[str, str]:
         data = json.loads(lockfile.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    packages = data.get("packages") or {}
     out = {}
-    for key, info in (data.get("packages") or {}).items():
-        if key.startswith("node_modules/") and isinstance(info, dict) and info.get("version"):
+    for key, info in packages.items():
+        if not key.startswith("node_modules/") or not isinstance(info, dict):
+            continue
+        if info.get("link"):  # a workspace or file: link; its version is in the entry it points to
+            info = packages.get(str(info.get("resolved", "")), {})
+        if isinstance(info, dict) and info.get("version"):
             out[key.removeprefix("node_modules/")] = str(info["version"])
     return out
 
