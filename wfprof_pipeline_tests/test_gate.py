@@ -14,8 +14,6 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 from wfprof_pipeline.cli import main
 from wfprof_pipeline_tests.dagster_env import BIN, PROJECT_ROOT
 
@@ -63,7 +61,8 @@ def one_more_own_call(repo: Path) -> None:
     # Discord's own + package calls are 14: one more own call is +7 % (over the 2 % soft, under the 10 % hard).
     edit(repo, DISCORD, "async function stepHandler(", "function touch(): number {\n  return 1;\n}\n\n"
          "async function stepHandler(")
-    edit(repo, DISCORD, "Promise<SendDiscordMessageResult> {\n  let", "Promise<SendDiscordMessageResult> {\n  touch();\n  let")
+    head = "Promise<SendDiscordMessageResult> {\n"
+    edit(repo, DISCORD, head + "  let", head + "  touch();\n  let")
 
 
 def gate(repo: Path, *extra: str, capsys=None) -> tuple[int, str]:
@@ -173,8 +172,8 @@ def test_a_dirty_tree_is_measured_as_it_is_and_said_so(tmp_path: Path, capsys) -
 
 def test_a_step_that_fails_to_profile_has_its_own_exit_code(tmp_path: Path, capsys) -> None:
     repo = make_repo(tmp_path)
-    edit(repo, WEBHOOK, 'import "server-only";\n', 'import "server-only";\nimport { nothing } from "no-such-package";\n',
-         append="\nexport const _n = nothing;\n")
+    edit(repo, WEBHOOK, 'import "server-only";\n',
+         'import "server-only";\nimport { nothing } from "no-such-package";\n', append="\nexport const _n = nothing;\n")
     commit(repo, "broken import")
     code, out = gate(repo, "--base-ref", "HEAD~1", "--junit", str(tmp_path / "j.xml"), capsys=capsys)
     assert code == 4, out
