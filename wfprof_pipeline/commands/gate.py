@@ -72,6 +72,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.warn_units_increase is not None:
         soft["units"] = lim.parse_limit(args.warn_units_increase, measure="units", where="--warn-units-increase")
     root, options, policy = snapshot_options(args)
+    if args.base_ref:  # a bad ref fails before anything is loaded or measured
+        from wfprof_pipeline.lib.gate import gitref
+
+        gitref.resolve_commit(gitref.toplevel(root), args.base_ref)
     table = policy.gate
     limits = lim.resolve(*([(table.hard(), table.soft())] if table else []), (hard, soft))
     request = GateRequest(
