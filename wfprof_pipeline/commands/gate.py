@@ -71,7 +71,8 @@ def handle(args: argparse.Namespace) -> int:
         hard["units"] = lim.parse_limit(args.max_units_increase, measure="units", where="--max-units-increase")
     if args.warn_units_increase is not None:
         soft["units"] = lim.parse_limit(args.warn_units_increase, measure="units", where="--warn-units-increase")
-    root, options, policy = snapshot_options(args)
+    # Two snapshot files: nothing is measured, so no corpus is needed.
+    root, options, policy = snapshot_options(args, need_root=not (args.baseline and args.current))
     if args.base_ref:  # a bad ref fails before anything is loaded or measured
         from wfprof_pipeline.lib.gate import gitref
 

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
-def snapshot_options(args: argparse.Namespace):  # -> (root, SnapshotOptions, policy)
+def snapshot_options(args: argparse.Namespace, *, need_root: bool = True):  # -> (root, SnapshotOptions, policy)
     from pathlib import Path
 
     from wfprof_pipeline.cli import CliError
@@ -45,7 +45,7 @@ def snapshot_options(args: argparse.Namespace):  # -> (root, SnapshotOptions, po
 
     settings = Settings.from_env()
     root = Path(args.root) if args.root else settings.steps_root
-    if not root.is_dir():
+    if need_root and not root.is_dir():
         raise CliError(f"step corpus root {root} does not exist (use --root or WFPROF_STEPS_ROOT)")
     sections = tuple(SECTIONS)
     if args.sections:
