@@ -43,9 +43,19 @@ def _dirty_note(root: Path, registry: Path | None) -> str | None:
     return f"uncommitted changes, measured as they are ({len(dirty)} file{'s' if len(dirty) != 1 else ''}: {shown})"
 
 
-def run_gate(request: GateRequest, on_result: Callable[[str, Any], None] | None = None) -> GateResult:
-    from wfprof_pipeline.lib.registry import registry_path
+def _registry_file(root: Path, explicit: Path | None) -> Path | None:
+    """The working tree's registry file as the registry loader finds it (None: there is none)."""
+    from wfprof_pipeline.lib.errors import WfprofError
+    from wfprof_pipeline.lib.registry import load_for_root
 
+    try:
+        path = load_for_root(root, explicit).path
+    except WfprofError:  # no usable registry: measuring steps will say so; static and fuel need none
+        path = explicit
+    return Path(path).resolve() if path is not None else None
+
+
+def run_gate(request: GateRequest, on_result: Callable[[str, Any], None] | None = None) -> GateResult:
     notes: list[str] = []
     options = request.options
     if request.base_ref is not None:  # a ref that names no commit fails before anything is measured
@@ -59,7 +69,7 @@ def run_gate(request: GateRequest, on_result: Callable[[str, Any], None] | None 
             options = replace(options, sections=tuple(base.sections))
         base_label = f"`{request.baseline.name}` (snapshot of {base.created_at}, wfprof {base.tool_version})"
 
-    registry_file = registry_path(request.root, request.registry).resolve()
+    registry_file = _registry_file(request.root, request.registry)
     head_label = "working tree"
     if request.current is not None:
         head = models.load(request.current)

@@ -335,7 +335,7 @@ def build_snapshot(
 ) -> Snapshot:
     """Measure the tree at `root`. `fuel` and `user_code`, when given, are used instead of measuring
     them again: they depend on wfprof's engine and the database, not on the tree."""
-    from wfprof_pipeline.lib.registry import load_for_root, registry_path
+    from wfprof_pipeline.lib.registry import load_for_root
 
     unknown = sorted(set(options.sections) - set(SECTIONS))
     if unknown:
@@ -346,8 +346,10 @@ def build_snapshot(
     sections = [s for s in SECTIONS if s in options.sections]
     if "user_code" in sections and not options.database_url and user_code is None:
         sections.remove("user_code")  # no database configured: nothing to measure, and it says so
-    reg_path = registry_path(root, registry_file)
-    info = tree_info(root, options.globs, reg_path if "steps" in sections else None)
+    # The registry only when steps are measured (a static-only snapshot needs none); its file, if any,
+    # is digested with the tree.
+    registry = load_for_root(root, registry_file) if "steps" in sections else None
+    info = tree_info(root, options.globs, registry.path if registry is not None else None)
     snapshot = Snapshot(
         tool_version=tool_version(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -356,8 +358,7 @@ def build_snapshot(
     )
     if "static" in sections:
         snapshot.files = measure_static(root, options)
-    if "steps" in sections:
-        registry = load_for_root(root, registry_file)
+    if registry is not None:
         snapshot.pricing = policy_info(policy)
         snapshot.steps = measure_steps(registry, policy, options, info.lockfile_sha256, on_result)
     if "fuel" in sections:
