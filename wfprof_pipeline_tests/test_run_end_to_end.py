@@ -63,6 +63,14 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
         assert all(after[t] == 2 * tables[t] for t in history), (after, tables)
         with duckdb.connect(str(tmp_path / "wfprof.duckdb"), read_only=True) as con:
             assert con.execute("select * from step_sources order by path").fetchall() == sources_before
+        # A failed check of severity ERROR fails the run and is named (it used to say "succeeded", exit 0).
+        third = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                               env={**env, "WFPROF_COMPLEXITY_BUDGET": "3"}, timeout=600)
+        assert third.returncode == 1, third.stdout[-3000:] + third.stderr[-3000:]
+        assert "FAILED check complexity_budget on static_metrics (severity ERROR): " in third.stdout
+        assert "budget=3" in third.stdout
+        assert "check details: `wfprof dev` opens the Dagster UI: Assets → static_metrics → Checks" in third.stdout
+        assert "wfprof run FAILED in" in third.stdout
     finally:
         subprocess.run([str(BIN / "wfprof"), "pg", "stop"], env=env, capture_output=True, timeout=60)
 

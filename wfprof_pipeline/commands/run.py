@@ -52,6 +52,13 @@ def handle(args: argparse.Namespace) -> int:
             outcome.failures.append((name, "see the messages above"))
     for step, cause in outcome.failures:
         print(f"FAILED {step}: {cause}")
+    for check in outcome.failed_checks:  # ERROR fails the run, WARN is only listed
+        label = "FAILED check" if check.severity == "ERROR" else "WARN check failed:"
+        print(f"{label} {check.name} on {check.asset} (severity {check.severity}): {check.details or 'no details'}")
+    if outcome.failed_checks:
+        first = outcome.failed_checks[0]
+        run = f", or Runs → {outcome.run_id}" if outcome.run_id else ""
+        print(f"check details: `wfprof dev` opens the Dagster UI: Assets → {first.asset} → Checks{run}")
     status = "succeeded" if outcome.success else "FAILED"
     print(f"\nwfprof run {status} in {time.monotonic() - started:.1f} s")
     print('query it:  wfprof sql "select * from step_sources"')

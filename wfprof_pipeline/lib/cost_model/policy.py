@@ -17,6 +17,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.gate.limits import GateTable
 
 ENV_PRICING_POLICY = "WFPROF_PRICING_POLICY"
 
@@ -120,6 +121,8 @@ class PricingPolicy(_Strict):
     tiers: TierThresholds = TierThresholds()
     cold_start_rate: float = Field(default=DEFAULT_COLD_START_RATE, ge=0, le=1)
     cold_start_rate_by_step: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    # Limits of `wfprof gate` (lib/gate/limits.py); pricing ignores them.
+    gate: GateTable | None = None
 
     def cold_start_rate_of(self, step_id: str) -> float:
         return self.cold_start_rate_by_step.get(step_id, self.cold_start_rate)
