@@ -170,3 +170,20 @@ def test_io_variance_claim_uses_the_web3_latency_spread(p5: float, p95: float, h
     assert io.holds is holds and f"p95/p5 = {p95 / p5:.1f}×" in io.measured and "webhook" not in io.measured
     none = {c.key: c for c in check_claims(m, breakdown, corr, prio)}["io_variance"]
     assert none.holds is None
+
+
+def test_the_web3_figure_is_compared_with_the_balance_read_the_seed_names() -> None:
+    """The seed's "web3 (ethers) ≈ 215K" comes from `profile:step --step web3/check-balance`: a transfer (which
+    signs) or a viem variant is not that step."""
+    rows = [{"step_id": sid, "action_type": sid, "calls_own": 1, "calls_packages": 0, "import_calls": imp,
+             "execute_calls": exe, "profiled": True}
+            for sid, imp, exe in (("web3/check-balance", 200_000, 32_000), ("web3/transfer-funds", 224_000, 431_000),
+                                  ("web3/check-balance-viem", 350_000, 5_500), ("webhook/send-webhook", 1_300, 2_700),
+                                  ("slack/send-message", 79_000, 2_400))]
+    m = step_measurements(rows)
+    tiers = assign_tiers(m, PricingPolicy())
+    breakdown = breakdown_table(m, None)
+    corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1, 2, 3, 4, 5], "tier_calls": [5, 1, 4, 2, 3]}))
+    checks = {c.key: c for c in check_claims(m, breakdown, corr, priorities_table(m, tiers, breakdown, corr, None),
+                                             fuel_per_op=None)}
+    assert "web3: 232,000 calls (seed 215,000; within 2×)" in checks["tier_figures"].measured
