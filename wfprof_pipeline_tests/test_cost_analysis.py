@@ -187,3 +187,23 @@ def test_the_web3_figure_is_compared_with_the_balance_read_the_seed_names() -> N
     checks = {c.key: c for c in check_claims(m, breakdown, corr, priorities_table(m, tiers, breakdown, corr, None),
                                              fuel_per_op=None)}
     assert "web3: 232,000 calls (seed 215,000; within 2×)" in checks["tier_figures"].measured
+
+
+def test_a_variant_sharing_an_action_type_does_not_borrow_its_latency() -> None:
+    from wfprof_pipeline.lib.cost_model.inputs import CostInputs
+    from wfprof_pipeline.lib.cost_model.model import compute_cost_model
+
+    m = step_measurements([
+        {"step_id": "web3/check-balance", "action_type": "web3/check-balance", "calls_own": 10, "calls_packages": 0,
+         "io_operations": 1},
+        {"step_id": "web3/check-balance-viem", "action_type": "web3/check-balance", "calls_own": 10,
+         "calls_packages": 0, "io_operations": 1},
+    ])
+    latency = pl.DataFrame({"action_type": ["web3/check-balance"], "n": [40], "p5": [10.0], "p25": [20.0],
+                            "p50": [30.0], "p75": [40.0], "p95": [90.0]})
+    per_step = compute_cost_model(CostInputs(measurements=m, latency=latency)).per_step
+    by = {r["step_id"]: r for r in per_step.iter_rows(named=True)}
+    assert by["web3/check-balance"]["p95_latency_ms"] == 90.0 and by["web3/check-balance"]["latency_note"] is None
+    assert by["web3/check-balance-viem"]["p95_latency_ms"] is None
+    assert "shares action type web3/check-balance with web3/check-balance" in by["web3/check-balance-viem"][
+        "latency_note"]

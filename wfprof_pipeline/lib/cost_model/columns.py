@@ -51,6 +51,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "coverage": "priced | import_only (no execute profile) | not_profiled (no way to import it, see note) | "
                     "failed (see note)",
         "note": "Why a step is not priced, or a declared class that contradicts the requests",
+        "latency_note": "Why a step shows no trace latency (it shares its action type with another step)",
         "tier_calls": "The calls the tier was based on",
         "calls_own_packages": "Deterministic calls (own code + npm packages), whatever the tier basis",
         "cyclomatic_complexity": "Whole-file cyclomatic complexity (static_metrics)",
