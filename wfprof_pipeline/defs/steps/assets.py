@@ -139,8 +139,10 @@ def _profile_frame(rows: list[StepProfileRow], registry: StepRegistry) -> pl.Dat
 
 
 def _deterministic_counts(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
+    # A phase whose own runs disagreed (ethers' warm balance read) is no baseline for a regression.
     precise = frame.filter(
         (pl.col("mode") == "precise") & pl.col("error").is_null() & pl.col("calls_own").is_not_null()
+        & pl.col("deterministic").fill_null(True)
     )
     return {
         (s, p): int(own + pkg)
