@@ -161,4 +161,4 @@ def test_guard_mode_is_recorded_and_a_bad_mode_is_an_error(tmp_path: Path) -> No
                          ProfileOptions(modes=("precise",), repeat=1, warm_runs=0, isolation="guard"))
     assert r.isolation == "guard" and not r.failed
     with pytest.raises(isolation.IsolationError, match="must be auto, namespaces or guard"):
-        isolation.resolve("sandboxed")
+        isolation.resolve_isolation("sandboxed")

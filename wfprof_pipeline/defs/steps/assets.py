@@ -52,6 +52,7 @@ STEP_PROFILES_SCHEMA: dict[str, pl.DataType] = {
     "deterministic": pl.Boolean,
     "error": pl.Utf8,
     "node_version": pl.Utf8,
+    "isolation": pl.Utf8,
 }
 _PROFILE_DOCS = {
     "step_id": "Registry id, e.g. web3/check-balance",
@@ -88,6 +89,7 @@ _PROFILE_DOCS = {
                      "NULL when there is nothing to compare",
     "error": "Why the step failed (error row), if it did",
     "node_version": "Node.js version that ran the step",
+    "isolation": "namespaces (own user, network and PID namespaces) or guard (the in-process egress guard only)",
 }
 PLATFORM_PROFILES_SCHEMA: dict[str, pl.DataType] = {**STEP_PROFILES_SCHEMA, "modules": pl.Utf8}
 _PROFILE_DOCS["modules"] = "platform_profiles: the modules imported (comma-separated)"

@@ -62,7 +62,7 @@ def probe() -> tuple[bool, str]:
 _warned = False
 
 
-def resolve(requested: str | None = None) -> Isolation:
+def resolve_isolation(requested: str | None = None) -> Isolation:
     """The mode to use: `requested`, else $WFPROF_ISOLATION, else namespaces when they work."""
     global _warned
     want = (requested or os.environ.get(ENV_ISOLATION, "") or "auto").strip().lower()
