@@ -117,7 +117,9 @@ def test_no_ancestor_environment_is_visible(probes) -> None:
     r = probes["environ"]
     assert not r.failed, r.error
     assert '"leaked":false' in r.outcome.result and '"parent":"ENOENT"' in r.outcome.result
-    assert '"ppid":0' in r.outcome.result  # the step is PID 1 of its own namespace
+    seen = json.loads(r.outcome.result)
+    # its own namespace: the namespace's shell (PID 1) and the step, nothing of the host
+    assert seen["ppid"] == 1 and "1" in seen["pids"] and len(seen["pids"]) <= 3, seen
 
 
 def test_a_raw_binding_connect_cannot_reach_a_host_port(probes, listener) -> None:
@@ -162,3 +164,16 @@ def test_guard_mode_is_recorded_and_a_bad_mode_is_an_error(tmp_path: Path) -> No
     assert r.isolation == "guard" and not r.failed
     with pytest.raises(isolation.IsolationError, match="must be auto, namespaces or guard"):
         isolation.resolve_isolation("sandboxed")
+
+
+def test_a_spinning_step_in_its_namespace_is_killed_on_timeout(tmp_path: Path) -> None:
+    steps = tmp_path / "plugins" / "probe" / "steps"
+    steps.mkdir(parents=True)
+    (steps / "spin.mjs").write_text("export function spinStep() { for (;;) {} }\n")
+    (steps / "suicide.mjs").write_text(
+        "export async function suicideStep() {\n  process.kill(process.pid, 'SIGKILL');\n}\n")
+    (tmp_path / "registry.toml").write_text('[steps."probe/spin"]\ninput = {}\n[steps."probe/suicide"]\ninput = {}\n')
+    results = {r.step_id: r for r in profile_steps(load_for_root(tmp_path), None, ProfileOptions(
+        modes=("precise",), repeat=1, warm_runs=0, timeout_s=3, isolation="namespaces"))}
+    assert results["probe/spin"].error_kind == "timeout" and "process tree killed" in results["probe/spin"].error
+    assert "harness died (signal 9)" in results["probe/suicide"].error

@@ -29,8 +29,10 @@ class IsolationError(WfprofError, RuntimeError):
 Isolation = Literal["namespaces", "guard"]
 ENV_ISOLATION = "WFPROF_ISOLATION"  # auto (default) | namespaces | guard
 UNSHARE_FLAGS = ("--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--kill-child")
-# Loopback starts down in a new network namespace; 97 = it could not be brought up.
-_INSIDE = 'ip=$1; shift; "$ip" link set lo up || exit 97; exec "$@"'
+# Loopback starts down in a new network namespace; 97 = it could not be brought up. The shell stays PID 1 (not
+# exec): the namespace's init ignores signals sent from inside it, and the step must be killable as usual; a
+# step killed by signal N shows as exit status 128 + N.
+_INSIDE = 'ip=$1; shift; "$ip" link set lo up || exit 97; "$@"'
 
 
 def _ip() -> str | None:

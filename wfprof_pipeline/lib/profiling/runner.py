@@ -204,8 +204,11 @@ def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, time
     except ValueError as exc:
         if "heap limit" in stderr or "heap out of memory" in stderr:
             return None, f"ran out of memory: heap cap of {options.heap_mb} MB reached", "heap", wall, tail
-        if proc.returncode not in (0, None):
-            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"code {proc.returncode}"
+        code = proc.returncode
+        if isolation == "namespaces" and code is not None and code > 128:  # the namespace's shell reports 128 + N
+            code = -(code - 128)
+        if code not in (0, None):
+            how = f"signal {-code}" if code < 0 else f"code {code}"
             return None, f"harness died ({how}) without a result: {tail or 'no stderr'}", "harness", wall, tail
         return None, str(exc), "harness", wall, tail
     return doc, None, None, wall, tail
