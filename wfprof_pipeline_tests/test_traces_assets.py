@@ -28,7 +28,8 @@ def source(embedded_db: str) -> str:
 
 
 def _resources(url: str, warehouse_path) -> dict:
-    return {"keeperhub_db": KeeperHubDatabase(url=url), "warehouse": WarehouseResource(path=str(warehouse_path))}
+    return {"keeperhub_db": KeeperHubDatabase.pinned(url=url),
+            "warehouse": WarehouseResource.pinned(path=warehouse_path)}
 
 
 def test_partition_materializes_with_a_passing_row_count_check_and_reruns_identically(source, warehouse_path):

@@ -19,6 +19,7 @@ ENV_SANDBOX_URL = "SANDBOX_URL"
 ENV_NODE = "WFPROF_NODE"
 ENV_DAGSTER_PG_URL = "DAGSTER_PG_URL"
 ENV_REPORTS_DIR = "WFPROF_REPORTS_DIR"
+ENV_RUN_USER_CODE = "WFPROF_RUN_USER_CODE"
 
 
 class Settings(BaseModel):
@@ -32,6 +33,9 @@ class Settings(BaseModel):
     sandbox_url: str | None = Field(default=None, description="Remote JS sandbox; None = embedded QuickJS")
     node: str = Field(default="node", description="Node.js executable")
     dagster_pg_url: str | None = Field(default=None, description="Dagster instance storage; None = embedded")
+    run_user_code: bool | None = Field(
+        default=None, description="Profile workflows whose steps run stored user code; None = only the demo DB"
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -51,6 +55,7 @@ class Settings(BaseModel):
             ("sandbox_url", ENV_SANDBOX_URL),
             ("node", ENV_NODE),
             ("dagster_pg_url", ENV_DAGSTER_PG_URL),
+            ("run_user_code", ENV_RUN_USER_CODE),
         ):
             value = get(name)
             if value is not None:

@@ -9,6 +9,7 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from wfprof_pipeline.defs.resources import (
     KeeperHubDatabase,
@@ -262,8 +263,8 @@ def optimization_priorities(
 
 
 class UserCodeFuelConfig(dg.Config):
-    fuel_budget: int = DEFAULT_FUEL_BUDGET
-    timeout_s: float = 5.0
+    fuel_budget: int = Field(default=DEFAULT_FUEL_BUDGET, ge=1, le=1_000_000_000_000)
+    timeout_s: float = Field(default=5.0, gt=0, le=600, allow_inf_nan=False)
 
 
 @dg.asset(

@@ -36,7 +36,7 @@ def _spec(table: str, columns: dict[str, tuple[str, str]], description: str) -> 
 
 
 class StaticAnalysisConfig(dg.Config):
-    external_call_rules: str | None = None  # JSON rules file; None = $WFPROF_EXTERNAL_CALL_RULES or built-in
+    """No knobs from run config: the rules file is a path, so it comes from $WFPROF_EXTERNAL_CALL_RULES only."""
 
 
 @dg.multi_asset(
@@ -60,7 +60,7 @@ def static_analysis(
     warehouse: WarehouseResource,
 ):
     root = step_corpus.resolved_root()
-    rules = load_rules(config.external_call_rules or static_config.external_call_rules_file())
+    rules = load_rules(static_config.external_call_rules_file())
     results = [analyze_file(f, rules) for f in require_steps(root, step_corpus.globs)]
     frames = {
         "static_metrics": pl.DataFrame(tables.metrics_rows(results), schema=_polars_schema(tables.METRICS_COLUMNS)),
