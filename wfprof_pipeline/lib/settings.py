@@ -20,6 +20,7 @@ ENV_NODE = "WFPROF_NODE"
 ENV_DAGSTER_PG_URL = "DAGSTER_PG_URL"
 ENV_REPORTS_DIR = "WFPROF_REPORTS_DIR"
 ENV_RUN_USER_CODE = "WFPROF_RUN_USER_CODE"
+ENV_SLOT_WAIT_S = "WFPROF_SLOT_WAIT_S"
 
 
 class Settings(BaseModel):
@@ -35,6 +36,11 @@ class Settings(BaseModel):
     dagster_pg_url: str | None = Field(default=None, description="Dagster instance storage; None = embedded")
     run_user_code: bool | None = Field(
         default=None, description="Profile workflows whose steps run stored user code; None = only the demo DB"
+    )
+
+    slot_wait_s: float = Field(
+        default=600.0, gt=0, le=86_400, allow_inf_nan=False,
+        description="How long `wfprof run` waits for a concurrency-pool slot before failing, naming its holder",
     )
 
     @classmethod
@@ -56,6 +62,7 @@ class Settings(BaseModel):
             ("node", ENV_NODE),
             ("dagster_pg_url", ENV_DAGSTER_PG_URL),
             ("run_user_code", ENV_RUN_USER_CODE),
+            ("slot_wait_s", ENV_SLOT_WAIT_S),
         ):
             value = get(name)
             if value is not None:
