@@ -22,13 +22,28 @@ class WarehouseMissing(WfprofError, FileNotFoundError):
     pass
 
 
-def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+# For queries typed by a user (`wfprof sql`): no files but the warehouse, no network, no extensions, and
+# settings locked so the query cannot turn any of it back on (`set enable_external_access = true`).
+LOCKED_DOWN = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
+
+def connect(path: Path | str, *, read_only: bool = False, locked_down: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; `locked_down` (read-only only) also denies the query any other file or network."""
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseMissing(f"warehouse {path} does not exist yet: run `wfprof run` first")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if locked_down:
+            if not read_only:
+                raise ValueError("a locked-down connection is read-only")
+            return duckdb.connect(str(path), read_only=True, config=dict(LOCKED_DOWN))
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
@@ -42,8 +57,10 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
 
 
 @contextmanager
-def session(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(path, read_only=read_only)
+def session(
+    path: Path | str, *, read_only: bool = False, locked_down: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only, locked_down=locked_down)
     try:
         yield con
     finally:
