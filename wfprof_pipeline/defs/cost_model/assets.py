@@ -162,6 +162,7 @@ def step_pricing(
 
 
 @dg.asset_check(
+    pool="duckdb",  # opens the warehouse: serialized with its writers (DuckDB is single-writer)
     asset=step_pricing, blocking=True,
     description="Every step with a successful profile has a price (a profiled step without one would be billed "
     "at nothing). Blocks the downstream cost assets when it fails.",
