@@ -141,6 +141,7 @@ def test_a_failing_measurement_is_reported_not_raised() -> None:
 def test_calibrate_cli_text_and_json(tmp_path: Path) -> None:
     wfprof = str(Path(sys.executable).parent / "wfprof")
     out = tmp_path / "nested" / "cal.json"
+    out.parent.mkdir()  # a missing folder is an error now, not created silently (issue 16, item 11)
     done = subprocess.run([wfprof, "calibrate", f"--output={out}"], capture_output=True, text=True, timeout=120,
                           cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
     assert done.returncode == 0, done.stderr

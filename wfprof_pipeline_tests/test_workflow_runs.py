@@ -267,6 +267,7 @@ def test_cli_honours_the_seed_variables(seeded, tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "unknown workflow id 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+    assert "known ids: " in bad.stderr and "wf_order_email" in bad.stderr  # says which ones exist
 
 
 def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_path):

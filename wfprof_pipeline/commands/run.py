@@ -35,6 +35,22 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def preflight() -> None:
+    """Fail in a second, before anything is created, where the run would fail after minutes."""
+    from pathlib import Path
+
+    from wfprof_pipeline.lib.errors import UsageError
+    from wfprof_pipeline.lib.settings import ENV_STEPS_ROOT, Settings
+
+    settings = Settings.from_env()
+    if not settings.steps_root.is_dir():
+        where = "" if settings.steps_root.is_absolute() else f" (relative to {Path.cwd()})"
+        raise UsageError(
+            f"no step corpus at {settings.steps_root}{where}: run wfprof from the project root, or set "
+            f"{ENV_STEPS_ROOT} (and WFPROF_WAREHOUSE, WFPROF_HOME, WFPROF_REPORTS_DIR) to absolute paths"
+        )
+
+
 def _supervise() -> int:
     import os
     import signal
@@ -43,6 +59,7 @@ def _supervise() -> int:
 
     from wfprof_pipeline.lib import environment
 
+    preflight()
     env = {**os.environ, **environment.apply(), _WORKER_ENV: "1"}
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
     child = subprocess.Popen([sys.executable, "-m", "wfprof_pipeline.cli", "run"], env=env, preexec_fn=preexec)

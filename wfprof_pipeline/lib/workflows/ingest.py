@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import queue
@@ -157,7 +158,9 @@ def _frame(data: io.BytesIO, columns: dict[str, tuple[pl.DataType, str, str]]) -
     if data.getbuffer().nbytes == 0:
         frame = pl.DataFrame(schema=read_schema)
     else:
-        frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema)
+        # utf8-lossy: a SQL_ASCII source may hold any bytes; an invalid one becomes U+FFFD, not a failed day.
+        frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema,
+                            encoding="utf8-lossy")
     return _scrub_errors(frame)
 
 
@@ -279,7 +282,9 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
             invalid_rows += _insert(con, table, frame, columns)
         con.execute("commit")
     except BaseException as exc:
-        con.execute("rollback")
+        # DuckDB may have aborted the transaction itself (disk full): keep the real reason, not the rollback's.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         _drain(work, thread)
         if isinstance(exc, psycopg.OperationalError):
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -287,6 +292,11 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
                 f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
                 "nothing was written for that day — re-run the partition"
             ) from None
+        from wfprof_pipeline.lib.warehouse import write_error
+
+        problem = write_error("the warehouse", exc) if isinstance(exc, (duckdb.Error, OSError)) else None
+        if problem is not None:
+            raise problem from exc
         raise
     thread.join()
     total = time.perf_counter() - began
