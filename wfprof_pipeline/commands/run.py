@@ -60,7 +60,10 @@ def _supervise() -> int:
     from wfprof_pipeline.lib import environment
 
     preflight()
-    env = {**os.environ, **environment.apply(), _WORKER_ENV: "1"}
+    applied = environment.apply()
+    if "DATABASE_URL" in applied:
+        print("using the embedded PostgreSQL (DATABASE_URL is not set)", flush=True)
+    env = {**os.environ, **applied, _WORKER_ENV: "1"}
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
     child = subprocess.Popen([sys.executable, "-m", "wfprof_pipeline.cli", "run"], env=env, preexec_fn=preexec)
     received: list[tuple[int, float]] = []  # (signal, when)
@@ -112,10 +115,8 @@ def _work() -> int:
 
     started = time.monotonic()
     started_wall = time.time()
-    env = environment.apply()
+    environment.apply()  # a no-op after the supervisor's (it exported the result)
     settings = Settings.from_env()
-    if "DATABASE_URL" in env:
-        print("using the embedded PostgreSQL (DATABASE_URL is not set)")
 
     from wfprof_pipeline.pipeline import NIGHTLY_JOB, run_all
 
