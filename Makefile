@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.wfprof-installed
 # Every Node package of the project (own package.json + package-lock.json).
-NODE_PACKAGES := $(patsubst %/package-lock.json,%,$(wildcard data/steps/package-lock.json wfprof_pipeline/node/package-lock.json))
+NODE_PACKAGES := $(patsubst %/package-lock.json,%,$(wildcard data/steps/package-lock.json wfprof_pipeline/node/package-lock.json wfprof_pipeline_tests/fixtures/miniplatform/package-lock.json))
 NODE_STAMPS   := $(addsuffix /node_modules/.package-lock.json,$(NODE_PACKAGES))
 
 .PHONY: run test setup lint lock clean browser

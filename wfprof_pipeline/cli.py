@@ -17,7 +17,8 @@ from wfprof_pipeline.lib.errors import WfprofError
 
 # Order = order in `wfprof --help`.
 COMMAND_MODULES = [
-    "run", "analyze", "profile", "profile_workflow", "demo", "dev", "sql", "pg", "calibrate", "sandbox", "report",
+    "run", "analyze", "profile", "registry", "profile_workflow", "demo", "dev", "sql", "pg", "calibrate", "sandbox",
+    "report", "snapshot", "gate",
 ]
 
 

@@ -34,7 +34,10 @@ def write_registry(root: Path) -> Path:
     lines = []
     for sid, v in {**STEPS, UNPROFILED: (None,) * 11 + ("discord/send-message", "chat")}.items():
         plugin, step = sid.split("/")
-        lines.append(f'[steps."{sid}"]\nmodule = "plugins/{plugin}/steps/{step}.ts"\n'
+        module = root / "plugins" / plugin / "steps" / f"{step}.ts"  # the registry names real files
+        module.parent.mkdir(parents=True, exist_ok=True)
+        module.write_text("export async function runStep() { return { success: true }; }\n")
+        lines.append(f'[steps."{sid}"]\nmodule = "plugins/{plugin}/steps/{step}.ts"\nexport = "runStep"\n'
                      f'action_type = "{v[11]}"\n' + (f'io_class = "{v[12]}"\n' if v[12] else ""))
     path = root / "registry.toml"
     path.write_text("\n".join(lines))

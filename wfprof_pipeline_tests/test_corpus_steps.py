@@ -67,7 +67,7 @@ def test_every_step_compiles_with_shims_and_external_packages(tmp_path: Path) ->
     slack = Path(compiled["plugins/slack/steps/send-message.ts"].compiled).read_text()
     # packages are imported from the corpus's node_modules, shims from their own compiled files ...
     assert re.search(r'from "file://[^"]*/data/steps/node_modules/@slack/web-api/', slack)
-    assert f'import "file://{shim_dir}/shims/server-only.mjs"' in slack
+    assert f'import "file://{shim_dir}/shims/server-only.ts.mjs"' in slack
     # ... while code behind the @/ alias is compiled into the step (its own code)
     assert "function getErrorMessage(" in slack
     assert "withStepLogging(" in slack and "function withStepLogging(" not in slack

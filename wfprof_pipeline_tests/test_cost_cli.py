@@ -25,7 +25,7 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WFPROF_STEP_REGISTRY": str(root / "registry.toml"),
+    env = {**os.environ, "WFPROF_STEP_REGISTRY": str(root / "registry.toml"), "WFPROF_STEPS_ROOT": str(root),
            "WFPROF_REPORTS_DIR": str(root / "reports"), "WFPROF_WAREHOUSE": str(root / "w.duckdb")}
     env.pop("WFPROF_PRICING_POLICY", None)
     return subprocess.run([str(WFPROF), "report", *args], env=env, capture_output=True, text=True, timeout=120)

@@ -35,9 +35,8 @@ def test_calls_of_imported_sdk_names_are_classified_by_package():
     result = analyze_text(SOURCE)
     assert [(c.line, c.callee, c.kind) for c in result.external_calls] == [
         (10, "createPublicClient", "web3"),
-        (10, "transport", "web3"),  # an alias: the local name counts
+        # viem's http() (here aliased `transport`) and formatEther are pure helpers, not I/O
         (11, "client.getBalance", "web3"),  # a path rule, not an import
-        (12, "formatEther", "web3"),
         (13, "sgMail.send", "sdk"),  # default import
         (14, "axios.post", "http"),
         (15, "pick", "db"),  # renamed in a destructured require
@@ -83,3 +82,36 @@ def test_module_prefix_patterns():
     assert rules.import_kind("@slackers/x") is None
     assert rules.import_kind("viem") == "web3"
     assert rules.import_kind("viem/chains") is None
+
+
+def test_pure_helpers_are_not_io():
+    """drizzle's condition builders, ethers/viem formatting and viem's transport factory build values, they
+    make no request: the awaited query chain is the one database call."""
+    source = """import { and, eq as equals, inArray } from "drizzle-orm";
+import { ethers, formatUnits } from "ethers";
+import { http, createPublicClient } from "viem";
+import { db } from "@/lib/db";
+export async function run(ids: string[]) {
+  const rows = await db.select().from(t).where(and(equals(t.a, 1), inArray(t.id, ids)));
+  const c = createPublicClient({ transport: http("https://rpc.test") });
+  return [ethers.formatEther(1n), formatUnits(2n, 6), ethers.parseUnits("1", 6), rows, c];
+}
+"""
+    assert [(c.callee, c.kind) for c in analyze_text(source).external_calls] == [
+        ("db.select", "db"), ("createPublicClient", "web3")
+    ]
+
+
+def test_the_rules_file_marks_names_pure(tmp_path):
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"rules": [{"pattern": "money.*", "kind": "http"}], "pure": ["money.format"],
+                                "imports": [{"module": "@acme/util", "names": ["slugify"], "kind": "pure"},
+                                            {"module": "@acme/*", "kind": "acme"}]}))
+    source = ('import { slugify, ping } from "@acme/util";\ndeclare const money: any;\n'
+              'slugify("x"); ping(); money.format(1); money.send(1);\n')
+    assert [(c.callee, c.kind) for c in analyze_text(source, rules=load_rules(path)).external_calls] == [
+        ("ping", "acme"), ("money.send", "http")
+    ]
+    path.write_text(json.dumps({"rules": [], "pure": "money.format"}))
+    with pytest.raises(ExternalCallRulesError, match="'pure' must be a list"):
+        load_rules(path)

@@ -120,7 +120,7 @@ CONSTRUCT_EXPECTATIONS = {
             ("Arrow function", 6, 6, 1, 0, 1),
         ],
         [(6, "fetch", "fetch"), (7, "db.select", "db"), (9, "provider.getBalance", "web3"),
-         (11, "globalThis.fetch", "fetch"), (15, "ethers.formatEther", "web3")],
+         (11, "globalThis.fetch", "fetch")],  # ethers.formatEther is a pure helper, not I/O
     ),
     # JavaScript grammar: CommonJS, defaults in params and destructuring, while, catch, throw, static block.
     "47-commonjs.cjs": (

@@ -14,13 +14,15 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="profile steps with V8 (fresh Node process per step)")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--step", help="one step id, e.g. web3/check-balance")
-    which.add_argument("--all", action="store_true", help="every step in the registry")
+    which.add_argument("--step", help="one step id (plugin/file stem) or action type, e.g. web3/check-balance")
+    which.add_argument("--all", action="store_true", help="every discovered and registered step")
     which.add_argument("--compare", metavar="A,B", help="comma-separated step ids, compared side by side")
     p.add_argument("--precise", action="store_true", help="exact call counts (V8 precise coverage) "
                    "instead of CPU sampling")
     p.add_argument("--dry-run", action="store_true", help="import phase only (cold start), do not execute")
     p.add_argument("--input", metavar="JSON", help="step input as a JSON object (overrides the registry's)")
+    p.add_argument("--warm-runs", type=int, default=5, help="warm executions after the first, in the same process "
+                   "(default 5; 0 = no warm phase; a registry entry's warm_runs wins)")
     p.add_argument("--repeat", type=int, default=1, help="fresh processes per step and mode (default 1; "
                    "≥2 also checks that exact counts are deterministic)")
     p.add_argument("--json", action="store_true", help="print the seed's ProfileResult JSON (plus per-phase "
@@ -54,10 +56,11 @@ def _parse_input(text: str | None) -> dict | None:
 
 def handle(args: argparse.Namespace) -> int:
     import json
+    import sys
     from pathlib import Path
 
     from wfprof_pipeline.cli import CliError
-    from wfprof_pipeline.lib.profiling.report import profile_results, render_table
+    from wfprof_pipeline.lib.profiling.report import profile_results, render_comparison, render_table
     from wfprof_pipeline.lib.profiling.runner import ProfileOptions, profile_steps
     from wfprof_pipeline.lib.profiling.summary import summarize
     from wfprof_pipeline.lib.registry import load_for_root
@@ -66,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.repeat < 1:
         raise CliError("--repeat must be at least 1")
+    if args.warm_runs < 0:
+        raise CliError(f"--warm-runs must be 0 (no warm phase) or more, got {args.warm_runs}")
     step_input = _parse_input(args.input)
     root = Path(args.root) if args.root else settings.steps_root
     if not root.is_dir():
@@ -81,14 +86,16 @@ def handle(args: argparse.Namespace) -> int:
             raise CliError("--compare needs at least two different comma-separated step ids")
     else:
         ids = [args.step]
-    for step_id in ids:
-        registry.get(step_id)  # unknown ids fail here, listing the known ones
+    ids = [registry.resolve_id(i) for i in ids]  # an action type names its step; unknown ids list the known
+    if len(set(ids)) < len(ids):
+        raise CliError("--compare names the same step twice (an id and its action type?)")
 
     mode = "precise" if args.precise else "sampling"
     modes = (mode,) if args.no_timing else (mode, "timing")
     options = ProfileOptions(
         modes=modes,
         repeat=args.repeat,
+        warm_runs=args.warm_runs,
         phases=("import",) if args.dry_run else ("import", "execute"),
         timeout_s=args.timeout,
         jobs=args.jobs or None,
@@ -108,6 +115,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         payload = profile_results(summary, registry, mode=mode, step_ids=ids)
         print(json.dumps(payload[0] if args.step else payload, indent=2))
+    elif args.compare:
+        print(render_comparison(summary, mode=mode, step_ids=ids))
     else:
         print(render_table(summary, registry, mode=mode, step_ids=ids, dry_run=args.dry_run))
+    for warning in registry.warnings:
+        print(f"note: {warning}", file=sys.stderr)
     return 1 if any(r.failed for r in results) else 0

@@ -123,15 +123,13 @@ def session(
         con.close()
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
-    """Replace `table` with `data` (a polars/pandas frame or arrow table) in one transaction.
-
-    Readers see either the old or the new table, never a half-written one; re-running gives the same rows.
-    """
+def _write(con: duckdb.DuckDBPyConnection, table: str, data: object, statements: list[str]) -> int:
+    """Run `statements` (which read `_wfprof_incoming`) in one transaction; the table's rows after."""
     con.register("_wfprof_incoming", data)
     try:
         con.execute("begin transaction")
-        con.execute(f'create or replace table "{table}" as select * from _wfprof_incoming')
+        for sql in statements:
+            con.execute(sql)
         con.execute("commit")
     except Exception as exc:
         # DuckDB may have aborted the transaction itself (disk full does): a failing rollback must not
@@ -162,6 +160,22 @@ def _database_path(con: duckdb.DuckDBPyConnection) -> str:
     except duckdb.Error:
         row = None
     return str(row[0]) if row and row[0] else "(in memory)"
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
+    """Replace `table` with `data` (a polars/pandas frame or arrow table) in one transaction.
+
+    Readers see either the old or the new table, never a half-written one; re-running gives the same rows.
+    """
+    return _write(con, table, data, [f'create or replace table "{table}" as select * from _wfprof_incoming'])
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
+    """Append `data` to `table` (created with its columns on first use), in one transaction; the table's rows."""
+    return _write(con, table, data, [
+        f'create table if not exists "{table}" as select * from _wfprof_incoming limit 0',
+        f'insert into "{table}" by name select * from _wfprof_incoming',
+    ])
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:

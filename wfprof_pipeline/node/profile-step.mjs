@@ -11,7 +11,10 @@
 //
 // Order matters: start the stub (worker thread), prewarm Node's lazy internals, install the egress
 // guard and redirect console to stderr BEFORE measuring, so none of it is charged to the step.
-// Phases: import = `import(step)` (cold start); execute = `await fn(input)` on canned I/O.
+// Phases: import = `import(step)` (cold start); execute = the first `await fn(input)` on canned I/O (the
+// cold execution: lazy initialisation, first use of undici, …); execute_warm = `warmRuns` more executions in
+// the same process, as a worker that imported the step runs them (each measured on its own, summarized as
+// the per-execution median).
 
 import { Console } from 'node:console';
 import fs from 'node:fs';
@@ -21,12 +24,14 @@ import { fileURLToPath } from 'node:url';
 
 import { makeCategorizer } from './lib/categorize.mjs';
 import { installEgressGuard } from './lib/egress.mjs';
+import { installHostRouting } from './lib/host-routing.mjs';
 import { summarizeCoverage, summarizeCpuProfile } from './lib/measure.mjs';
 import { fillPlaceholders, importStep, StepLoadError, stepFunction } from './lib/step-loader.mjs';
 import { writeAllSync } from './lib/write-sync.mjs';
 
 const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
 const MODES = new Set(['precise', 'sampling', 'timing']);
+const DATABASE_PORTS = new Set([5432, 3306, 6379, 27017, 26257, 1433]); // postgres, mysql, redis, mongo, cockroach, mssql
 
 const job = JSON.parse(fs.readFileSync(0, 'utf8'));
 const mode = job.mode ?? 'precise';
@@ -34,6 +39,7 @@ if (!MODES.has(mode)) throw new Error(`unknown mode ${mode}`);
 const phases = job.phases ?? ['import', 'execute'];
 const settleTimeoutMs = job.settleTimeoutMs ?? 20_000;
 const topN = job.topN ?? 15;
+const warmRuns = Math.max(0, job.warmRuns ?? 0);
 const stepsRoot = job.stepsRoot ? path.resolve(job.stepsRoot) : undefined;
 
 const doc = {
@@ -106,6 +112,8 @@ if (usesNetwork) {
 const stub = stubStarting ? await stubStarting : null;
 const stubPort = job.stub?.port ?? stub?.port ?? 0;
 const guard = installEgressGuard({ allowPorts: [stubPort], phase: () => currentPhase });
+// One step per process in practice: its routed hosts (canned responses with `host`) go to its stub port.
+installHostRouting({ hosts: [...new Set(job.steps.flatMap((s) => s.hostRoutes ?? []))], port: stubPort });
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr }); // stdout = our document
 const gc = globalThis.gc;
 const session = new Session();
@@ -130,7 +138,7 @@ async function measure(thunk, { bounded }) {
     );
   }
   guards.push(new Promise((_, reject) => (abortPhase = reject)));
-  const out = { value: undefined, error: null, raw: null, durationMs: null, heapBefore: null, heapAfter: null };
+  const out = { value: undefined, error: null, raw: null, durationMs: null, heapBefore: null, heapAfter: null, cpuMs: null };
   if (mode === 'timing') {
     gc?.();
     out.heapBefore = process.memoryUsage().heapUsed;
@@ -139,6 +147,7 @@ async function measure(thunk, { bounded }) {
   } else {
     await session.post('Profiler.start');
   }
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   try {
     out.value = await Promise.race([thunk(), ...guards]);
@@ -146,7 +155,9 @@ async function measure(thunk, { bounded }) {
     out.error = err;
   }
   const t1 = performance.now();
+  const cpu = process.cpuUsage(cpu0); // user + system µs of this process (the stub runs in another)
   out.durationMs = t1 - t0;
+  out.cpuMs = (cpu.user + cpu.system) / 1000;
   // epoch ms: a shared stub process timestamps requests the same way, so they can be split by phase
   out.startedAt = performance.timeOrigin + t0;
   out.endedAt = performance.timeOrigin + t1;
@@ -176,6 +187,7 @@ function phaseSummary(measured) {
     sampleIntervalUs: null,
     selfMs: null,
     heapDeltaBytes: null,
+    cpuMs: mode === 'timing' ? Math.round(measured.cpuMs * 1000) / 1000 : null,
     topFunctions: [],
   };
   if (mode === 'precise') return { ...base, ...summarizeCoverage(measured.raw, categorize, { topN, stepsRoot, entries }) };
@@ -190,6 +202,47 @@ function describeError(err) {
   if (err instanceof PhaseAbort || err instanceof StepLoadError) return { kind: err.kind, message: err.message };
   const text = err?.stack ? err.stack.split('\n').slice(0, 3).join(' | ') : String(err);
   return { kind: 'throw', message: `step threw: ${text}` };
+}
+
+/** A step's `error` as text: a string, an Error or `{ message, code }` object (never "[object Object]"). */
+function errorText(error) {
+  if (error == null) return '';
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object') {
+    const message = typeof error.message === 'string' ? error.message : null;
+    const code = error.code ?? error.name;
+    if (message) return code && typeof code !== 'object' && !message.includes(String(code)) ? `${message} (${code})` : message;
+    try {
+      return JSON.stringify(error);
+    } catch {
+      return String(error);
+    }
+  }
+  return String(error);
+}
+
+/** The warm executions as one phase: the median run's breakdown, each run's deterministic count, the spread. */
+function warmSummary(runs) {
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : null;
+  };
+  const key = (r) => (r.calls ? r.calls.step + r.calls.package : r.durationMs);
+  const sorted = [...runs].sort((a, b) => key(a) - key(b));
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+  const durations = runs.map((r) => r.durationMs);
+  return {
+    ...mid,
+    durationMs: median(durations),
+    durationMsMin: Math.min(...durations),
+    durationMsMax: Math.max(...durations),
+    cpuMs: mode === 'timing' ? median(runs.map((r) => r.cpuMs)) : null,
+    startedAt: runs[0].startedAt,
+    endedAt: runs[runs.length - 1].endedAt,
+    warmRuns: runs.length,
+    runsOwnPackages: runs.map((r) => (r.calls ? r.calls.step + r.calls.package : null)),
+    runsTotalCalls: runs.map((r) => r.totalCalls),
+  };
 }
 
 function resultSummary(value) {
@@ -222,7 +275,7 @@ for (const spec of job.steps) {
     if (m.error) {
       const e = describeError(m.error);
       Object.assign(outcome, { ok: false, error: e.message, errorKind: e.kind });
-    } else {
+    } else if (spec.export) { // no export: import only (the platform baseline)
       try {
         fn = stepFunction(m.value, spec.export);
       } catch (err) {
@@ -243,15 +296,47 @@ for (const spec of job.steps) {
       outcome.result = resultSummary(m.value);
       // KeeperHub steps report failures as { success: false, error } rather than throwing.
       if (m.value && typeof m.value === 'object' && m.value.success === false && !outcome.error) {
-        Object.assign(outcome, { ok: false, error: `step returned success=false: ${m.value.error ?? ''}`, errorKind: 'failed_result' });
+        Object.assign(outcome, { ok: false, error: `step returned success=false: ${errorText(m.value.error)}`, errorKind: 'failed_result' });
       }
+    }
+  }
+  // Warm executions: only after a cold execution that succeeded, each with a fresh copy of the input and
+  // the canned responses' state reset.
+  // A cold execution that reached for the network is already a failure: no warm runs to repeat it.
+  if (fn && outcome.ok && phases.includes('execute') && warmRuns > 0 && guard.blocked.length === blockedBefore) {
+    currentPhase = 'execute_warm';
+    const runs = [];
+    const io = [];
+    for (let i = 1; i <= warmRuns; i += 1) {
+      await stub?.setRoutes(fillPlaceholders(spec.responses ?? [], vars));
+      const fresh = fillPlaceholders(spec.input ?? {}, vars);
+      const m = await measure(() => fn(fresh), { bounded: true });
+      runs.push(phaseSummary(m));
+      io.push(...(await takeLog()));
+      const failed = m.error ? describeError(m.error).message
+        : m.value && typeof m.value === 'object' && m.value.success === false ? `returned success=false: ${errorText(m.value.error)}` : null;
+      if (failed) {
+        Object.assign(outcome, { ok: false, error: `warm execution ${i} of ${warmRuns} failed (the cold one succeeded): ${failed}`, errorKind: 'warm_failed' });
+        break;
+      }
+    }
+    if (outcome.ok) {
+      outcome.phases.execute_warm = warmSummary(runs);
+      outcome.io.execute_warm = io;
     }
   }
   currentPhase = '';
   outcome.egressBlocked = guard.blocked.slice(blockedBefore);
   if (outcome.egressBlocked.length) {
-    const targets = [...new Set(outcome.egressBlocked.map((b) => b.target))].join(', ');
-    const note = `blocked network egress to ${targets}`;
+    const targets = [...new Set(outcome.egressBlocked.map((b) => b.target))];
+    // A database port means platform code opened its database connection: a shim is the fix, not a response.
+    const isDatabase = (t) => DATABASE_PORTS.has(Number(String(t).split(':').pop()));
+    const db = targets.filter(isDatabase);
+    const hosts = targets.filter((t) => !isDatabase(t));
+    const notes = [];
+    if (db.length) notes.push(`blocked a database connection to ${db.join(', ')} (platform code opened its database: shim that module in the registry)`);
+    if (hosts.length) notes.push(`blocked network egress to ${hosts.join(', ')} (no canned response for that host: add responses with host = "…" in the registry)`);
+    const note = notes.join('; ');
     outcome.ok = false;
     outcome.error = outcome.error ? `${note}; ${outcome.error}` : note;
     outcome.errorKind = 'egress';

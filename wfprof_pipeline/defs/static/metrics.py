@@ -6,6 +6,7 @@ import polars as pl
 from wfprof_pipeline.defs.resources import StepCorpusResource, WarehouseResource
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.corpus import require_steps
+from wfprof_pipeline.lib.discovery.steps import discover_steps
 from wfprof_pipeline.lib.static import config as static_config
 from wfprof_pipeline.lib.static import tables
 from wfprof_pipeline.lib.static.analyze import analyze_file
@@ -50,6 +51,9 @@ class StaticAnalysisConfig(dg.Config):
               "lines, awaits and calls."),
         _spec("static_external_calls", tables.EXTERNAL_CALLS_COLUMNS,
               "Every call classified as external (fetch, http, db, web3, sdk) by the identifier-path rules."),
+        _spec("static_step_metrics", tables.STEP_METRICS_COLUMNS,
+              "Per step (not per file): the step file's metrics with its -core helpers folded in. The cost "
+              "model and the static-vs-runtime correlation read this table."),
     ],
     pool="duckdb",
 )
@@ -61,9 +65,18 @@ def static_analysis(
 ):
     root = step_corpus.resolved_root()
     rules = load_rules(static_config.external_call_rules_file())
-    results = [analyze_file(f, rules) for f in require_steps(root, step_corpus.globs)]
+    files = require_steps(root, step_corpus.globs)
+    results = [analyze_file(f, rules) for f in files]
+    found = discover_steps(root, step_corpus.globs)
+    roles = {d.file.rel: d.role for d in found.files}
+    rows = tables.metrics_rows(results, roles)
     frames = {
-        "static_metrics": pl.DataFrame(tables.metrics_rows(results), schema=_polars_schema(tables.METRICS_COLUMNS)),
+        "static_metrics": pl.DataFrame(rows, schema=_polars_schema(tables.METRICS_COLUMNS)),
+        "static_step_metrics": pl.DataFrame(
+            tables.step_metric_rows(rows, {d.file.rel: d.step_id for d in found.steps},
+                                    {d.file.rel: d.helpers for d in found.steps}),
+            schema=_polars_schema(tables.STEP_METRICS_COLUMNS),
+        ),
         "static_functions": pl.DataFrame(tables.function_rows(results),
                                          schema=_polars_schema(tables.FUNCTIONS_COLUMNS)),
         "static_external_calls": pl.DataFrame(tables.external_call_rows(results),
@@ -107,6 +120,14 @@ def static_analysis(
             "dagster/row_count": counts["static_functions"],
             "max_complexity": int(frames["static_functions"]["cyclomatic_complexity"].max() or 0),
             "top_10": dg.MetadataValue.md("| where | function | complexity |\n|---|---|---|\n" + hottest),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="static_step_metrics",
+        metadata={
+            "dagster/row_count": counts["static_step_metrics"],
+            "steps": len(found.steps),
+            "helpers_folded_in": len(found.helpers),
         },
     )
     by_kind = frames["static_external_calls"].group_by("kind").len().sort("kind")

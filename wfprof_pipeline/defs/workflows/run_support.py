@@ -33,11 +33,26 @@ def is_embedded_demo(database_url: str | None, settings: Settings | None = None)
 
 
 def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None:
+    """Only on the embedded default with the bundled corpus: a user's checkout, registry or database
+    never gets wfprof's demo workflows."""
+    import os
+
+    from wfprof_pipeline.lib.registry import ENV_STEP_REGISTRY, load_for_root
+    from wfprof_pipeline.lib.workflows import demo
+
     settings = Settings.from_env()
     if not settings.database_url or not is_embedded_demo(settings.database_url, settings):
         return None
-    from wfprof_pipeline.lib.registry import load_for_root
-    from wfprof_pipeline.lib.workflows import demo
+    if not demo.bundled_corpus(settings.steps_root, os.environ.get(ENV_STEP_REGISTRY)):
+        # The embedded database then holds no workflows (an empty schema, so traces and workflow profiles
+        # are empty rather than failing): the platform's own database is DATABASE_URL.
+        from wfprof_pipeline.lib.workflows.schema import create_schema
+
+        with postgres.connect(settings.database_url, autocommit=True) as conn:
+            create_schema(conn)
+        log("demo seeding skipped: the steps are not wfprof's bundled sample corpus, so the embedded database "
+            "holds no workflows (set DATABASE_URL to your platform's database for traces and workflow profiles)")
+        return None
 
     try:
         result = demo.seed(settings.database_url, load_for_root(settings.steps_root), node=settings.node)

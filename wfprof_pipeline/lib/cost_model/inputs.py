@@ -7,14 +7,13 @@ says what it could not compute and why.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from wfprof_pipeline.lib.corpus import CorpusError
 from wfprof_pipeline.lib.cost_model.io_class import JSON_RPC_WRITE_METHODS
 from wfprof_pipeline.lib.cost_model.measurements import (
     STEP_MEASUREMENTS_SCHEMA,
@@ -22,8 +21,6 @@ from wfprof_pipeline.lib.cost_model.measurements import (
     step_measurements,
 )
 
-ENV_STEP_REGISTRY = "WFPROF_STEP_REGISTRY"
-REGISTRY_FILE = "registry.toml"
 STATIC_COLUMNS = ("cyclomatic_complexity", "lines", "external_calls", "await_expressions", "function_calls")
 TRACE_TABLES = ("workflow_step_runs", "workflow_traces")
 
@@ -34,6 +31,7 @@ class RegistryStep:
     module: str | None
     action_type: str | None
     io_class: str | None
+    problem: str | None = None  # why the step cannot be profiled as discovered (not_profiled)
 
 
 @dataclass
@@ -49,24 +47,17 @@ class CostInputs:
     missing: list[str] = field(default_factory=list)
 
 
-def registry_path(steps_root: Path, environ: dict[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    override = env.get(ENV_STEP_REGISTRY, "").strip()
-    return Path(override) if override else Path(steps_root) / REGISTRY_FILE
+def registry_steps(steps_root: Path) -> list[RegistryStep]:
+    """Every step the profiler knows (discovered and registered), through the one registry loader. A broken
+    registry raises (naming the step and field); a steps root that is not there means no registry view."""
+    from wfprof_pipeline.lib.registry import NoStepsError, load_for_root
 
-
-def read_registry(path: Path) -> list[RegistryStep]:
-    """Only what pricing needs (action type, declared I/O class, module); the profiler validates the rest."""
-    if not path.is_file():
+    try:
+        registry = load_for_root(steps_root)
+    except (CorpusError, NoStepsError):  # measurements without a corpus: priced from the warehouse alone
         return []
-    data = tomllib.loads(path.read_text())
-    steps = data.get("steps", {})
-    return [
-        RegistryStep(step_id=sid, module=entry.get("module"), action_type=entry.get("action_type"),
-                     io_class=entry.get("io_class"))
-        for sid, entry in sorted(steps.items())
-        if isinstance(entry, dict)
-    ]
+    return [RegistryStep(step_id=e.id, module=e.module, action_type=e.action_type, io_class=e.io_class,
+                         problem=e.problem) for e in registry.select(None)]
 
 
 def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -95,6 +86,7 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
     c["other"] = " + ".join(f"coalesce({_col(cols, n, '0')}, 0)" for n in ("calls_harness", "calls_other"))
     io = _col(cols, "io_operations")
     dur = _col(cols, "duration_ms")
+    cpu = _col(cols, "cpu_ms")
     load = _col(cols, "module_load_ms")
     err = _col(cols, "error")
     # Precise runs give the call counts (median over repeats per phase, then import + execute);
@@ -105,11 +97,18 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
                median({c['calls_own']}) own, median({c['calls_packages']}) pkgs,
                median({c['calls_node_internals']}) node, median({c['other']}) other,
                median({io}) io, max({err}) err
-        from step_profiles where mode = 'precise' group by step_id, phase
+        from step_profiles where mode = 'precise' and phase in ('import', 'execute') group by step_id, phase
+    ), warm as (
+        select step_id, median({c['calls_own']} + {c['calls_packages']} + {c['calls_node_internals']} + {c['other']})
+                   execute_warm_calls,
+               median({c['calls_own']} + {c['calls_packages']}) warm_own_packages
+        from step_profiles where mode = 'precise' and phase = 'execute_warm' group by step_id
     ), timing as (
         select step_id,
                median(case when phase = 'execute' then {dur} end) duration_ms,
-               median(case when phase = 'import' then {load} end) module_load_ms
+               median(case when phase = 'import' then {load} end) module_load_ms,
+               median(case when phase = 'execute_warm' then {cpu} end) warm_cpu_ms,
+               median(case when phase = 'execute_warm' then {dur} end) warm_duration_ms
         from step_profiles where mode = 'timing' group by step_id
     ), anyerr as (
         -- a step with no precise row at all still shows its error (from whatever mode ran)
@@ -128,8 +127,12 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
            sum(case when p.phase = 'execute' then p.own + p.pkgs + p.node + p.other end)::bigint execute_calls,
            max(case when p.phase = 'execute' then p.io end)::double io_operations,
            coalesce(max(t.duration_ms), a.any_duration)::double duration_ms,
-           max(t.module_load_ms)::double module_load_ms
+           max(t.module_load_ms)::double module_load_ms,
+           case when count(p.step_id) > 0 then bool_or(p.phase = 'execute') end as executed,
+           max(w.execute_warm_calls)::bigint execute_warm_calls, max(w.warm_own_packages)::bigint warm_own_packages,
+           max(t.warm_cpu_ms)::double warm_cpu_ms, max(t.warm_duration_ms)::double warm_duration_ms
     from anyerr a left join precise p using (step_id) left join timing t using (step_id)
+         left join warm w using (step_id)
     group by a.step_id, a.err, a.any_duration
     """
     frame = con.execute(sql).pl()
@@ -170,7 +173,22 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
     return frame
 
 
+def _platform_import_calls(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The shared platform import alone (platform_profiles, precise, every category), if it was measured."""
+    cols = columns(con, "platform_profiles")
+    if not {"mode", "phase", "calls_total"} <= cols:
+        return None
+    row = con.execute("select median(calls_total) from platform_profiles where mode = 'precise' and "
+                      "phase = 'import' and error is null").fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def _static(con: duckdb.DuckDBPyConnection, registry: list[RegistryStep], missing: list[str]) -> pl.DataFrame | None:
+    # Per step with its -core helpers folded in, when the warehouse has it (a helper is not a step).
+    step_cols = columns(con, "static_step_metrics")
+    if "step_id" in step_cols:
+        present = [c for c in STATIC_COLUMNS if c in step_cols]
+        return con.execute(f"select step_id, {', '.join(present)} from static_step_metrics").pl()
     cols = columns(con, "static_metrics")
     if not cols:
         missing.append("static_metrics (no static analysis: correlations cannot be computed)")
@@ -273,12 +291,12 @@ def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None, 
     """`latency=False` skips the trace percentiles (the one read that grows with the traces: ~0.1–0.5 s at
     1M rows), for callers that do not use them."""
     missing: list[str] = []
-    registry = read_registry(registry_path(steps_root)) if steps_root is not None else []
+    registry = registry_steps(steps_root) if steps_root is not None else []
     profiles = _profiles(con, missing)
     by_id: dict[str, dict[str, object]] = {}
     for r in registry:
         by_id[r.step_id] = {"step_id": r.step_id, "action_type": r.action_type, "declared_io_class": r.io_class,
-                            "profiled": False}
+                            "profiled": False, "not_profiled_reason": r.problem}
     if profiles is not None:
         for row in profiles.iter_rows(named=True):
             entry = by_id.setdefault(row["step_id"], {"step_id": row["step_id"], "profiled": False})
@@ -286,6 +304,9 @@ def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None, 
             # The registry is authoritative; the profile's copy fills in when the registry is elsewhere.
             entry["action_type"] = entry.get("action_type") or row.get("profile_action_type")
             entry["declared_io_class"] = entry.get("declared_io_class") or row.get("profile_io_class")
+    platform = _platform_import_calls(con)
+    for entry in by_id.values():
+        entry["platform_import_calls"] = platform
     measurements = step_measurements(by_id.values()) if by_id else empty_measurements()
     workflow_calls, statements = _workflow_calls(con, missing)
     fits = read_table(con, "fuel_fits")

@@ -32,7 +32,8 @@ class CostModel:
     @property
     def unpriced_profiled_steps(self) -> list[str]:
         """Steps that have a successful profile but no price (what the blocking check looks for)."""
-        m = self.inputs.measurements.filter(pl.col("profiled").fill_null(False) & pl.col("error").is_null())
+        m = self.inputs.measurements.filter(pl.col("profiled").fill_null(False) & pl.col("error").is_null()
+                                            & pl.col("executed").fill_null(True))
         priced = set(self.pricing.filter(pl.col("total_units").is_not_null())["step_id"].to_list())
         return sorted(set(m["step_id"].to_list()) - priced)
 
@@ -61,7 +62,22 @@ def per_step_frame(inputs: CostInputs, tiers: pl.DataFrame, pricing: pl.DataFram
         frame = frame.join(lat, on="action_type", how="left")
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("p95_latency_ms"))
-    return frame
+    # Traces are per action type: of several steps implementing one (a viem variant of a balance read), only
+    # the one named after it gets the latency; the others show none and say why.
+    owner = {}
+    for sid, action in zip(frame["step_id"].to_list(), frame["action_type"].to_list(), strict=True):
+        if action is not None:
+            owner.setdefault(action, []).append(sid)
+    notes = []
+    for sid, action in zip(frame["step_id"].to_list(), frame["action_type"].to_list(), strict=True):
+        sharing = owner.get(action, [])
+        primary = action if action in sharing else None
+        notes.append(None if len(sharing) < 2 or sid == primary else
+                     f"shares action type {action} with {', '.join(x for x in sharing if x != sid)}: the traces "
+                     "cannot tell them apart, so no latency is shown")
+    frame = frame.with_columns(pl.Series("latency_note", notes, dtype=pl.Utf8))
+    return frame.with_columns(pl.when(pl.col("latency_note").is_null()).then(pl.col("p95_latency_ms"))
+                              .otherwise(None).alias("p95_latency_ms"))
 
 
 def compute_cost_model(inputs: CostInputs, policy: PricingPolicy | None = None) -> CostModel:
@@ -85,7 +101,7 @@ def assemble(
     lineage shown in Dagster rather than a private recomputation.
     """
     m = inputs.measurements
-    tiers = tiers if tiers is not None else assign_tiers(m, policy.tiers)
+    tiers = tiers if tiers is not None else assign_tiers(m, policy)
     pricing = pricing if pricing is not None else price_steps(m, tiers, policy)
     per_step = per_step_frame(inputs, tiers, pricing)
     if correlation is None:
@@ -106,6 +122,7 @@ PRICING_CONTEXT_COLUMNS: dict[str, pl.DataType] = {
     "calls_own_packages": pl.Int64,
     "cyclomatic_complexity": pl.Int64,
     "p95_latency_ms": pl.Float64,
+    "latency_note": pl.Utf8,
 }
 
 
@@ -124,6 +141,6 @@ V_STEP_COSTS_SQL = """
 create or replace view v_step_costs as
 select step_id as step, step_type, tier, tier_calls as calls, calls_own_packages as deterministic_calls,
        cyclomatic_complexity as complexity,
-       io_class, io_operations, total_units as units, p95_latency_ms, status
+       io_class, io_operations, total_units as units, p95_latency_ms, status, coverage
 from step_pricing
 """

@@ -11,7 +11,7 @@ import polars as pl
 
 from wfprof_pipeline.lib.cost_model.io_class import choose_io_class
 from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
-from wfprof_pipeline.lib.cost_model.tiers import STATUS_OK
+from wfprof_pipeline.lib.cost_model.tiers import STATUS_OK, coverage_of
 
 STEP_PRICING_SCHEMA: dict[str, pl.DataType] = {
     "step_id": pl.Utf8,
@@ -25,6 +25,7 @@ STEP_PRICING_SCHEMA: dict[str, pl.DataType] = {
     "io_write_operations": pl.Float64,
     "total_units": pl.Float64,
     "status": pl.Utf8,
+    "coverage": pl.Utf8,
     "note": pl.Utf8,
 }
 
@@ -71,6 +72,7 @@ def price_steps(measurements: pl.DataFrame, tiers: pl.DataFrame, policy: Pricing
                 "io_write_operations": writes,
                 "total_units": total,
                 "status": status,
+                "coverage": coverage_of(status, total is not None, m.get("not_profiled_reason")),
                 "note": "; ".join(notes) or None,
             }
         )

@@ -42,6 +42,7 @@ class ProfileOptions:
     repeat: int = 2
     mode_repeat: dict[str, int] = field(default_factory=dict)  # per-mode override, e.g. {"timing": 1}
     phases: tuple[str, ...] = PHASES
+    warm_runs: int = 5  # warm executions after the cold one, in the same process (0: none)
     timeout_s: float = 60.0
     heap_mb: int = 1024
     jobs: int | None = None  # default: the machine's cores
@@ -60,6 +61,8 @@ class ProfileOptions:
             raise ProfilingError("phases must include import (execute needs the imported module)")
         if self.repeat < 1 or any(n < 1 for n in self.mode_repeat.values()):
             raise ProfilingError("repeat must be at least 1")
+        if self.warm_runs < 0:
+            raise ProfilingError(f"warm runs must be 0 (no warm phase) or more, got {self.warm_runs}")
 
     def repeats(self, mode: str) -> int:
         return self.mode_repeat.get(mode, self.repeat)
@@ -119,12 +122,10 @@ def compile_steps(
         hint = " (run `npm ci` in wfprof_pipeline/node)" if "esbuild" in proc.stderr else ""
         raise ProfilingError(f"step compiler failed{hint}: {_tail(proc.stderr)}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    shim_errors = [v["error"] for v in data.get("shims", {}).values() if v.get("error")]
     out: dict[str, CompiledStep] = {}
-    for rel in modules:
+    for rel in modules:  # a shim's compile error is already on the modules that import it
         info = data["modules"].get(rel, {"error": "not compiled"})
-        error = info.get("error") or ("; ".join(shim_errors) if shim_errors else None)
-        out[rel] = CompiledStep(compiled=info.get("compiled"), error=error)
+        out[rel] = CompiledStep(compiled=info.get("compiled"), error=info.get("error"))
     return out, data["shimDir"]
 
 
@@ -210,9 +211,13 @@ def _job_for(
 ) -> dict[str, Any]:
     step_input = options.input_overrides.get(entry.id)
     timeout = entry.timeout_s or options.timeout_s
+    # A step with no input (discovered, not yet in the registry) is profiled at import only.
+    executes = entry.executes or step_input is not None
+    phases = [p for p in options.phases if p == "import" or executes]
     return {
         "mode": mode,
-        "phases": list(options.phases),
+        "phases": phases,
+        "warmRuns": (entry.warm_runs if entry.warm_runs is not None else options.warm_runs) if executes else 0,
         "samplingIntervalUs": options.sampling_interval_us,
         # The harness gives up on an unsettled step a little before the process is killed, so it can
         # still report what it measured.
@@ -226,9 +231,10 @@ def _job_for(
                 "compiled": compiled,
                 "source": str(registry.module_path(entry)),
                 "export": entry.export,
-                "input": step_input if step_input is not None else registry.input_for(entry),
+                "input": step_input if step_input is not None else registry.input_for(entry) if executes else {},
                 "env": entry.env,
                 "responses": [r.for_harness() for r in entry.responses],
+                "hostRoutes": entry.routed_hosts,
             }
         ],
     }
@@ -245,7 +251,19 @@ def profile_steps(
     """Profile the given steps (all when None) in every mode, `repeat` fresh processes each."""
     options = options or ProfileOptions()
     options.validate()
-    entries = registry.select(step_ids)
+    selected = registry.select(step_ids)
+    # Steps that cannot be run as found (no single `…Step` export, a missing module) get an error row
+    # with the reason and no process.
+    unrunnable = [
+        RunResult(step_id=e.id, mode=m, repetition=0, error=e.problem, error_kind="not_profiled")
+        for e in selected if e.problem for m in options.modes
+    ]
+    for r in unrunnable:
+        if on_result:
+            on_result(r)
+    entries = registry.profilable(selected)
+    if not entries:
+        return unrunnable
     with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp, contextlib.ExitStack() as stack:
         compiled, shim_dir = compile_steps(registry, entries, build_dir or Path(tmp), options.node)
         # One stub process for the batch: profiled processes then run no stub code at all.
@@ -298,7 +316,7 @@ def profile_steps(
 
         jobs = max(1, options.jobs or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(run, tasks))
+            return unrunnable + list(pool.map(run, tasks))
 
 
 def run_shared_process(
@@ -306,7 +324,7 @@ def run_shared_process(
 ) -> HarnessDocument:
     """Several steps in ONE process, in order (what the seed did). Only to show why wfprof does not."""
     options = options or ProfileOptions()
-    entries = registry.select(step_ids)
+    entries = registry.profilable(registry.select(step_ids))
     with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp:
         compiled, shim_dir = compile_steps(registry, entries, Path(tmp), options.node)
         jobs = [_job_for(registry, e, compiled[e.module].compiled or "", shim_dir, mode, options) for e in entries]

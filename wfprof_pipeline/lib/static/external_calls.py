@@ -13,9 +13,14 @@ Named SDK helpers are classified by where they come from: a call whose path star
 `createPublicClient(...)` imported from `viem` is web3, `sgMail.send(...)` from `@sendgrid/mail` is sdk.
 Path rules win over import rules. Module patterns are exact names or prefixes ending in `/*` (`@slack/*`).
 
+Pure helpers are not I/O: the kind `pure` drops a call. By default that covers drizzle's condition and
+column builders (`eq`, `and`, `inArray`, `sql`, `desc`, …: they build a query, the awaited chain is the one
+database call), ethers' and viem's formatting and encoding helpers (`formatEther`, `parseUnits`, …) and
+viem's `http()` transport factory. An import rule can name the imported names it applies to.
+
 Rules file (JSON): `{"rules": [{"pattern": "myApi.*", "kind": "http"}], "imports": [{"module": "@acme/*",
-"kind": "sdk"}], "includeDefaults": true}`; its rules are tried before the defaults unless `includeDefaults`
-is false.
+"kind": "sdk"}, {"module": "@acme/util", "names": ["slugify"], "kind": "pure"}], "pure": ["money.*"],
+"includeDefaults": true}`; its rules are tried before the defaults unless `includeDefaults` is false.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ class Rule:
 class ImportRule:
     module: str  # a package name, or a prefix ending in "/*"
     kind: str
+    names: tuple[str, ...] = ()  # only these imported names (empty: every name from the module)
+
+
+PURE = "pure"  # the kind of a call that is not I/O: not reported as external
 
 
 @dataclass(frozen=True)
@@ -57,8 +66,26 @@ def _rules(kind: str, *patterns: str) -> list[Rule]:
     return [Rule(p, kind) for p in patterns]
 
 
+# Formatting, parsing and encoding helpers called through the package namespace (`ethers.formatEther`).
+_ETHERS_PURE = ("formatEther", "formatUnits", "parseEther", "parseUnits", "getAddress", "isAddress", "id",
+                "keccak256", "solidityPackedKeccak256", "toUtf8Bytes", "toUtf8String", "hexlify", "zeroPadValue",
+                "toBeHex", "toBigInt", "toNumber", "getBytes", "concat", "dataSlice", "isHexString", "computeAddress",
+                "AbiCoder.defaultAbiCoder", "Interface.from", "checksumAddress", "decodeBytes32String",
+                "encodeBytes32String", "formatBytes32String", "parseBytes32String", "ZeroAddress")
+_VIEM_PURE = ("http", "webSocket", "fallback", "custom", "formatEther", "formatUnits", "parseEther", "parseUnits",
+              "getAddress", "isAddress", "checksumAddress", "encodeFunctionData", "decodeFunctionData",
+              "decodeFunctionResult", "encodeAbiParameters", "decodeAbiParameters", "decodeEventLog", "parseAbi",
+              "parseAbiItem", "keccak256", "toHex", "fromHex", "hexToBigInt", "hexToNumber", "numberToHex",
+              "toBytes", "stringToHex", "erc20Abi", "defineChain", "parseGwei", "formatGwei")
+_DRIZZLE_PURE = ("eq", "ne", "and", "or", "not", "gt", "gte", "lt", "lte", "inArray", "notInArray", "isNull",
+                 "isNotNull", "like", "ilike", "notLike", "between", "notBetween", "exists", "notExists", "sql",
+                 "asc", "desc", "count", "countDistinct", "sum", "avg", "max", "min", "arrayContains",
+                 "arrayContained", "arrayOverlaps", "getTableColumns", "relations")
+
 DEFAULT_RULES: tuple[Rule, ...] = tuple(
-    _rules("fetch", "fetch", "globalThis.fetch", "window.fetch", "self.fetch", "undici.fetch", "ofetch")
+    # A contract's ABI interface (`contract.interface.encodeFunctionData`) encodes, it does not call.
+    _rules(PURE, *(f"ethers.{n}" for n in _ETHERS_PURE), "*.interface.*")
+    + _rules("fetch", "fetch", "globalThis.fetch", "window.fetch", "self.fetch", "undici.fetch", "ofetch")
     + _rules("http", "axios", "axios.*", "got", "got.*", "ky", "ky.*", "superagent.*", "undici.request",
              "http.request", "http.get", "https.request", "https.get")
     + _rules("db", "db.*", "this.db.*", "prisma.*", "pool.query", "pool.connect", "redis.*")
@@ -75,7 +102,10 @@ def _imports(kind: str, *modules: str) -> list[ImportRule]:
 
 
 DEFAULT_IMPORT_RULES: tuple[ImportRule, ...] = tuple(
-    _imports("fetch", "node-fetch", "cross-fetch")
+    [ImportRule("drizzle-orm", PURE, _DRIZZLE_PURE), ImportRule("drizzle-orm/*", PURE, _DRIZZLE_PURE),
+     ImportRule("ethers", PURE, _ETHERS_PURE), ImportRule("viem", PURE, _VIEM_PURE),
+     ImportRule("viem/*", PURE, _VIEM_PURE)]
+    + _imports("fetch", "node-fetch", "cross-fetch")
     + _imports("http", "axios", "got", "ky", "undici", "superagent")
     + _imports("db", "drizzle-orm", "drizzle-orm/*", "pg", "postgres", "@prisma/client", "mysql2", "redis",
                "ioredis")
@@ -128,9 +158,13 @@ class RuleSet:
         m = self._regex.fullmatch(path)
         return self.rules[int(m.lastgroup[1:])].kind if m and m.lastgroup else None
 
-    def import_kind(self, module: str) -> str | None:
+    def import_kind(self, module: str, name: str | None = None) -> str | None:
+        """The kind of a call through a name imported from `module` (`name`: the imported name, None for
+        a default or namespace import)."""
         for rule in self.imports:
             if rule.module == module or (rule.module.endswith("/*") and module.startswith(rule.module[:-1])):
+                if rule.names and name not in rule.names:
+                    continue
                 return rule.kind
         return None
 
@@ -162,7 +196,11 @@ def load_rules(path: Path | str | None) -> RuleSet:
             raise ExternalCallRulesError(
                 f"external-call rules {path}: import rule {i} must be {{\"module\": str, \"kind\": str}}, got {item!r}"
             )
-        imports.append(ImportRule(item["module"], item["kind"]))
+        names = item.get("names", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ExternalCallRulesError(f"external-call rules {path}: import rule {i}: 'names' must be a list of "
+                                         "names")
+        imports.append(ImportRule(item["module"], item["kind"], tuple(names)))
     rules: list[Rule] = []
     for i, item in enumerate(doc["rules"]):
         if (
@@ -175,6 +213,10 @@ def load_rules(path: Path | str | None) -> RuleSet:
                 f"external-call rules {path}: rule {i} must be {{\"pattern\": str, \"kind\": str}}, got {item!r}"
             )
         rules.append(Rule(item["pattern"], item["kind"]))
+    pure = doc.get("pure", [])
+    if not isinstance(pure, list) or not all(isinstance(n, str) for n in pure):
+        raise ExternalCallRulesError(f"external-call rules {path}: 'pure' must be a list of call patterns")
+    rules = [Rule(n, PURE) for n in pure] + rules
     try:
         return RuleSet(
             rules + (list(DEFAULT_RULES) if include_defaults else []),
@@ -223,7 +265,13 @@ def _bound_names(pattern: ts.Node, src: bytes) -> list[str]:
 
 def imported_names(import_statements: list[ts.Node], requires: list[ts.Node], src: bytes) -> dict[str, str]:
     """Local name → module, from `import` statements and `const … = require("m")`."""
-    names: dict[str, str] = {}
+    return {local: module for local, (module, _) in imported_bindings(import_statements, requires, src).items()}
+
+
+def imported_bindings(import_statements: list[ts.Node], requires: list[ts.Node],
+                      src: bytes) -> dict[str, tuple[str, str | None]]:
+    """Local name → (module, imported name; None for default and namespace imports)."""
+    names: dict[str, tuple[str, str | None]] = {}
     for statement in import_statements:
         module = _string(statement.child_by_field_name("source"), src)
         clause = next((c for c in statement.named_children if c.type == "import_clause"), None)
@@ -231,22 +279,26 @@ def imported_names(import_statements: list[ts.Node], requires: list[ts.Node], sr
             continue
         for part in clause.named_children:
             if part.type == "identifier":  # default import
-                names[src[part.start_byte : part.end_byte].decode()] = module
+                names[src[part.start_byte : part.end_byte].decode()] = (module, None)
             elif part.type == "namespace_import":
                 for ident in part.named_children:
-                    names[src[ident.start_byte : ident.end_byte].decode()] = module
+                    names[src[ident.start_byte : ident.end_byte].decode()] = (module, None)
             elif part.type == "named_imports":
                 for spec in part.named_children:
-                    local = spec.child_by_field_name("alias") or spec.child_by_field_name("name")
-                    if local is not None:
-                        names[src[local.start_byte : local.end_byte].decode("utf-8", "replace")] = module
+                    original = spec.child_by_field_name("name")
+                    local = spec.child_by_field_name("alias") or original
+                    if local is not None and original is not None:
+                        names[src[local.start_byte : local.end_byte].decode("utf-8", "replace")] = (
+                            module, src[original.start_byte : original.end_byte].decode("utf-8", "replace"))
     for call in requires:
         args = call.child_by_field_name("arguments")
         module = _string(args.named_children[0], src) if args is not None and args.named_child_count == 1 else None
         parent = call.parent
         if module is not None and parent is not None and parent.type == "variable_declarator":
-            for name in _bound_names(parent.child_by_field_name("name"), src):
-                names[name] = module
+            pattern = parent.child_by_field_name("name")
+            for name in _bound_names(pattern, src):
+                # `const { eq } = require("drizzle-orm")` binds the name itself; `const x = require(…)` the module
+                names[name] = (module, name if pattern is not None and pattern.type == "object_pattern" else None)
     return names
 
 
@@ -255,14 +307,18 @@ def external_calls(
 ) -> list[ExternalCall]:
     """The classified calls among `calls`, in source order."""
     paths = [(call, path) for call in calls if (path := callee_path(call, src)) is not None]
-    imports = imported_names(list(import_statements), [c for c, p in paths if p == "require"], src)
+    imports = imported_bindings(list(import_statements), [c for c, p in paths if p == "require"], src)
     found: list[tuple[int, ExternalCall]] = []
     for call, path in paths:
         kind = rules.kind(path)
         if kind is None and imports:
-            module = imports.get(path.split(".", 1)[0])
-            kind = rules.import_kind(module) if module is not None else None
-        if kind is not None:
+            head, _, rest = path.partition(".")
+            bound = imports.get(head)
+            if bound is not None:
+                module, name = bound
+                # `formatEther(x)` (named import) or `ethers.formatEther(x)` (namespace): the helper's name
+                kind = rules.import_kind(module, name if name is not None else rest or None)
+        if kind is not None and kind != PURE:
             found.append((call.start_byte, ExternalCall(call.start_point[0] + 1, path, kind)))
     found.sort(key=lambda item: item[0])  # query captures of nested calls do not come in source order
     return [call for _, call in found]

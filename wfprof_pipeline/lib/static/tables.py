@@ -16,6 +16,7 @@ _KEY_COLUMNS = {
 
 METRICS_COLUMNS: dict[str, tuple[str, str]] = {
     **_KEY_COLUMNS,
+    "role": ("str", "step (exports a …Step function) or helper (a -core file a sibling step imports)"),
     "language": ("str", "Grammar used: typescript, tsx or javascript"),
     "lines": ("int", "Newline count + 1 (the seed's definition)"),
     "await_expressions": ("int", "`await` expressions (for-await loops are loops, not awaits)"),
@@ -64,12 +65,55 @@ EXTERNAL_CALLS_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
-def metrics_rows(results: list[FileResult]) -> list[dict[str, Any]]:
+# Counts that add up when a helper's code is folded into the step that imports it.
+ADDITIVE = ("lines", "await_expressions", "function_calls", "conditionals", "try_catch_blocks", "throw_statements",
+            "loops", "ifs", "ternaries", "switches", "switch_cases", "for_loops", "while_loops", "do_while_loops",
+            "logical_ands", "logical_ors", "nullish_coalescing", "external_calls", "functions")
+
+STEP_METRICS_COLUMNS: dict[str, tuple[str, str]] = {
+    "step_id": ("str", "Step id (plugin/file stem), as in step_profiles"),
+    "file": ("str", "The step file, relative to the corpus root"),
+    "helpers": ("str", "Helper files folded in (comma-separated), or empty"),
+    **{k: METRICS_COLUMNS[k] for k in ADDITIVE},
+    "cyclomatic_complexity": ("int", "The seed's complexity of the step file and its helpers together: "
+                              "1 + every decision point of all of them"),
+    "max_function_complexity": ("int", "Highest per-function complexity over the step and its helpers"),
+    "parse_error": ("str", "Any file's parse error, prefixed with the file"),
+}
+
+
+def step_metric_rows(rows: list[dict[str, Any]], step_ids: dict[str, str],
+                     helpers: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """`static_step_metrics`: each step file with the helpers it imports folded in (KeeperHub's wrapper
+    files score 4 while their -core logic scores 22: the step is both). `step_ids` maps step files to ids,
+    `helpers` maps step files to the helper files they import."""
+    by_file = {r["file"]: r for r in rows}
+    out = []
+    for file, sid in sorted(step_ids.items(), key=lambda kv: kv[1]):
+        parts = [by_file[f] for f in [file, *helpers.get(file, [])] if f in by_file]
+        if not parts:
+            continue
+        row: dict[str, Any] = {"step_id": sid, "file": file, "helpers": ", ".join(helpers.get(file, []))}
+        for k in ADDITIVE:
+            values = [p[k] for p in parts if p[k] is not None]
+            row[k] = sum(values) if values else None
+        ccs = [p["cyclomatic_complexity"] for p in parts if p["cyclomatic_complexity"] is not None]
+        row["cyclomatic_complexity"] = sum(ccs) - (len(ccs) - 1) if ccs else None
+        maxes = [p["max_function_complexity"] for p in parts if p["max_function_complexity"] is not None]
+        row["max_function_complexity"] = max(maxes) if maxes else None
+        errors = [f"{p['file']}: {p['parse_error']}" for p in parts if p["parse_error"]]
+        row["parse_error"] = "; ".join(errors) or None
+        out.append(row)
+    return out
+
+
+def metrics_rows(results: list[FileResult], roles: dict[str, str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for r in results:
         m, d = r.metrics, r.metrics.details
         rows.append({
-            "file": r.file, "plugin": r.plugin, "step": r.step, "language": r.language,
+            "file": r.file, "plugin": r.plugin, "step": r.step, "role": (roles or {}).get(r.file, "step"),
+            "language": r.language,
             "lines": m.lines, "await_expressions": m.await_expressions, "function_calls": m.function_calls,
             "conditionals": m.conditionals, "try_catch_blocks": m.try_catch_blocks,
             "throw_statements": m.throw_statements, "loops": m.loops,

@@ -23,6 +23,13 @@ from wfprof_pipeline.lib.registry import StepRegistry
 from wfprof_pipeline.lib.workflows import runner, schema
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "data" / "workflows"
+# The demo workflows use the bundled sample steps' action types: they are run only against that corpus.
+BUNDLED_STEPS = DEFAULT_DIR.parent / "steps"
+
+
+def bundled_corpus(steps_root: Path, registry_env: str | None) -> bool:
+    """Whether the steps are wfprof's own sample corpus (not a user's checkout or registry)."""
+    return not (registry_env or "").strip() and Path(steps_root).resolve() == BUNDLED_STEPS
 
 
 class DemoError(WfprofError, RuntimeError):

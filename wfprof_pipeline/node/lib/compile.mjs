@@ -17,16 +17,22 @@ import * as esbuild from 'esbuild';
 
 const EXTENSIONS = ['.ts', '.tsx', '.mts', '.cts', '.js', '.mjs', '.cjs', '.jsx'];
 
+/** Targets of the most specific pattern that matches (as TypeScript picks among `paths`); [] if none. */
 function matchPattern(patterns, specifier) {
+  let best = null;
   for (const [pattern, target] of Object.entries(patterns ?? {})) {
-    if (pattern.endsWith('/*') || pattern === '*' || pattern.endsWith('*')) {
-      const prefix = pattern.slice(0, -1);
-      if (specifier.startsWith(prefix)) return target.replace('*', specifier.slice(prefix.length));
+    const targets = Array.isArray(target) ? target : [target];
+    if (pattern.includes('*')) {
+      const [prefix, suffix] = pattern.split('*', 2);
+      if (specifier.startsWith(prefix) && specifier.endsWith(suffix) && specifier.length >= prefix.length + suffix.length) {
+        const star = specifier.slice(prefix.length, specifier.length - suffix.length);
+        if (!best || prefix.length > best.prefix) best = { prefix: prefix.length, targets: targets.map((t) => t.replace('*', star)) };
+      }
     } else if (pattern === specifier) {
-      return target;
+      return targets;
     }
   }
-  return null;
+  return best ? best.targets : [];
 }
 
 function resolveFile(base) {
@@ -37,10 +43,10 @@ function resolveFile(base) {
 const isBare = (s) => !s.startsWith('.') && !s.startsWith('/') && !s.startsWith('node:') && !s.startsWith('file:');
 
 function outPath(outDir, kind, rel) {
-  // Files outside the root (absolute or ../ paths) still land inside <outDir>/<kind>.
+  // Files outside the root (absolute or ../ paths) still land inside <outDir>/<kind>. The source's
+  // extension stays in the name: a.ts and a.js in one folder are two steps, not one compiled file.
   const inside = path.normalize(rel).split(path.sep).filter((p) => p && p !== '..').join(path.sep);
-  const noExt = inside.replace(/\.[cm]?[jt]sx?$/, '');
-  return path.join(outDir, kind, `${noExt}.mjs`);
+  return path.join(outDir, kind, `${inside}.mjs`);
 }
 
 /**
@@ -58,6 +64,8 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
   const shimDir = path.join(outDir, 'shims');
   const shimSources = new Map(); // source abs path -> compiled abs path
   const result = { modules: {}, shims: {}, shimDir };
+  const usedShims = new Map(); // module rel or shim source -> Set of shim sources it imports
+  let building = null; // key of the build in progress (builds run one at a time)
 
   const plugin = {
     name: 'wfprof-resolve',
@@ -65,18 +73,20 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === 'entry-point' || args.pluginData?.wfprofInner) return undefined;
         const spec = args.path;
-        const shim = matchPattern(shims, spec);
-        if (shim !== null) {
+        const [shim] = matchPattern(shims, spec);
+        if (shim !== undefined) {
           const source = resolveFile(path.resolve(root, shim));
           if (!source) return { errors: [{ text: `shim for "${spec}" not found: ${shim}` }] };
           const compiled = outPath(outDir, 'shims', path.relative(root, source));
           shimSources.set(source, compiled);
+          if (!usedShims.has(building)) usedShims.set(building, new Set());
+          usedShims.get(building).add(source);
           return { path: pathToFileURL(compiled).href, external: true }; // URLs survive spaces and '#'
         }
-        const alias = matchPattern(aliases, spec);
-        if (alias !== null) {
-          const source = resolveFile(path.resolve(root, alias));
-          if (!source) return { errors: [{ text: `"${spec}" (alias to ${alias}) not found` }] };
+        const targets = matchPattern(aliases, spec);
+        if (targets.length) {
+          const source = targets.map((t) => resolveFile(path.resolve(root, t))).find(Boolean);
+          if (!source) return { errors: [{ text: `"${spec}" (alias to ${targets.join(' | ')}) not found` }] };
           return { path: source };
         }
         if (isBare(spec)) {
@@ -105,6 +115,8 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
     conditions: [], // Node's conditions only (esbuild would add "module")
     mainFields: ['main'], // Node ignores the "module" field
     sourcemap: 'external', // <out>.map for reporting lines; no sourceMappingURL, so Node never loads it
+    // Shims and modules kept outside the checkout (beside a registry) resolve packages from the checkout.
+    nodePaths: [path.join(root, 'node_modules')],
     logLevel: 'silent',
     write: true,
     plugins: [plugin],
@@ -120,6 +132,7 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
       continue;
     }
     const compiled = outPath(outDir, 'steps', rel);
+    building = rel;
     try {
       await esbuild.build(options(source, compiled));
       result.modules[rel] = { compiled };
@@ -134,11 +147,34 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
       if (done.has(source)) continue;
       done.add(source);
       const rel = path.relative(root, source);
+      building = source;
       try {
         await esbuild.build(options(source, compiled));
         result.shims[rel] = { compiled };
       } catch (err) {
         result.shims[rel] = { error: `cannot compile shim ${rel}: ${errorText(err)}` };
+      }
+    }
+  }
+  // A shim that fails fails only the steps that import it (directly or through another shim).
+  const shimError = (source, seen = new Set()) => {
+    if (seen.has(source)) return null;
+    seen.add(source);
+    const own = result.shims[path.relative(root, source)]?.error;
+    if (own) return own;
+    for (const next of usedShims.get(source) ?? []) {
+      const e = shimError(next, seen);
+      if (e) return e;
+    }
+    return null;
+  };
+  for (const rel of modules) {
+    if (result.modules[rel]?.error) continue;
+    for (const source of usedShims.get(rel) ?? []) {
+      const e = shimError(source);
+      if (e) {
+        result.modules[rel] = { error: e };
+        break;
       }
     }
   }

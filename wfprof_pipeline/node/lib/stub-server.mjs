@@ -7,7 +7,7 @@
 //                              (an inspector Session sees only its own thread), while the step still
 //                              goes through real sockets, real parsers and Node's real HTTP clients.
 //
-// routes: [{ method?, path?, rpc_method?, params_contains?, status?, headers?, json?, body?, result?, error? }]
+// routes: [{ method?, path?, host?, rpc_method?, params_contains?, status?, headers?, json?, body?, result?, error? }]
 // Every request is logged: { method, host, path, rpcMethods: [...], status, matched, at (epoch ms) }.
 // One server can also serve many steps at once, each under /t/<token> (see createStubServer).
 
@@ -60,10 +60,10 @@ export function createStubServer(initialRoutes = []) {
   const fallback = newTenant(initialRoutes);
   const tenants = new Map();
 
-  const answerRpc = (call, tenant) => {
+  const answerRpc = (call, tenant, hostOk) => {
     const params = JSON.stringify(call.params ?? []);
     const route = tenant.routes.find(
-      (r) => r.rpc_method === call.method && (!r.params_contains || params.includes(r.params_contains)),
+      (r) => r.rpc_method === call.method && hostOk(r) && (!r.params_contains || params.includes(r.params_contains)),
     );
     if (!route) {
       return {
@@ -149,18 +149,21 @@ export function createStubServer(initialRoutes = []) {
       } catch {
         parsed = undefined;
       }
-      const entry = { method: req.method, host: req.headers.host ?? '', path, rpcMethods: [], status: 200, matched: true, at };
+      // A request routed from a named host (host-routing.mjs) carries that host; others came to the stub itself.
+      const routedHost = req.headers['x-wfprof-host'] ? String(req.headers['x-wfprof-host']).toLowerCase() : null;
+      const entry = { method: req.method, host: routedHost ?? req.headers.host ?? '', path, rpcMethods: [], status: 200, matched: true, at };
+      const hostOk = (r) => !r.host || (routedHost !== null && (r.host === routedHost || r.host === routedHost.replace(/:\d+$/, '')));
       tenant.log.push(entry);
       if (isJsonRpc(parsed)) {
         const calls = Array.isArray(parsed) ? parsed : [parsed];
-        const answers = calls.map((c) => answerRpc(c, tenant));
+        const answers = calls.map((c) => answerRpc(c, tenant, hostOk));
         entry.rpcMethods = calls.map((c) => c.method);
         entry.matched = answers.every((a) => a.matched);
         const body = Array.isArray(parsed) ? answers.map((a) => a.reply) : answers[0].reply;
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
         return;
       }
-      const route = tenant.routes.find((r) => !r.rpc_method && (!r.method || r.method.toUpperCase() === req.method) && pathMatches(r.path, path));
+      const route = tenant.routes.find((r) => !r.rpc_method && hostOk(r) && (!r.method || r.method.toUpperCase() === req.method) && pathMatches(r.path, path));
       if (!route) {
         entry.status = 404;
         entry.matched = false;
