@@ -88,6 +88,8 @@ def _wfprof_run(monkeypatch, tmp_path: Path, outcome: pipeline.RunOutcome) -> in
     duckdb.connect(str(tmp_path / "w.duckdb")).close()
     monkeypatch.setattr(environment, "apply", lambda *a, **k: {})  # no embedded server for this
     monkeypatch.setattr(pipeline, "run_all", lambda *a, **k: outcome)
+    # In process, as `wfprof run`'s worker (its supervisor would start a real worker process instead).
+    monkeypatch.setenv("WFPROF_RUN_WORKER", "1")
     return main(["run"])
 
 
