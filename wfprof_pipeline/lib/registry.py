@@ -163,6 +163,34 @@ class StepEntry(BaseModel):
         return sorted({r.host for r in self.responses if r.host})
 
 
+class ModuleExport(BaseModel):
+    """A function of the checkout: file (relative to the root) and export name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    module: str
+    export: str
+
+
+class ExecutorConfig(BaseModel):
+    """The platform's own workflow executor (`[executor]`), for `profile-workflow --executor platform`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    module: str
+    export: str
+    # Called once per step (KeeperHub: `withStepLogging(input, logic)`); wrapped to take coverage per node.
+    step_boundary: ModuleExport | None = None
+    # Called as fn(nodes, userId) before the executor; `{valid: false, invalidIds}` fails the run.
+    check_integrations: ModuleExport | None = None
+    env: dict[str, str] = Field(default_factory=dict)  # set before the executor is imported
+    # Unlike step profiling, the platform's real modules run; only these (and `server-only`) are shimmed.
+    shims: dict[str, str] = Field(default_factory=dict)
+    # Checkout folders whose code is the platform's database layer (category `database`).
+    database_paths: list[str] = Field(default_factory=lambda: ["lib/db/"])
+    origin: Literal["discovered", "registry"] = "registry"
+
+
 class StepRegistry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -171,6 +199,7 @@ class StepRegistry(BaseModel):
     shims: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     steps: dict[str, StepEntry]
+    executor: ExecutorConfig | None = None
     warnings: list[str] = Field(default_factory=list)
 
     @property
@@ -250,7 +279,7 @@ def read_registry_file(path: Path) -> dict[str, Any]:
         raise RegistryError(f"cannot read step registry {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"step registry {path} is not valid TOML: {exc}") from None
-    unknown = set(raw) - {"shims", "aliases", "steps"}
+    unknown = set(raw) - {"shims", "aliases", "steps", "executor"}
     if unknown:
         raise RegistryError(f"step registry {path}: unknown top-level keys {sorted(unknown)}")
     steps_raw = raw.get("steps") or {}
@@ -259,7 +288,7 @@ def read_registry_file(path: Path) -> dict[str, Any]:
     for step_id, table in steps_raw.items():
         if not isinstance(table, dict):
             raise RegistryError(f"step registry {path}: steps.{step_id} must be a table")
-    for key in ("shims", "aliases"):
+    for key in ("shims", "aliases", "executor"):
         if not isinstance(raw.get(key) or {}, dict):
             raise RegistryError(f"step registry {path}: [{key}] must be a table")
     return raw
@@ -324,6 +353,7 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
         raise RegistryError(f"no step files under {root} (plugins/*/steps/*, keeperhub/plugins/*/steps/*) and "
                             f"{registry}: point WFPROF_STEPS_ROOT at a checkout or write a registry")
     merged_aliases: dict[str, str | list[str]] = {**aliases, **(raw.get("aliases") or {})}
+    executor = _executor_config(root, raw.get("executor"), path, discover)
     try:
         return StepRegistry(
             path=path.resolve() if path else None,
@@ -331,10 +361,25 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
             shims={**BUILTIN_SHIMS, **(raw.get("shims") or {})},
             aliases=merged_aliases,
             steps=steps,
+            executor=executor,
             warnings=warnings,
         )
     except ValidationError as exc:
         raise RegistryError(f"step registry {path}: {_format_validation(exc)}") from None
+
+
+def _executor_config(root: Path, table: dict[str, Any] | None, path: Path | None, discover: bool) -> ExecutorConfig | None:
+    """`[executor]` from the registry file, completed by what the checkout has (KeeperHub's layout)."""
+    from wfprof_pipeline.lib.discovery.executor import discover_executor
+
+    found = discover_executor(root) if discover else {}
+    if not table and not found:
+        return None
+    merged = {**found, **(table or {}), "origin": "registry" if table else "discovered"}
+    try:
+        return ExecutorConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise RegistryError(f"step registry {path}: executor: {_format_validation(exc)}") from None
 
 
 def load_registry(path: Path | str, root: Path | str | None = None) -> StepRegistry:
