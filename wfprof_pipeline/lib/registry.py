@@ -368,7 +368,9 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
         raise RegistryError(f"step registry {path}: {_format_validation(exc)}") from None
 
 
-def _executor_config(root: Path, table: dict[str, Any] | None, path: Path | None, discover: bool) -> ExecutorConfig | None:
+def _executor_config(
+    root: Path, table: dict[str, Any] | None, path: Path | None, discover: bool
+) -> ExecutorConfig | None:
     """`[executor]` from the registry file, completed by what the checkout has (KeeperHub's layout)."""
     from wfprof_pipeline.lib.discovery.executor import discover_executor
 

@@ -18,7 +18,7 @@ from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, Step
 from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
-from wfprof_pipeline.lib.workflows import profiles, runner
+from wfprof_pipeline.lib.workflows import platform, profiles, runner
 
 
 class WorkflowProfileConfig(dg.Config):
@@ -29,6 +29,9 @@ class WorkflowProfileConfig(dg.Config):
     # Workflows with a step that runs user code (registry `runs_user_code`) execute that code on this host.
     # None: only for wfprof's embedded demo database; set True to profile them from a real database too.
     run_user_code: bool | None = None
+    # platform: the checkout's own executor (registry [executor]); wfprof: wfprof's runner.
+    # None: platform when the checkout has one.
+    executor: Literal["platform", "wfprof"] | None = None
 
 
 def _schema(columns: dict) -> dg.TableSchema:
@@ -75,6 +78,8 @@ def workflow_profiles(
     failures = []
     skipped_user_code: list[str] = []
     run_user_code = config.run_user_code if config.run_user_code is not None else is_embedded_demo(url)
+    executor = config.executor or platform.default_executor(registry)
+    context.log.info(f"workflows run through the {executor} executor")
     with postgres.connect(url, retries=2) as conn:
         targets = profiles.targets(conn, config.workflow_ids, config.max_workflows)
         stored = {wid: runner.load_workflow(conn, wid) for wid, _ in targets}
@@ -82,7 +87,10 @@ def workflow_profiles(
         plannable = {}
         for wid, _ in targets:
             try:
-                steps = runner.plan_workflow(stored[wid], registry)[1]
+                if executor == "platform":  # the platform's executor decides what it can run
+                    steps = platform.steps_used(stored[wid], registry)
+                else:
+                    steps = runner.plan_workflow(stored[wid], registry)[1]
             except runner.WorkflowRunError as exc:
                 failures.append(f"{wid}: {exc}")
                 context.log.warning(f"workflow {wid} cannot be profiled: {exc}")
@@ -96,11 +104,17 @@ def workflow_profiles(
                 continue
             plannable[wid] = steps
         entries = {e.id: e for steps in plannable.values() for e in steps.values()}
-        precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
+        if executor == "wfprof":
+            precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
 
         def profile_one(target: tuple[str, dict]) -> tuple[str, runner.RunnerDocument | str]:
             wid, trigger_input = target
             try:
+                if executor == "platform":
+                    own = Path(build) / f"platform-{len(wid)}-{abs(hash(wid))}"
+                    own.mkdir()
+                    return wid, platform.run(stored[wid], registry, own, url, mode=config.mode,
+                                             workflow_input=trigger_input, node=executable)
                 job = runner.build_job(stored[wid], registry, Path(build), executable, precompiled=precompiled)
                 return wid, runner.run(job, url, mode=config.mode, workflow_input=trigger_input, node=executable)
             except runner.WorkflowRunError as exc:
@@ -128,6 +142,7 @@ def workflow_profiles(
             "dagster/row_count": n_profiles,
             "executions": len({r.executionId for d, _ in docs for r in d.runs}),
             "failed_workflows": len(failures),
+            "executor": executor,
             "skipped_user_code_workflows": ", ".join(skipped_user_code) or "none",
             **{f"share_{c}": round(v / all_calls, 4) for c, v in totals.iter_rows() if all_calls and v is not None},
         },

@@ -64,6 +64,15 @@ def _step_modules(registry: StepRegistry) -> tuple[list[str], dict[str, str]]:
     return sorted(modules), ids
 
 
+def steps_used(workflow: runner.StoredWorkflow, registry: StepRegistry) -> dict[str, StepEntry]:
+    """Action type → registry step, for the workflow's action types the registry knows (the others are
+    the platform's own business: system actions, or an error the platform reports)."""
+    nodes = [n for n in (workflow.nodes or []) if isinstance(n, dict)]
+    types = {(n.get("data") or {}).get("config", {}).get("actionType") for n in nodes}
+    return {t: e for t in sorted(x for x in types if isinstance(x, str) and x)
+            if (e := runner.step_for_action(registry, t)) is not None}
+
+
 def _boundary_wrapper(ex: ExecutorConfig, root: Path, build_dir: Path) -> Path:
     """A module compiled in place of the step boundary's file: the same exports, the boundary function
     calling the runner's hook (which takes coverage before and after) around the real one."""
@@ -144,8 +153,7 @@ def build_job(
     if result.error or not result.compiled:
         raise ExecutorError(f"cannot compile the platform's executor {ex.module}: {result.error}")
     # Canned responses of every step the workflow uses (vendor hosts are routed to the stub).
-    used = {n.get("data", {}).get("config", {}).get("actionType") for n in (workflow.nodes or []) if isinstance(n, dict)}
-    entries = [e for t in used if t and (e := runner.step_for_action(registry, t)) is not None]
+    entries = list(steps_used(workflow, registry).values())
     responses = [r.for_harness() for e in entries for r in e.responses]
     env: dict[str, str] = {}
     for e in entries:
@@ -194,7 +202,9 @@ def create_pending(conn: psycopg.Connection, workflow: runner.StoredWorkflow, ex
 def read_back(conn: psycopg.Connection, execution_id: str) -> tuple[str, str | None, int]:
     """(status, error, log rows) the platform wrote for the execution."""
     row = conn.execute("select status, error from workflow_executions where id = %s", (execution_id,)).fetchone()
-    logs = conn.execute("select count(*) from workflow_execution_logs where execution_id = %s", (execution_id,)).fetchone()
+    logs = conn.execute(
+        "select count(*) from workflow_execution_logs where execution_id = %s", (execution_id,)
+    ).fetchone()
     if row is None:
         return "missing", None, 0
     return row[0], row[1], int(logs[0] if logs else 0)
@@ -216,6 +226,7 @@ def run(
     database_url: str,
     *,
     mode: runner.Mode = "precise",
+    execution_id: str | None = None,
     workflow_input: dict[str, Any] | None = None,
     detail: bool = False,
     top_n: int = 15,
@@ -230,10 +241,16 @@ def run(
     from wfprof_pipeline.lib import postgres
 
     job = build_job(workflow, registry, build_dir, database_url, node, timeout_s=max(1.0, timeout_s - 5))
-    execution_id = new_execution_id()
     trigger_input = workflow_input or {}
     with postgres.connect(database_url, autocommit=True) as conn:
-        create_pending(conn, workflow, execution_id, trigger_input)
+        if execution_id:  # a pending execution the app created: run as it, with its stored input
+            runner.check_execution(conn, workflow.id, execution_id)
+            row = conn.execute("select input from workflow_executions where id = %s", (execution_id,)).fetchone()
+            if workflow_input is None and row and isinstance(row[0], dict):
+                trigger_input = row[0]
+        else:
+            execution_id = new_execution_id()
+            create_pending(conn, workflow, execution_id, trigger_input)
     try:
         doc = runner.run(job, database_url, mode=mode, execution_id=execution_id, workflow_input=trigger_input,
                          detail=detail, top_n=top_n, node=node, timeout_s=timeout_s)
@@ -242,6 +259,8 @@ def run(
             mark_error(conn, execution_id, str(exc))
         raise
     doc.executor = "platform"
+    if job["executor"]["boundary"] is None:
+        doc.notes.append("no step boundary found (registry [executor] step_boundary): per-workflow figures only")
     with postgres.connect(database_url, autocommit=True) as conn:
         for r in doc.runs:
             status, error, logs = read_back(conn, r.executionId)

@@ -16,6 +16,7 @@ PROFILE_COLUMNS = {
     "workflow_id": (pl.Utf8, "Workflow profiled"),
     "workflow_name": (pl.Utf8, "Its name"),
     "mode": (pl.Utf8, "precise (exact call counts) or sampling (self time)"),
+    "executor": (pl.Utf8, "Whose executor ran it: platform (the checkout's own) or wfprof (wfprof's runner)"),
     "status": (pl.Utf8, "success or error"),
     "category": (pl.Utf8, "database, step_functions, external_api, executor, node_internals or other"),
     "calls": (pl.Int64, "Function calls in this category (precise mode)"),
@@ -28,6 +29,7 @@ PROFILE_COLUMNS = {
 STEP_COLUMNS = {
     "execution_id": (pl.Utf8, "The profiled execution"),
     "workflow_id": (pl.Utf8, "Workflow"),
+    "executor": (pl.Utf8, "platform or wfprof"),
     "position": (pl.Int64, "Order the node ran in (0 = trigger)"),
     "node_id": (pl.Utf8, "Workflow node id"),
     "node_name": (pl.Utf8, "Node label"),
@@ -65,6 +67,7 @@ def frames(
                         "workflow_id": doc.workflowId,
                         "workflow_name": name,
                         "mode": doc.mode,
+                        "executor": doc.executor,
                         "status": run.status,
                         "category": cat,
                         "calls": int(calls[cat]) if doc.mode == "precise" else None,
@@ -81,6 +84,7 @@ def frames(
                     {
                         "execution_id": run.executionId,
                         "workflow_id": doc.workflowId,
+                        "executor": doc.executor,
                         "position": position,
                         "node_id": node.nodeId,
                         "node_name": node.nodeName,

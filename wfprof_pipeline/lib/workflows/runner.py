@@ -107,6 +107,7 @@ class RunnerDocument(BaseModel):
     error: str | None = None
     errorKind: str | None = None
     topFunctions: list[TopFunction] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- planning
