@@ -267,7 +267,7 @@ def run(
             r.logRows = logs
             if status in ("success", "error"):
                 r.status = status  # the platform's own record is the outcome
-                r.error = r.error or error
+                r.error = error or r.error  # the platform's own words
             else:
                 reason = r.error or f"the platform's executor returned but left the execution {status}"
                 mark_error(conn, r.executionId, reason)

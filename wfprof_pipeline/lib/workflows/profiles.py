@@ -20,6 +20,7 @@ PROFILE_COLUMNS = {
     "status": (pl.Utf8, "success or error"),
     "category": (pl.Utf8, "database, step_functions, external_api, executor, node_internals or other"),
     "calls": (pl.Int64, "Function calls in this category (precise mode)"),
+    "import_calls": (pl.Int64, "Of `calls`, those made importing the platform's executor (platform, precise)"),
     "share": (pl.Float64, "calls / all calls of the execution (precise), or self time share (sampling)"),
     "self_ms": (pl.Float64, "CPU self time in this category (sampling mode)"),
     "duration_ms": (pl.Float64, "Wall time of the execution"),
@@ -56,6 +57,7 @@ def frames(
         for run in doc.runs:
             calls = run.calls.model_dump() if run.calls else dict.fromkeys(CATEGORIES, 0)
             self_ms = run.selfMs.model_dump() if run.selfMs else dict.fromkeys(CATEGORIES, 0.0)
+            imported = run.importCalls.model_dump() if run.importCalls and doc.mode == "precise" else None
             total_calls = sum(calls.values())
             total_ms = sum(self_ms.values())
             for cat in CATEGORIES:
@@ -71,6 +73,7 @@ def frames(
                         "status": run.status,
                         "category": cat,
                         "calls": int(calls[cat]) if doc.mode == "precise" else None,
+                        "import_calls": int(imported[cat]) if imported else None,
                         "share": (value / base) if base else None,
                         "self_ms": self_ms[cat] if doc.mode == "sampling" else None,
                         "duration_ms": run.durationMs,

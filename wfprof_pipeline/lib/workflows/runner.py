@@ -85,6 +85,7 @@ class ExecutionRun(BaseModel):
     harnessCallsExcluded: int | None = None
     segments: list[dict[str, Any]] | None = None
     errorKind: str | None = None
+    importCalls: Categories | None = None  # of `calls`, the platform executor's import (precise mode)
     logRows: int | None = None  # log rows the platform's executor wrote (read back)
     egressBlocked: list[str] = Field(default_factory=list)  # connections refused (platform executor)
 
@@ -209,6 +210,7 @@ def build_job(
             "input": registry.input_for(entry),
             "env": entry.env,
             "responses": [r.for_harness() for r in entry.responses],
+            "hostRoutes": entry.routed_hosts,
         }
     return {
         "workflowId": workflow.id,
