@@ -5,6 +5,7 @@ the pending execution and reads back what the platform wrote."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -36,6 +37,9 @@ def _node(node_id: str, action: str | None = None, **config) -> dict:
 
 
 SCORE = _node("score", "tally/score-batch", records="{{trigger.records}}", mode="sum")
+# Template syntaxes differ (the fixture's `{{trigger.x}}`, KeeperHub's `{{@trigger.x}}`): literal input
+# runs the same through both executors.
+SCORE_LITERAL = _node("score", "tally/score-batch", records=json.dumps(RECORDS), mode="sum")
 POST = _node("post", "chatter/post-message", integrationId="int-1", channel="ops", text="score {{score.score}}")
 
 
@@ -56,9 +60,19 @@ def _seed(url: str, workflows: dict[str, list[dict]], *, integrations: bool = Tr
                          (wid, wid, json.dumps(nodes), json.dumps(_chain(*nodes))))
 
 
-def _checkout(tmp_path: Path, registry: str = CHATTER) -> Path:
+# wfprof's runner gives steps no platform database: its registry shims the step boundary (as step
+# profiling does); the platform executor runs the real one whatever [shims] says.
+BOUNDARY_SHIM = '[shims]\n"@/lib/steps/step-handler" = "wfprof-shims/step-handler.ts"\n\n'
+
+
+def _checkout(tmp_path: Path, registry: str = BOUNDARY_SHIM + CHATTER) -> Path:
     root = platform_copy(tmp_path / "platform")
     (root / "registry.toml").write_text(registry, encoding="utf-8")
+    (root / "wfprof-shims").mkdir()
+    (root / "wfprof-shims" / "step-handler.ts").write_text(
+        "export type StepInput = { _context?: Record<string, unknown> };\n"
+        "export async function withStepLogging<I, T>(_input: I, handler: () => Promise<T>): Promise<T> {\n"
+        "  return handler();\n}\n", encoding="utf-8")
     return root
 
 
@@ -229,3 +243,69 @@ def test_a_hanging_executor_is_killed_with_its_children_and_the_execution_fails(
     assert not status.exists() or "State:\tZ" in status.read_text()  # gone (or a zombie awaiting its reaper)
     executions, _ = _rows(system_db)
     assert executions[0][1] == "error" and "timed out" in executions[0][2]
+
+
+def test_the_claims_verdict_says_which_executor_produced_the_figure():
+    import polars as pl
+
+    from wfprof_pipeline.lib.cost_model.claims import _executor_note
+
+    frame = pl.DataFrame({"workflow_id": ["a", "b"], "executor": ["platform", "platform"],
+                          "category": ["database"] * 2, "calls": [1, 2]})
+    assert _executor_note(frame) == ", measured through the platform's own executor"
+    mixed = frame.with_columns(pl.Series("executor", ["platform", "wfprof"]))
+    assert "wfprof's runner; the seed measured the platform's own executor" in _executor_note(mixed)
+    assert _executor_note(frame.drop("executor")) == " (executor not recorded)"
+
+
+def test_cli_defaults_to_the_platform_executor_and_prints_the_shares(system_db, tmp_path):
+    import subprocess
+    import sys
+
+    _seed(system_db, {"wf": [_node("t"), SCORE, POST], "wf2": [_node("t"), SCORE_LITERAL]})
+    root = _checkout(tmp_path)
+    env = {**os.environ, "WFPROF_STEPS_ROOT": str(root), "DATABASE_URL": system_db, "WORKFLOW_ID": "wf",
+           "PRECISE_COVERAGE": "true", "WFPROF_HOME": str(tmp_path / "home")}
+    env.pop("WFPROF_STEP_REGISTRY", None)
+    cmd = [sys.executable, "-m", "wfprof_pipeline.cli", "profile-workflow", "--input", json.dumps({"records": RECORDS})]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "executor: platform" in done.stdout
+    assert "the platform wrote the execution row and 2 log row(s)" in done.stdout
+    assert "after import" in done.stdout and "database" in done.stdout
+    # wfprof's runner on a workflow it can run (its steps get no platform database).
+    wfprof = subprocess.run([*cmd, "--workflow-id", "wf2", "--executor", "wfprof", "--json"], env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert wfprof.returncode == 0, wfprof.stdout[-2000:]
+    assert json.loads(wfprof.stdout)["executor"] == "wfprof"
+
+
+@pytest.mark.slow
+def test_workflow_profiles_asset_records_the_executor(system_db, tmp_path, warehouse_path):
+    import dagster as dg
+    import duckdb
+
+    from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
+    from wfprof_pipeline.defs.workflows.profiles import workflow_profiles
+
+    _seed(system_db, {"wf": [_node("t"), SCORE_LITERAL]})
+    with postgres.connect(system_db, autocommit=True) as conn:  # a real run: its input is what gets profiled
+        conn.execute("insert into workflow_executions (id, workflow_id, user_id, status, input) "
+                     "values ('ex-1', 'wf', 'u1', 'success', %s)", (json.dumps({"records": RECORDS}),))
+    resources = {
+        "keeperhub_db": KeeperHubDatabase(url=system_db),
+        "warehouse": WarehouseResource(path=str(warehouse_path)),
+        "step_corpus": StepCorpusResource(root=str(_checkout(tmp_path))),
+        "node": NodeResource(),
+    }
+    for executor in ("platform", "wfprof"):
+        config = {"ops": {"workflow_profiles": {"config": {"workflow_ids": ["wf"], "executor": executor}}}}
+        with dg.instance_for_test() as instance:
+            result = dg.materialize([workflow_profiles], resources=resources, instance=instance, run_config=config)
+        assert result.success
+        with duckdb.connect(str(warehouse_path)) as con:
+            rows = con.execute("select distinct executor, status from workflow_profiles").fetchall()
+            steps = con.execute("select executor, node_id from workflow_profile_steps order by position").fetchall()
+        assert rows == [(executor, "success")]
+        expected = ["score"] if executor == "platform" else ["t", "score"]  # the fixture runs no trigger step
+        assert steps == [(executor, n) for n in expected]

@@ -30,8 +30,8 @@ class WorkflowProfileConfig(dg.Config):
     # None: only for wfprof's embedded demo database; set True to profile them from a real database too.
     run_user_code: bool | None = None
     # platform: the checkout's own executor (registry [executor]); wfprof: wfprof's runner.
-    # None: platform when the checkout has one.
-    executor: Literal["platform", "wfprof"] | None = None
+    # auto: platform when the checkout has one.
+    executor: Literal["auto", "platform", "wfprof"] = "auto"
 
 
 def _schema(columns: dict) -> dg.TableSchema:
@@ -78,7 +78,7 @@ def workflow_profiles(
     failures = []
     skipped_user_code: list[str] = []
     run_user_code = config.run_user_code if config.run_user_code is not None else is_embedded_demo(url)
-    executor = config.executor or platform.default_executor(registry)
+    executor = platform.default_executor(registry) if config.executor == "auto" else config.executor
     context.log.info(f"workflows run through the {executor} executor")
     with postgres.connect(url, retries=2) as conn:
         targets = profiles.targets(conn, config.workflow_ids, config.max_workflows)
