@@ -152,6 +152,27 @@ def test_categories_nodes_and_the_rows_the_platform_writes(system_db, tmp_path):
     assert prof.filter(prof["category"] == "database")["import_calls"].item() == run.importCalls.database
 
 
+def test_a_pending_execution_the_app_created_runs_as_itself(system_db, tmp_path):
+    unknown = _node("ftp", "ftp/upload")  # the platform records it as a failed node, no step runs
+    _seed(system_db, {"wf": [_node("t"), SCORE], "wf-unknown": [_node("t"), unknown]})
+    with postgres.connect(system_db, autocommit=True) as conn:
+        conn.execute("insert into workflow_executions (id, workflow_id, user_id, status, input) "
+                     "values ('ex-app-1', 'wf', 'u1', 'pending', %s)", (json.dumps({"records": RECORDS}),))
+    root = _checkout(tmp_path)
+    registry = load_for_root(root)
+    with postgres.connect(system_db) as conn:
+        workflow = runner.load_workflow(conn, "wf")
+    doc = platform.run(workflow, registry, tmp_path, system_db, execution_id="ex-app-1")
+    assert doc.runs[0].executionId == "ex-app-1" and doc.runs[0].status == "success"
+    assert doc.runs[0].nodes[0].calls.step_functions > 0  # the stored input reached the step
+    with pytest.raises(runner.WorkflowRunError, match="is success, not pending"):
+        platform.run(workflow, registry, tmp_path, system_db, execution_id="ex-app-1")
+
+    (run,) = _run(system_db, root, "wf-unknown", tmp_path).runs
+    assert run.status == "error" and 'Unknown action type "ftp/upload"' in run.error
+    assert [(n.nodeId, n.status, n.calls) for n in run.nodes] == [("ftp", "error", None)]  # read back
+
+
 def test_sampling_mode_runs_the_same_way(embedded_db, tmp_path):
     _seed(embedded_db, {"wf": [_node("t"), SCORE]})  # a unix-socket database: only its socket is allowed
     doc = _run(embedded_db, _checkout(tmp_path), "wf", tmp_path, mode="sampling")

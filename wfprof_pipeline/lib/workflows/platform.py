@@ -199,15 +199,24 @@ def create_pending(conn: psycopg.Connection, workflow: runner.StoredWorkflow, ex
     )
 
 
-def read_back(conn: psycopg.Connection, execution_id: str) -> tuple[str, str | None, int]:
-    """(status, error, log rows) the platform wrote for the execution."""
+def read_back(conn: psycopg.Connection, execution_id: str) -> tuple[str, str | None, list[runner.NodeRun]]:
+    """(status, error, one NodeRun per log row) as the platform wrote them for the execution."""
     row = conn.execute("select status, error from workflow_executions where id = %s", (execution_id,)).fetchone()
     logs = conn.execute(
-        "select count(*) from workflow_execution_logs where execution_id = %s", (execution_id,)
-    ).fetchone()
+        "select node_id, node_name, node_type, status, error, duration from workflow_execution_logs "
+        "where execution_id = %s order by started_at, id", (execution_id,)
+    ).fetchall()
+    nodes = []
+    for node_id, name, node_type, status, error, duration in logs:
+        try:
+            ms = float(duration) if duration is not None else None
+        except ValueError:
+            ms = None
+        nodes.append(runner.NodeRun(nodeId=node_id, nodeName=name or node_id, actionType=node_type or "",
+                                    status=status, error=error, durationMs=ms))
     if row is None:
-        return "missing", None, 0
-    return row[0], row[1], int(logs[0] if logs else 0)
+        return "missing", None, nodes
+    return row[0], row[1], nodes
 
 
 def mark_error(conn: psycopg.Connection, execution_id: str, reason: str) -> None:
@@ -263,8 +272,11 @@ def run(
         doc.notes.append("no step boundary found (registry [executor] step_boundary): per-workflow figures only")
     with postgres.connect(database_url, autocommit=True) as conn:
         for r in doc.runs:
-            status, error, logs = read_back(conn, r.executionId)
-            r.logRows = logs
+            status, error, logged = read_back(conn, r.executionId)
+            r.logRows = len(logged)
+            # Nodes the platform logged without passing the step boundary (no calls of their own).
+            seen = {n.nodeId for n in r.nodes}
+            r.nodes.extend(n for n in logged if n.nodeId not in seen)
             if status in ("success", "error"):
                 r.status = status  # the platform's own record is the outcome
                 r.error = error or r.error  # the platform's own words
