@@ -16,6 +16,10 @@
 // call lands in the segment that made it: database (connect, queries), each node's step (import + run),
 // executor (input building, orchestration). Categories: database, step_functions, external_api (Node's
 // HTTP/socket stack inside a step), executor (this runner), node_internals, other.
+//
+// With `job.executor` (`--executor platform`) the checkout's own executor runs instead (mainPlatform):
+// the platform writes its rows through its own db client, calls are attributed by file
+// (lib/platform-executor.mjs), and each call of its step boundary is one node's segment.
 
 import { Console } from 'node:console';
 import crypto from 'node:crypto';

@@ -1,8 +1,9 @@
 """`workflow_profiles` + `workflow_profile_steps`: stored workflows executed under V8 profiling.
 
-Each workflow runs once in a fresh Node process (the seed's profiled runner): it writes a real execution
-and its log rows to the KeeperHub database, and its calls are split by category (database, step
-functions, external API, executor, Node internals, other), per execution and per node.
+Each workflow runs once in a fresh Node process, through the checkout's own executor when it has one
+(config `executor`, lib/workflows/platform.py) or wfprof's runner: a real execution and its log rows land
+in the KeeperHub database, and its calls are split by category (database, step functions, external API,
+executor, Node internals, other), per execution and per node. Every row names the executor.
 """
 
 import os
