@@ -330,3 +330,24 @@ def test_workflow_profiles_asset_records_the_executor(system_db, tmp_path, wareh
         assert rows == [(executor, "success")]
         expected = ["score"] if executor == "platform" else ["t", "score"]  # the fixture runs no trigger step
         assert steps == [(executor, n) for n in expected]
+
+
+def test_without_a_step_boundary_only_per_workflow_figures(system_db, tmp_path):
+    from wfprof_pipeline.lib.registry import load_registry
+
+    _seed(system_db, {"wf": [_node("t"), SCORE]})
+    root = _checkout(tmp_path)
+    alone = tmp_path / "alone.toml"  # the registry file only: no discovery, so no boundary is known
+    alone.write_text('[executor]\nmodule = "lib/workflow-executor.workflow.ts"\nexport = "executeWorkflow"\n\n'
+                     '[aliases]\n"@/*" = "./*"\n"@config/*" = "./config/*"\n\n'
+                     '[steps."tally/score-batch"]\nmodule = "keeperhub/plugins/tally/steps/score-batch.ts"\n'
+                     'export = "scoreBatchStep"\naction_type = "tally/score-batch"\n')
+    registry = load_registry(alone, root)
+    assert registry.executor.step_boundary is None
+    with postgres.connect(system_db) as conn:
+        workflow = runner.load_workflow(conn, "wf")
+    doc = platform.run(workflow, registry, tmp_path, system_db, workflow_input={"records": RECORDS})
+    assert doc.notes == ["no step boundary found (registry [executor] step_boundary): per-workflow figures only"]
+    (run,) = doc.runs
+    assert run.status == "success" and run.calls.step_functions > 100
+    assert [(n.nodeId, n.status, n.calls) for n in run.nodes] == [("score", "success", None)]  # from its log row
