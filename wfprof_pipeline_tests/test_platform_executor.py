@@ -186,9 +186,17 @@ def test_egress_other_than_the_database_and_the_stub_is_refused(system_db, tmp_p
     _seed(system_db, {"wf": [_node("t"), note]})
     notes = ('[steps."notes/create-note"]\nmodule = "keeperhub/plugins/notes/steps/create-note.ts"\n'
              'export = "createNoteStep"\nenv = { NOTES_TOKEN = "n" }\n')
-    doc = _run(system_db, _checkout(tmp_path, notes), "wf", tmp_path)
+    root = _checkout(tmp_path, notes)
+    # Platform code trying another port on loopback (the database's host) is refused as well.
+    executor = root / "lib" / "workflow-executor.workflow.ts"
+    executor.write_text(
+        'import net from "node:net";\n'
+        "await new Promise((done) => net.connect(9, \"127.0.0.1\").on(\"error\", done).on(\"connect\", done));\n"
+        + executor.read_text(encoding="utf-8"), encoding="utf-8")
+    doc = _run(system_db, root, "wf", tmp_path)
     (run,) = doc.runs
     assert run.status == "error"
+    assert "tcp 127.0.0.1:9" in run.egressBlocked, run.egressBlocked
     assert any("api.notes.example" in b for b in run.egressBlocked), run.egressBlocked
     executions, logs = _rows(system_db)
     assert executions[0][1] == "error" and logs[0][2] == "error"
