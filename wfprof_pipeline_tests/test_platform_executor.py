@@ -215,6 +215,13 @@ def test_missing_module_or_export_names_what_was_looked_for(system_db, tmp_path)
     executions, _ = _rows(system_db)
     assert [e[1] for e in executions] == ["error"]  # the pending execution wfprof created is failed
 
+    # A generated file the executor imports (KeeperHub's lib/step-registry.ts) that is not there yet.
+    (root / "registry.toml").write_text("")
+    (root / "lib" / "step-registry.ts").unlink()
+    missing = r'"@/lib/step-registry" \(alias to lib/step-registry\) not found.*generate'
+    with pytest.raises(platform.ExecutorError, match=missing):
+        _run(system_db, root, "wf", tmp_path)
+
 
 def test_executor_failing_at_import_for_a_missing_variable_says_how_to_set_it(system_db, tmp_path):
     _seed(system_db, {"wf": [_node("t"), SCORE]})

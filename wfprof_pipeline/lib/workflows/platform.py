@@ -151,7 +151,13 @@ def build_job(
         raise ExecutorError(str(exc)) from None
     result = compiled[str(entry)]
     if result.error or not result.compiled:
-        raise ExecutorError(f"cannot compile the platform's executor {ex.module}: {result.error}")
+        error = (result.error or "not compiled").replace(f"cannot compile {entry}: ", "")
+        hint = ""
+        if "Could not resolve" in error or ") not found" in error:
+            # KeeperHub's lib/step-registry.ts, for one, is written by its build (`pnpm discover-plugins`).
+            hint = ("; a file the executor imports is missing: generate the checkout's generated sources first "
+                    "(KeeperHub: `pnpm discover-plugins` writes lib/step-registry.ts)")
+        raise ExecutorError(f"cannot compile the platform's executor {ex.module}: {error}{hint}")
     # Canned responses of every step the workflow uses (vendor hosts are routed to the stub).
     entries = list(steps_used(workflow, registry).values())
     responses = [r.for_harness() for e in entries for r in e.responses]
