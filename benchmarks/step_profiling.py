@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/step_profiling.py [--rounds N] [--root data/steps]
 
 1. Wall time of profiling every sample step in precise + timing mode (one process each, parallel up to
-   the cores), as `wfprof run` does with repeat 1 — the acceptance budget is 15 s.
+   the cores), as `wfprof run` does with repeat 1 — the acceptance budget is 15 s — with the default 5 warm
+   executions per process against none (the baseline: what profiling cost before warm runs), interleaved
+   round by round so both see the same machine load.
 2. Per-process harness overhead against bare `node -e 0`, for a trivial JavaScript step, per mode.
 3. Profiled vs unprofiled execution: execute-phase time under precise coverage / sampling against the
    timing mode (no profiler), per step.
@@ -31,16 +33,19 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def wall_time_all_steps(root: Path, rounds: int) -> list[float]:
+def wall_time_all_steps(root: Path, rounds: int) -> dict[int, list[float]]:
+    """Wall seconds per round, keyed by warm runs (0 = the baseline, 5 = the default)."""
     registry = load_for_root(root)
-    walls = []
+    walls: dict[int, list[float]] = {0: [], 5: []}
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        results = profile_steps(registry, None, ProfileOptions(modes=("precise", "timing"), repeat=1))
-        walls.append(time.perf_counter() - t0)
-        failed = [r.step_id for r in results if r.failed]
-        if failed:
-            print(f"  warning: failed steps {failed}", file=sys.stderr)
+        for warm in (0, 5):
+            t0 = time.perf_counter()
+            results = profile_steps(registry, None, ProfileOptions(modes=("precise", "timing"), repeat=1,
+                                                                   warm_runs=warm))
+            walls[warm].append(time.perf_counter() - t0)
+            failed = [r.step_id for r in results if r.failed]
+            if failed:
+                print(f"  warning: failed steps {failed}", file=sys.stderr)
     return walls
 
 
@@ -116,9 +121,12 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.root)
 
-    print(f"1. profiling all sample steps, precise + timing, parallel ({args.rounds} rounds)")
+    print(f"1. profiling all sample steps, precise + timing, parallel ({min(args.rounds, 3)} rounds)")
     walls = wall_time_all_steps(root, min(args.rounds, 3))
-    print(f"   median {_median(walls):.1f} s  (min {min(walls):.1f}, max {max(walls):.1f}; budget 15 s)")
+    for warm, label in ((0, "no warm runs (baseline)"), (5, "5 warm runs (default)")):
+        w = walls[warm]
+        print(f"   {label:24} median {_median(w):.1f} s  (min {min(w):.1f}, max {max(w):.1f}; budget 15 s)")
+    print(f"   warm runs cost {_median(walls[5]) / _median(walls[0]):.2f}× the baseline's wall time (budget 1.5×)")
 
     print(f"\n2. per-process overhead for a trivial JS step (median of {args.rounds * 2} spawns)")
     overhead = harness_overhead(args.rounds * 2)

@@ -14,14 +14,25 @@ NIGHTLY_JOB = "wfprof_nightly"
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
+@dataclass(frozen=True)
+class FailedCheck:
+    name: str
+    asset: str
+    severity: str  # "ERROR" or "WARN"
+    details: str  # the check's metadata, one line
+
+
 @dataclass
 class RunOutcome:
     jobs: list[tuple[str, bool]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (step, root cause)
+    failed_checks: list[FailedCheck] = field(default_factory=list)
+    run_id: str | None = None  # the nightly job's run (its checks are in the UI under this id)
 
     @property
     def success(self) -> bool:
-        return all(ok for _, ok in self.jobs)
+        # Dagster records a failed check without failing the step; a failed ERROR check fails the run here.
+        return all(ok for _, ok in self.jobs) and not any(c.severity == "ERROR" for c in self.failed_checks)
 
 
 def run_all(log: Callable[[str], None] = print) -> RunOutcome:
@@ -43,10 +54,24 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
         with _StepProgress(instance, NIGHTLY_JOB, total=len(job.graph.nodes)):  # one step per op
             result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET)
         outcome.jobs.append((NIGHTLY_JOB, result.success))
+        outcome.run_id = result.run_id
+        outcome.failed_checks.extend(failed_checks(result))
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data is not None:
                 outcome.failures.append((event.step_key or "?", _root_cause(event.step_failure_data.error)))
     return outcome
+
+
+def failed_checks(result: object) -> list[FailedCheck]:
+    """The run's failed asset checks (from its event log), ERROR severity first."""
+    out = []
+    for evaluation in result.get_asset_check_evaluations():  # type: ignore[attr-defined]
+        if evaluation.passed:
+            continue
+        meta = "; ".join(f"{k}={getattr(v, 'value', v)}" for k, v in sorted(evaluation.metadata.items()))
+        severity = getattr(evaluation.severity, "value", str(evaluation.severity))
+        out.append(FailedCheck(evaluation.check_name, evaluation.asset_key.to_user_string(), severity, meta[:300]))
+    return sorted(out, key=lambda c: (c.severity != "ERROR", c.asset, c.name))
 
 
 def _root_cause(error: object) -> str:

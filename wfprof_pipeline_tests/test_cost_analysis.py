@@ -101,7 +101,7 @@ def test_breakdown_shares_per_step_package_and_workflow() -> None:
 
 def test_priorities_are_ranked_from_the_data() -> None:
     m = _measurements()
-    tiers = assign_tiers(m, PricingPolicy().tiers)
+    tiers = assign_tiers(m, PricingPolicy())
     workflows = pl.DataFrame({"workflow_id": ["wf"] * 3,
                               "category": ["database", "step_functions", "executor"],
                               "calls": [200, 700, 100]})
@@ -129,7 +129,7 @@ def test_priorities_are_ranked_from_the_data() -> None:
 
 def test_priorities_without_workflow_or_package_data_are_listed_last() -> None:
     m = _measurements()
-    tiers = assign_tiers(m, PricingPolicy().tiers)
+    tiers = assign_tiers(m, PricingPolicy())
     breakdown = breakdown_table(m)
     corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1], "tier_calls": [1]}))
     table = priorities_table(m, tiers, breakdown, corr)
@@ -141,7 +141,7 @@ def test_priorities_without_workflow_or_package_data_are_listed_last() -> None:
 
 def test_seed_claims_are_checked_against_the_measurements() -> None:
     m = _measurements()
-    tiers = assign_tiers(m, PricingPolicy().tiers)
+    tiers = assign_tiers(m, PricingPolicy())
     breakdown = breakdown_table(m, _package_calls())
     corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1, 2, 3, 4, 5],
                                            "tier_calls": [5, 1, 4, 2, 3]}))
@@ -162,7 +162,7 @@ def test_io_variance_claim_uses_the_web3_latency_spread(p5: float, p95: float, h
     m = _measurements()
     breakdown = breakdown_table(m)
     corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1], "tier_calls": [1]}))
-    prio = priorities_table(m, assign_tiers(m, PricingPolicy().tiers), breakdown, corr)
+    prio = priorities_table(m, assign_tiers(m, PricingPolicy()), breakdown, corr)
     latency = pl.DataFrame({"action_type": ["web3/check-balance", "webhook/send-webhook"], "n": [40, 40],
                             "p5": [p5, 1.0], "p25": [p5, 2.0], "p50": [p5, 3.0], "p75": [p95, 4.0],
                             "p95": [p95, 900.0]})
@@ -170,3 +170,40 @@ def test_io_variance_claim_uses_the_web3_latency_spread(p5: float, p95: float, h
     assert io.holds is holds and f"p95/p5 = {p95 / p5:.1f}×" in io.measured and "webhook" not in io.measured
     none = {c.key: c for c in check_claims(m, breakdown, corr, prio)}["io_variance"]
     assert none.holds is None
+
+
+def test_the_web3_figure_is_compared_with_the_balance_read_the_seed_names() -> None:
+    """The seed's "web3 (ethers) ≈ 215K" comes from `profile:step --step web3/check-balance`: a transfer (which
+    signs) or a viem variant is not that step."""
+    rows = [{"step_id": sid, "action_type": sid, "calls_own": 1, "calls_packages": 0, "import_calls": imp,
+             "execute_calls": exe, "profiled": True}
+            for sid, imp, exe in (("web3/check-balance", 200_000, 32_000), ("web3/transfer-funds", 224_000, 431_000),
+                                  ("web3/check-balance-viem", 350_000, 5_500), ("webhook/send-webhook", 1_300, 2_700),
+                                  ("slack/send-message", 79_000, 2_400))]
+    m = step_measurements(rows)
+    tiers = assign_tiers(m, PricingPolicy())
+    breakdown = breakdown_table(m, None)
+    corr = correlation_table(pl.DataFrame({"cyclomatic_complexity": [1, 2, 3, 4, 5], "tier_calls": [5, 1, 4, 2, 3]}))
+    checks = {c.key: c for c in check_claims(m, breakdown, corr, priorities_table(m, tiers, breakdown, corr, None),
+                                             fuel_per_op=None)}
+    assert "web3: 232,000 calls (seed 215,000; within 2×)" in checks["tier_figures"].measured
+
+
+def test_a_variant_sharing_an_action_type_does_not_borrow_its_latency() -> None:
+    from wfprof_pipeline.lib.cost_model.inputs import CostInputs
+    from wfprof_pipeline.lib.cost_model.model import compute_cost_model
+
+    m = step_measurements([
+        {"step_id": "web3/check-balance", "action_type": "web3/check-balance", "calls_own": 10, "calls_packages": 0,
+         "io_operations": 1},
+        {"step_id": "web3/check-balance-viem", "action_type": "web3/check-balance", "calls_own": 10,
+         "calls_packages": 0, "io_operations": 1},
+    ])
+    latency = pl.DataFrame({"action_type": ["web3/check-balance"], "n": [40], "p5": [10.0], "p25": [20.0],
+                            "p50": [30.0], "p75": [40.0], "p95": [90.0]})
+    per_step = compute_cost_model(CostInputs(measurements=m, latency=latency)).per_step
+    by = {r["step_id"]: r for r in per_step.iter_rows(named=True)}
+    assert by["web3/check-balance"]["p95_latency_ms"] == 90.0 and by["web3/check-balance"]["latency_note"] is None
+    assert by["web3/check-balance-viem"]["p95_latency_ms"] is None
+    assert "shares action type web3/check-balance with web3/check-balance" in by["web3/check-balance-viem"][
+        "latency_note"]

@@ -123,3 +123,32 @@ def test_every_column_is_described(table: str) -> None:
     spec = {a.key.to_user_string(): a for a in COST_ASSETS}[table]
     columns = spec.metadata_by_key[spec.key]["dagster/column_schema"].columns
     assert columns and all(c.description for c in columns), [c.name for c in columns if not c.description]
+
+
+def test_history_grows_per_materialization_and_names_the_change(tmp_path: Path, embedded_db: str,
+                                                                 monkeypatch) -> None:
+    write_registry(tmp_path)
+    build_warehouse(tmp_path / "w.duckdb", trace_rows=100)
+    assets = [cm.step_tiers, cm.step_pricing, cm.step_cost_history]
+    assert _materialize(tmp_path, embedded_db, monkeypatch, assets).success
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        steps = con.execute("select count(*) from step_tiers").fetchone()[0]
+        assert con.execute("select count(*) from step_cost_history").fetchone()[0] == steps
+    # An edited step, and one more request per Slack execution: its price moves by the chat multiplier.
+    slack = tmp_path / "plugins" / "slack" / "steps" / "send-message.ts"
+    slack.write_text(slack.read_text() + "// edited\n")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("update step_profiles set io_operations = io_operations + 1 where step_id = 'slack/send-message' "
+                "and phase = 'execute'")
+    con.close()
+    assert _materialize(tmp_path, embedded_db, monkeypatch, assets).success
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from step_cost_history").fetchone()[0] == 2 * steps
+        assert con.execute("select count(distinct run_id) from step_cost_history").fetchone()[0] == 2
+        history = con.execute("select * from step_cost_history").pl()
+    from wfprof_pipeline.lib.cost_model.history import changes
+
+    by = {r["step_id"]: r for r in changes(history).iter_rows(named=True)}
+    assert by["slack/send-message"]["units_change"] == 2.0 and by["slack/send-message"]["source_changed"] is True
+    assert by["webhook/send-webhook"]["units_change"] == 0.0 and by["webhook/send-webhook"]["source_changed"] is False
+    assert not any(r["dependencies_changed"] for r in by.values())

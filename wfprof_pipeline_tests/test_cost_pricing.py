@@ -23,7 +23,7 @@ from wfprof_pipeline.lib.cost_model.tiers import assign_tiers
 def _price(rows: list[dict], policy: PricingPolicy | None = None):
     policy = policy or PricingPolicy()
     measurements = step_measurements(rows)
-    tiers = assign_tiers(measurements, policy.tiers)
+    tiers = assign_tiers(measurements, policy)
     return tiers, price_steps(measurements, tiers, policy)
 
 
@@ -70,15 +70,16 @@ def test_tiers_follow_the_thresholds_and_the_basis() -> None:
         {"step_id": "a", "calls_own": 10, "calls_packages": 0, "calls_node_execute": 990},
         {"step_id": "b", "calls_own": 100, "calls_packages": 100, "calls_node_execute": 800},
     ]
-    own, _ = _price(rows, PricingPolicy(tiers=TierThresholds(basis="own_packages")))
-    assert dict(zip(own["step_id"], own["tier"], strict=True)) == {"a": "light", "b": "medium"}  # 20×
-    policy = PricingPolicy(tiers=TierThresholds(basis="own_packages_node_execute"))
+    absolute = {"medium_calls": 100, "heavy_calls": 1000}
+    own, _ = _price(rows, PricingPolicy(tiers=TierThresholds(basis="own_packages", **absolute)))
+    assert dict(zip(own["step_id"], own["tier"], strict=True)) == {"a": "light", "b": "medium"}  # 10, 200
+    policy = PricingPolicy(tiers=TierThresholds(basis="own_packages_node_execute", **absolute))
     with_node, _ = _price(rows, policy)
-    assert dict(zip(with_node["step_id"], with_node["tier"], strict=True)) == {"a": "light", "b": "light"}
+    assert dict(zip(with_node["step_id"], with_node["tier"], strict=True)) == {"a": "heavy", "b": "heavy"}
     assert with_node["tier_calls"].to_list() == [1000, 1000]
-    strict = PricingPolicy(tiers=TierThresholds(medium_ratio=2, heavy_ratio=15, basis="own_packages"))
+    strict = PricingPolicy(tiers=TierThresholds(medium_calls=5, heavy_calls=150, basis="own_packages"))
     t, _ = _price(rows, strict)
-    assert t["tier"].to_list() == ["light", "heavy"]
+    assert t["tier"].to_list() == ["medium", "heavy"]
 
 
 def test_a_step_without_a_profile_is_listed_not_priced() -> None:
@@ -101,13 +102,13 @@ def test_a_step_without_a_profile_is_listed_not_priced() -> None:
     assert set(tiers["lightest_step"].unique().to_list()) == {"email"}
 
 
-def test_no_division_by_zero_when_every_step_has_zero_calls() -> None:
+def test_steps_with_zero_calls_are_light_without_a_reference() -> None:
+    """Tiers are absolute: no lightest step is needed, so nothing divides by zero."""
     rows = [{"step_id": s, "calls_own": 0, "calls_packages": 0, "io_operations": 0} for s in ("x", "y")]
     tiers, pricing = _price(rows)
     assert tiers["ratio_to_lightest"].to_list() == [None, None]
-    assert tiers["status"].to_list() == ["untiered", "untiered"]
-    assert "no step has any calls" in tiers["note"][0]
-    assert pricing["total_units"].to_list() == [None, None]
+    assert tiers["tier"].to_list() == ["light", "light"] and tiers["status"].to_list() == ["ok", "ok"]
+    assert pricing["total_units"].to_list() == [1.0, 1.0]
 
 
 def test_zero_call_step_is_light_with_ratio_zero() -> None:
@@ -173,6 +174,10 @@ def test_a_chain_write_step_pays_chain_write_only_for_its_write_requests() -> No
         ({"io_multipliers": {"chain_writ": 10}}, "io_multipliers.chain_writ"),
         ({"io_multipliers": {"http": -0.5}}, "io_multipliers.http"),
         ({"tiers": {"medium_ratio": 50, "heavy_ratio": 10}}, "tiers"),
+        ({"tiers": {"medium_calls": 50_000, "heavy_calls": 10_000}}, "tiers"),
+        ({"cold_start_rate": 1.5}, "cold_start_rate"),
+        ({"cold_start_rate": -0.1}, "cold_start_rate"),
+        ({"cold_start_rate_by_step": {"web3/transfer-funds": 2}}, "cold_start_rate_by_step.web3/transfer-funds"),
         ({"tiers": {"basis": "everything"}}, "tiers.basis"),
         ({"unit": {}}, "unit"),
     ],
@@ -210,3 +215,39 @@ def test_the_seed_pricing_claim_holds_on_the_seed_figures_and_not_on_other_price
         (pricing["total_units"] + (pricing["step_id"] == "slack").cast(float)).alias("total_units"))
     check = _pricing_table(heavier)
     assert check.holds is False and "slack: 6 (seed 5)" in check.measured
+
+
+def test_ratio_thresholds_are_refused_with_what_to_use_instead() -> None:
+    with pytest.raises(PolicyError, match="tiers are absolute calls per execution .* medium_calls and heavy_calls"):
+        parse_policy({"tiers": {"medium_ratio": 5.5}})
+    with pytest.raises(PolicyError, match=r"heavy_calls \(10000\) must be greater than medium_calls \(50000\)"):
+        parse_policy({"tiers": {"medium_calls": 50_000, "heavy_calls": 10_000}})
+
+
+def _phased(step_id: str, imp: int, cold: int, warm: int | None, platform: int | None = None) -> dict:
+    return {"step_id": step_id, "calls_own": 10, "calls_packages": 0, "import_calls": imp, "execute_calls": cold,
+            "execute_warm_calls": warm, "platform_import_calls": platform, "io_operations": 0, "executed": True}
+
+
+def test_cost_calls_is_warm_plus_the_cold_start_share() -> None:
+    policy = PricingPolicy(cold_start_rate=0.1, cold_start_rate_by_step={"b": 0.5})
+    rows = [_phased("a", imp=100_000, cold=9_000, warm=4_000, platform=60_000),
+            _phased("b", imp=100_000, cold=9_000, warm=4_000, platform=60_000),
+            _phased("c", imp=50_000, cold=3_000, warm=None)]  # no warm phase: the cold run is the execution
+    tiers, _ = _price(rows, policy)
+    by = {r["step_id"]: r for r in tiers.iter_rows(named=True)}
+    # 4,000 + 0.1 × (40,000 marginal import + 9,000 − 4,000)
+    assert by["a"]["cost_calls"] == 4_000 + int(0.1 * (40_000 + 5_000))
+    assert by["a"]["calls_import_marginal"] == 40_000 and by["a"]["calls_platform_import"] == 60_000
+    assert by["b"]["cost_calls"] == 4_000 + int(0.5 * 45_000) and by["b"]["cold_start_rate"] == 0.5
+    assert by["c"]["cost_calls"] == 3_000 + int(0.1 * 50_000)
+    assert {r["basis"] for r in by.values()} == {"cost_calls"}
+
+
+def test_a_light_step_joining_changes_no_other_tier() -> None:
+    rows = [_phased("slack", 50_000, 3_000, 2_500), _phased("ethers", 110_000, 8_000, 4_600),
+            _phased("transfer", 110_000, 415_000, 60_000)]
+    before, _ = _price(rows)
+    after, _ = _price([*rows, _phased("noop", 10, 5, 5)])
+    tiers = lambda t: {r["step_id"]: r["tier"] for r in t.iter_rows(named=True) if r["step_id"] != "noop"}  # noqa: E731
+    assert tiers(before) == tiers(after)

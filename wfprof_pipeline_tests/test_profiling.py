@@ -38,7 +38,7 @@ def test_every_sample_step_runs_its_full_request_path(corpus_run, registry) -> N
     failures = {(r.step_id, r.mode): r.error for r in results if r.failed}
     assert not failures
     for r in results:
-        assert r.outcome is not None and set(r.outcome.phases) == {"import", "execute"}
+        assert r.outcome is not None and set(r.outcome.phases) == {"import", "execute", "execute_warm"}
         assert '"success":true' in (r.outcome.result or "")
         assert r.outcome.egress_blocked == []
     assert {r.step_id for r in results} == set(registry.ids)

@@ -57,11 +57,15 @@ def test_tables_have_the_declared_columns_and_rows(first_run, warehouse: Path) -
             "order by 1, 2, 3"
         ).fetchall()
         assert [(r[0], r[1], r[2]) for r in rows] == [
-            (s, m, p) for s in sorted(STEPS) for m in ("precise", "timing") for p in ("execute", "import")
+            (s, m, p) for s in sorted(STEPS) for m in ("precise", "timing")
+            for p in ("execute", "execute_warm", "import")
         ]
         assert all(r[7] is None for r in rows)
         precise = [r for r in rows if r[1] == "precise"]
-        assert all(r[5] is True and r[6] == 2 for r in precise)  # default: 2 fresh processes, compared
+        assert all(r[6] == 2 for r in precise)  # default: 2 fresh processes, compared
+        # exact everywhere, except ethers' warm balance read: its first warm execution still initialises
+        varying = {(r[0], r[2]) for r in precise if r[5] is not True}
+        assert varying <= {("web3/check-balance", "execute_warm")}, varying
         assert ("web3/check-balance", "web3/check-balance", "chain_read") in {(r[0], r[3], r[4]) for r in rows}
         ethers = con.execute(
             "select sum(calls) from step_package_calls where step_id = 'web3/check-balance' and package = 'ethers'"
@@ -70,7 +74,7 @@ def test_tables_have_the_declared_columns_and_rows(first_run, warehouse: Path) -
         rpc = con.execute("select rpc_method from step_io_requests where step_id = 'web3/check-balance' order by 1")
         assert [r[0] for r in rpc.fetchall()] == ["eth_chainId", "eth_getBalance"]
     meta = first_run.get_asset_materialization_events()[0].materialization.metadata
-    assert meta["dagster/row_count"].value == 8 and meta["failed_steps"].value == "none"
+    assert meta["dagster/row_count"].value == 12 and meta["failed_steps"].value == "none"  # 2 steps, 2 modes, 3 phases
     check = first_run.get_asset_check_evaluations()[0]
     assert check.passed and "first materialization" in check.metadata["previous"].value
 

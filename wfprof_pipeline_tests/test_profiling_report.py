@@ -19,14 +19,18 @@ def test_cli_compare_prints_the_comparison_table(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert rc == 0, out
     lines = out.splitlines()
-    assert lines[0].split() == ["step", "phase", "own", "packages", "node", "total", "io", "ms", "load", "ms",
-                                "heap", "MB", "×", "lightest"]
-    rows = {tuple(line.split()[:2]): line.split() for line in lines[2:6]}
-    assert set(rows) == {(s, p) for s in ("math/aggregate", "code/run-code") for p in ("import", "execute")}
+    # side by side: one column per step, then the difference and the ratio to the first
+    assert lines[0].split() == ["measure", "math/aggregate", "code/run-code", "Δ", "ratio"]
+    rows = {line.split(":")[0] + ":" + line.split(":")[1].split("  ")[0]: line.split() for line in lines[2:]
+            if ":" in line and line.startswith(("import", "execute"))}
+    own = rows["execute: own"]
     # aggregation is thousands of own calls; the code step's work is user code (other), not its own
-    assert int(rows[("math/aggregate", "execute")][2].replace(",", "")) > 1000
-    assert rows[("code/run-code", "execute")][-1] == "1.0×"  # the lighter step is the baseline
-    assert "deterministic across 2 fresh processes: yes, every step and phase" in out
+    math_own, code_own = (int(v.replace(",", "")) for v in own[2:4])
+    assert math_own > 1000 and code_own < 100
+    assert own[4] == f"{code_own - math_own:+,}" and own[5] == f"{code_own / math_own:,.2f}×"
+    assert "execute_warm: own + packages" in out and "each step against math/aggregate" in out
+    assert ("deterministic (own + packages equal in 2 fresh process(es) and every warm execution): "
+            "yes, every step and phase") in out
 
 
 def test_table_names_steps_whose_counts_varied() -> None:
@@ -40,5 +44,6 @@ def test_table_names_steps_whose_counts_varied() -> None:
     ]
     text = render_table(Summary(profiles=rows), registry, mode="precise",
                         step_ids=["math/aggregate", "code/run-code"])
-    assert "deterministic across 3 fresh processes: NO for math/aggregate execute" in text
+    assert ("deterministic (own + packages equal in 3 fresh process(es) and every warm execution): "
+            "NO for math/aggregate execute") in text
     assert "error: code/run-code: step threw: boom" in text

@@ -26,10 +26,11 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
     env.update(WFPROF_HOME=str(tmp_path / "home"), WFPROF_WAREHOUSE=str(tmp_path / "wfprof.duckdb"),
                WFPROF_REPORTS_DIR=str(tmp_path / "reports"))
     try:
-        first = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
+        first = subprocess.run([str(BIN / "wfprof"), "run", "--verbose"], cwd=PROJECT_ROOT, env=env,
                                capture_output=True, text=True, timeout=600)
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-        assert "succeeded" in first.stdout and "step_sources" in first.stdout
+        assert "succeeded" in first.stdout and "step_sources" in first.stdout  # row counts with --verbose
+        assert "steps: 11 priced" in first.stdout and "most expensive" in first.stdout
         assert re.search(r"^wfprof_nightly: (\d+)/\1 done in ", first.stderr, flags=re.M)  # progress, all steps
         tables = snapshot(tmp_path / "wfprof.duckdb")
         assert tables.get("step_sources", 0) >= 1
@@ -54,9 +55,22 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
         second = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
                                 capture_output=True, text=True, timeout=600)
         assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-        assert snapshot(tmp_path / "wfprof.duckdb") == tables  # no duplicate rows, nothing lost
+        assert "step_sources" not in second.stdout  # no row counts without --verbose
+        after = snapshot(tmp_path / "wfprof.duckdb")
+        history = ("step_cost_history", "fuel_fit_history")  # append-only: one more set of rows per night
+        assert {t: n for t, n in after.items() if t not in history} == \
+            {t: n for t, n in tables.items() if t not in history}  # no duplicate rows, nothing lost
+        assert all(after[t] == 2 * tables[t] for t in history), (after, tables)
         with duckdb.connect(str(tmp_path / "wfprof.duckdb"), read_only=True) as con:
             assert con.execute("select * from step_sources order by path").fetchall() == sources_before
+        # A failed check of severity ERROR fails the run and is named (it used to say "succeeded", exit 0).
+        third = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                               env={**env, "WFPROF_COMPLEXITY_BUDGET": "3"}, timeout=600)
+        assert third.returncode == 1, third.stdout[-3000:] + third.stderr[-3000:]
+        assert "FAILED check complexity_budget on static_metrics (severity ERROR): " in third.stdout
+        assert "budget=3" in third.stdout
+        assert "check details: `wfprof dev` opens the Dagster UI: Assets → static_metrics → Checks" in third.stdout
+        assert "wfprof run FAILED in" in third.stdout
     finally:
         subprocess.run([str(BIN / "wfprof"), "pg", "stop"], env=env, capture_output=True, timeout=60)
 

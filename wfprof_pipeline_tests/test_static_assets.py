@@ -123,15 +123,18 @@ def test_budget_from_environment(corpus, tmp_path, monkeypatch):
     assert "WFPROF_COMPLEXITY_BUDGET='lots' is not a number" in failure.event_specific_data.error.cause.message
 
 
-def test_check_rounds_the_average_like_the_cli(tmp_path):
-    # Complexities 1 ×7 and 2 average 1.125: the seed's (JavaScript) rounding gives 1.13, over a 1.125 budget,
-    # as `wfprof analyze --budget 1.125` says too; Python's round() would give 1.12 and pass.
+def test_check_uses_the_unrounded_average_like_the_cli(tmp_path):
+    # Complexities 1 ×7 and 2 average 1.125, within a 1.125 budget: the mean is unrounded, as in the seed's
+    # JSON and `wfprof analyze --budget` (this test pinned a rounded 1.13 until issue 13 found the seed
+    # writes the unrounded mean).
     for i in range(8):
         steps = tmp_path / "steps" / "plugins" / "p" / "steps"
         steps.mkdir(parents=True, exist_ok=True)
         (steps / f"s{i}.ts").write_text("if (a) {}" if i == 7 else "a();")
     (check,) = _run(tmp_path / "steps", tmp_path / "w.duckdb", budget=1.125).get_asset_check_evaluations()
-    assert check.metadata["avg_cyclomatic_complexity"].value == 1.13 and not check.passed
+    assert check.metadata["avg_cyclomatic_complexity"].value == 1.125 and check.passed
+    (check,) = _run(tmp_path / "steps", tmp_path / "w1.duckdb", budget=1.12).get_asset_check_evaluations()
+    assert check.metadata["avg_cyclomatic_complexity"].value == 1.125 and not check.passed
     result = _run(tmp_path / "steps", tmp_path / "w2.duckdb", budget=float("nan"))
     assert not result.success  # NaN would pass every average
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

@@ -79,8 +79,11 @@ def handle(args: argparse.Namespace) -> int:
     if args.budget is not None:
         average = summarize(results).avg_cyclomatic_complexity
         if average > args.budget:
+            shown = f"{average:.2f}"
+            if float(shown) <= args.budget:  # the mean is unrounded: show the digits that exceed the budget
+                shown = f"{average:.6g}"
             print(
-                f"wfprof: average cyclomatic complexity {average:.2f} exceeds the budget {args.budget:g}",
+                f"wfprof: average cyclomatic complexity {shown} exceeds the budget {args.budget:g}",
                 file=sys.stderr,
             )
             return 1

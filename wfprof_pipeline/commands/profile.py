@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "instead of CPU sampling")
     p.add_argument("--dry-run", action="store_true", help="import phase only (cold start), do not execute")
     p.add_argument("--input", metavar="JSON", help="step input as a JSON object (overrides the registry's)")
+    p.add_argument("--warm-runs", type=int, default=5, help="warm executions after the first, in the same process "
+                   "(default 5; 0 = no warm phase; a registry entry's warm_runs wins)")
     p.add_argument("--repeat", type=int, default=1, help="fresh processes per step and mode (default 1; "
                    "≥2 also checks that exact counts are deterministic)")
     p.add_argument("--json", action="store_true", help="print the seed's ProfileResult JSON (plus per-phase "
@@ -67,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.repeat < 1:
         raise CliError("--repeat must be at least 1")
+    if args.warm_runs < 0:
+        raise CliError(f"--warm-runs must be 0 (no warm phase) or more, got {args.warm_runs}")
     step_input = _parse_input(args.input)
     root = Path(args.root) if args.root else settings.steps_root
     if not root.is_dir():
@@ -91,6 +95,7 @@ def handle(args: argparse.Namespace) -> int:
     options = ProfileOptions(
         modes=modes,
         repeat=args.repeat,
+        warm_runs=args.warm_runs,
         phases=("import",) if args.dry_run else ("import", "execute"),
         timeout_s=args.timeout,
         jobs=args.jobs or None,

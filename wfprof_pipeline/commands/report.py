@@ -9,8 +9,10 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="print the cost model (tiers, prices, priorities) and write the HTML report")
     p.add_argument("--warehouse", help="DuckDB file (default: $WFPROF_WAREHOUSE or data/wfprof.duckdb)")
-    p.add_argument("--policy", help="pricing policy TOML/JSON (default: $WFPROF_PRICING_POLICY or the seed's)")
-    p.add_argument("--output", help="HTML file to write (default: <reports dir>/cost_report.html)")
+    p.add_argument("--policy", help="a what-if pricing policy (TOML/JSON): prices under it beside the current "
+                   "ones, written to <reports dir>/cost_report.whatif-<policy name>.html (never the nightly report)")
+    p.add_argument("--output", help="HTML file to write (default: <reports dir>/cost_report.html, or the what-if "
+                   "file with --policy)")
     p.add_argument("--no-html", action="store_true", help="print only; do not write the HTML report")
     p.add_argument("--json", action="store_true", help="print the model as JSON instead of tables")
     p.set_defaults(handler=handle)
@@ -26,29 +28,42 @@ def handle(args: argparse.Namespace) -> int:
 
     from wfprof_pipeline.cli import CliError
     from wfprof_pipeline.lib import warehouse
+    from wfprof_pipeline.lib.cost_model.history import changes, policy_changes
     from wfprof_pipeline.lib.cost_model.inputs import read_inputs, read_table
     from wfprof_pipeline.lib.cost_model.model import compute_cost_model
     from wfprof_pipeline.lib.cost_model.policy import load_policy
-    from wfprof_pipeline.lib.cost_model.report import write_report
+    from wfprof_pipeline.lib.cost_model.report import REPORT_FILE, write_report
     from wfprof_pipeline.lib.settings import Settings
 
     started = time.monotonic()
     settings = Settings.from_env()
-    policy = load_policy(args.policy)
+    current = load_policy()
+    policy = load_policy(args.policy) if args.policy else current
     path = args.warehouse or settings.warehouse
     try:
         with warehouse.session(path, read_only=True) as con:
             inputs = read_inputs(con, settings.steps_root)
             user_code = read_table(con, "user_code_fuel")
+            history = read_table(con, "step_cost_history")
     except duckdb.Error as exc:  # e.g. not a DuckDB file
         raise CliError(f"cannot read warehouse {path}: {str(exc).splitlines()[0]}") from None
     model = compute_cost_model(inputs, policy)
+    if args.policy:  # a what-if: the difference from the current prices, in its own file
+        delta = policy_changes(compute_cost_model(inputs, current).pricing, model.pricing)
+        label = "vs the current policy"
+        output = Path(args.output) if args.output else \
+            settings.reports_dir / f"cost_report.whatif-{Path(args.policy).stem}.html"
+        if output.resolve() == (settings.reports_dir / REPORT_FILE).resolve():
+            raise CliError(f"a what-if report never replaces the nightly {output}: choose another --output")
+    else:
+        delta, label = changes(history), "since last night"
+        output = Path(args.output) if args.output else None
 
     html_path = None
     if not args.no_html:
         try:
             html_path = write_report(model, settings.reports_dir, dt.datetime.now(dt.UTC), user_code,
-                                     path=Path(args.output) if args.output else None)
+                                     path=output, changes=delta, change_label=label)
         except OSError as exc:
             raise CliError(f"cannot write the HTML report: {exc}") from None
 
@@ -60,6 +75,7 @@ def handle(args: argparse.Namespace) -> int:
             "breakdown": model.breakdown.to_dicts(),
             "priorities": model.priorities.to_dicts(),
             "claims": [c.__dict__ for c in model.claims],
+            "changes": delta.to_dicts(),
             "missing": inputs.missing,
             "report": str(html_path) if html_path else None,
         }
@@ -67,10 +83,26 @@ def handle(args: argparse.Namespace) -> int:
         return 0
 
     _print_model(model)
+    _print_changes(delta, label)
     if html_path:
         print(f"\nreport: {html_path}")
     print(f"computed in {time.monotonic() - started:.2f} s")
     return 0
+
+
+def _print_changes(delta, label: str) -> None:  # noqa: ANN001 - a polars frame, imported lazily
+    import polars as pl
+
+    moved = delta.filter((pl.col("units_change").fill_null(0) != 0) | pl.col("new_step").fill_null(False)
+                         | (pl.col("tier_before") != pl.col("tier_after")).fill_null(False))
+    print(f"\nPrice changes {label}: " + ("none" if not moved.height else ""))
+    for r in moved.iter_rows(named=True):
+        before = "new" if r["new_step"] else f"{r['units_before'] if r['units_before'] is not None else '—'}"
+        print(f"  {r['step_id']}: {before} -> {r['units_after'] if r['units_after'] is not None else '—'} units"
+              f" (tier {r['tier_before'] or '—'} -> {r['tier_after'] or '—'})")
+    edited = delta.filter(pl.col("source_changed").fill_null(False) | pl.col("dependencies_changed").fill_null(False))
+    if edited.height:
+        print("  source or dependencies changed: " + ", ".join(edited["step_id"].to_list()))
 
 
 def _print_model(model) -> None:  # noqa: ANN001 - CostModel, imported lazily
@@ -87,8 +119,8 @@ def _print_model(model) -> None:  # noqa: ANN001 - CostModel, imported lazily
             print(frame)
 
     show(f"Step tiers (tier_calls: {model.policy.tiers.basis}; calls_own_packages: deterministic)",
-         model.tiers.select("step_id", "tier", "tier_calls", "calls_own_packages", "ratio_to_lightest",
-                            "boundary_margin", "status"))
+         model.tiers.select("step_id", "tier", "tier_calls", "calls_execute_warm", "calls_execute_cold",
+                            "calls_import_marginal", "calls_own_packages", "boundary_margin", "coverage"))
     show("Step pricing (total = base + multiplier × I/O operations)",
          model.pricing.select("step_id", "tier", "base_units", "io_class", "io_multiplier", "io_operations",
                               "total_units", "status"))

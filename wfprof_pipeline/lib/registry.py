@@ -38,6 +38,10 @@ class RegistryError(WfprofError, ValueError):
     """The registry file is missing, malformed, or names something that does not exist."""
 
 
+class NoStepsError(RegistryError):
+    """Neither discovery nor a registry file gave a single step."""
+
+
 class UnknownStepError(RegistryError):
     """A step id that is not in the registry (the message lists the known ids)."""
 
@@ -134,6 +138,7 @@ class StepEntry(BaseModel):
     input_file: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     timeout_s: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S)
+    warm_runs: int | None = Field(default=None, ge=0, le=100)  # None: the run's default (0 = no warm phase)
     responses: list[CannedResponse] = Field(default_factory=list)
     # Where the entry came from, and why it cannot be profiled (no export found, module missing).
     origin: Literal["discovered", "registry", "both"] = "registry"
@@ -201,6 +206,8 @@ class StepRegistry(BaseModel):
     steps: dict[str, StepEntry]
     executor: ExecutorConfig | None = None
     warnings: list[str] = Field(default_factory=list)
+    # The shared platform modules every step imports, when the registry names them (else found from imports).
+    platform_modules: list[str] | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -279,7 +286,7 @@ def read_registry_file(path: Path) -> dict[str, Any]:
         raise RegistryError(f"cannot read step registry {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"step registry {path} is not valid TOML: {exc}") from None
-    unknown = set(raw) - {"shims", "aliases", "steps", "executor"}
+    unknown = set(raw) - {"shims", "aliases", "steps", "platform", "executor"}
     if unknown:
         raise RegistryError(f"step registry {path}: unknown top-level keys {sorted(unknown)}")
     steps_raw = raw.get("steps") or {}
@@ -288,9 +295,13 @@ def read_registry_file(path: Path) -> dict[str, Any]:
     for step_id, table in steps_raw.items():
         if not isinstance(table, dict):
             raise RegistryError(f"step registry {path}: steps.{step_id} must be a table")
-    for key in ("shims", "aliases", "executor"):
+    for key in ("shims", "aliases", "platform", "executor"):
         if not isinstance(raw.get(key) or {}, dict):
             raise RegistryError(f"step registry {path}: [{key}] must be a table")
+    modules = (raw.get("platform") or {}).get("modules")
+    if set(raw.get("platform") or {}) - {"modules"} or not (
+            modules is None or (isinstance(modules, list) and all(isinstance(m, str) and m for m in modules))):
+        raise RegistryError(f"step registry {path}: [platform] takes only `modules`, a list of import specifiers")
     return raw
 
 
@@ -350,7 +361,7 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
     if not steps:
         registry = f"step registry {path} defines no steps" if path else \
             f"no step registry at {root / DEFAULT_REGISTRY_NAME} (or {ENV_STEP_REGISTRY})"
-        raise RegistryError(f"no step files under {root} (plugins/*/steps/*, keeperhub/plugins/*/steps/*) and "
+        raise NoStepsError(f"no step files under {root} (plugins/*/steps/*, keeperhub/plugins/*/steps/*) and "
                             f"{registry}: point WFPROF_STEPS_ROOT at a checkout or write a registry")
     merged_aliases: dict[str, str | list[str]] = {**aliases, **(raw.get("aliases") or {})}
     executor = _executor_config(root, raw.get("executor"), path, discover)
@@ -363,6 +374,7 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
             steps=steps,
             executor=executor,
             warnings=warnings,
+            platform_modules=(raw.get("platform") or {}).get("modules"),
         )
     except ValidationError as exc:
         raise RegistryError(f"step registry {path}: {_format_validation(exc)}") from None

@@ -50,15 +50,13 @@ def session(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         con.close()
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
-    """Replace `table` with `data` (a polars/pandas frame or arrow table) in one transaction.
-
-    Readers see either the old or the new table, never a half-written one; re-running gives the same rows.
-    """
+def _write(con: duckdb.DuckDBPyConnection, table: str, data: object, statements: list[str]) -> int:
+    """Run `statements` (which read `_wfprof_incoming`) in one transaction; the table's rows after."""
     con.register("_wfprof_incoming", data)
     try:
         con.execute("begin transaction")
-        con.execute(f'create or replace table "{table}" as select * from _wfprof_incoming')
+        for sql in statements:
+            con.execute(sql)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -67,6 +65,22 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: object) -> i
         con.unregister("_wfprof_incoming")
     row = con.execute(f'select count(*) from "{table}"').fetchone()
     return int(row[0]) if row else 0
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
+    """Replace `table` with `data` (a polars/pandas frame or arrow table) in one transaction.
+
+    Readers see either the old or the new table, never a half-written one; re-running gives the same rows.
+    """
+    return _write(con, table, data, [f'create or replace table "{table}" as select * from _wfprof_incoming'])
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
+    """Append `data` to `table` (created with its columns on first use), in one transaction; the table's rows."""
+    return _write(con, table, data, [
+        f'create table if not exists "{table}" as select * from _wfprof_incoming limit 0',
+        f'insert into "{table}" by name select * from _wfprof_incoming',
+    ])
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:

@@ -11,7 +11,10 @@
 //
 // Order matters: start the stub (worker thread), prewarm Node's lazy internals, install the egress
 // guard and redirect console to stderr BEFORE measuring, so none of it is charged to the step.
-// Phases: import = `import(step)` (cold start); execute = `await fn(input)` on canned I/O.
+// Phases: import = `import(step)` (cold start); execute = the first `await fn(input)` on canned I/O (the
+// cold execution: lazy initialisation, first use of undici, …); execute_warm = `warmRuns` more executions in
+// the same process, as a worker that imported the step runs them (each measured on its own, summarized as
+// the per-execution median).
 
 import { Console } from 'node:console';
 import fs from 'node:fs';
@@ -36,6 +39,7 @@ if (!MODES.has(mode)) throw new Error(`unknown mode ${mode}`);
 const phases = job.phases ?? ['import', 'execute'];
 const settleTimeoutMs = job.settleTimeoutMs ?? 20_000;
 const topN = job.topN ?? 15;
+const warmRuns = Math.max(0, job.warmRuns ?? 0);
 const stepsRoot = job.stepsRoot ? path.resolve(job.stepsRoot) : undefined;
 
 const doc = {
@@ -134,7 +138,7 @@ async function measure(thunk, { bounded }) {
     );
   }
   guards.push(new Promise((_, reject) => (abortPhase = reject)));
-  const out = { value: undefined, error: null, raw: null, durationMs: null, heapBefore: null, heapAfter: null };
+  const out = { value: undefined, error: null, raw: null, durationMs: null, heapBefore: null, heapAfter: null, cpuMs: null };
   if (mode === 'timing') {
     gc?.();
     out.heapBefore = process.memoryUsage().heapUsed;
@@ -143,6 +147,7 @@ async function measure(thunk, { bounded }) {
   } else {
     await session.post('Profiler.start');
   }
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   try {
     out.value = await Promise.race([thunk(), ...guards]);
@@ -150,7 +155,9 @@ async function measure(thunk, { bounded }) {
     out.error = err;
   }
   const t1 = performance.now();
+  const cpu = process.cpuUsage(cpu0); // user + system µs of this process (the stub runs in another)
   out.durationMs = t1 - t0;
+  out.cpuMs = (cpu.user + cpu.system) / 1000;
   // epoch ms: a shared stub process timestamps requests the same way, so they can be split by phase
   out.startedAt = performance.timeOrigin + t0;
   out.endedAt = performance.timeOrigin + t1;
@@ -180,6 +187,7 @@ function phaseSummary(measured) {
     sampleIntervalUs: null,
     selfMs: null,
     heapDeltaBytes: null,
+    cpuMs: mode === 'timing' ? Math.round(measured.cpuMs * 1000) / 1000 : null,
     topFunctions: [],
   };
   if (mode === 'precise') return { ...base, ...summarizeCoverage(measured.raw, categorize, { topN, stepsRoot, entries }) };
@@ -213,6 +221,30 @@ function errorText(error) {
   return String(error);
 }
 
+/** The warm executions as one phase: the median run's breakdown, each run's deterministic count, the spread. */
+function warmSummary(runs) {
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : null;
+  };
+  const key = (r) => (r.calls ? r.calls.step + r.calls.package : r.durationMs);
+  const sorted = [...runs].sort((a, b) => key(a) - key(b));
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+  const durations = runs.map((r) => r.durationMs);
+  return {
+    ...mid,
+    durationMs: median(durations),
+    durationMsMin: Math.min(...durations),
+    durationMsMax: Math.max(...durations),
+    cpuMs: mode === 'timing' ? median(runs.map((r) => r.cpuMs)) : null,
+    startedAt: runs[0].startedAt,
+    endedAt: runs[runs.length - 1].endedAt,
+    warmRuns: runs.length,
+    runsOwnPackages: runs.map((r) => (r.calls ? r.calls.step + r.calls.package : null)),
+    runsTotalCalls: runs.map((r) => r.totalCalls),
+  };
+}
+
 function resultSummary(value) {
   let text;
   try {
@@ -243,7 +275,7 @@ for (const spec of job.steps) {
     if (m.error) {
       const e = describeError(m.error);
       Object.assign(outcome, { ok: false, error: e.message, errorKind: e.kind });
-    } else {
+    } else if (spec.export) { // no export: import only (the platform baseline)
       try {
         fn = stepFunction(m.value, spec.export);
       } catch (err) {
@@ -266,6 +298,31 @@ for (const spec of job.steps) {
       if (m.value && typeof m.value === 'object' && m.value.success === false && !outcome.error) {
         Object.assign(outcome, { ok: false, error: `step returned success=false: ${errorText(m.value.error)}`, errorKind: 'failed_result' });
       }
+    }
+  }
+  // Warm executions: only after a cold execution that succeeded, each with a fresh copy of the input and
+  // the canned responses' state reset.
+  // A cold execution that reached for the network is already a failure: no warm runs to repeat it.
+  if (fn && outcome.ok && phases.includes('execute') && warmRuns > 0 && guard.blocked.length === blockedBefore) {
+    currentPhase = 'execute_warm';
+    const runs = [];
+    const io = [];
+    for (let i = 1; i <= warmRuns; i += 1) {
+      await stub?.setRoutes(fillPlaceholders(spec.responses ?? [], vars));
+      const fresh = fillPlaceholders(spec.input ?? {}, vars);
+      const m = await measure(() => fn(fresh), { bounded: true });
+      runs.push(phaseSummary(m));
+      io.push(...(await takeLog()));
+      const failed = m.error ? describeError(m.error).message
+        : m.value && typeof m.value === 'object' && m.value.success === false ? `returned success=false: ${errorText(m.value.error)}` : null;
+      if (failed) {
+        Object.assign(outcome, { ok: false, error: `warm execution ${i} of ${warmRuns} failed (the cold one succeeded): ${failed}`, errorKind: 'warm_failed' });
+        break;
+      }
+    }
+    if (outcome.ok) {
+      outcome.phases.execute_warm = warmSummary(runs);
+      outcome.io.execute_warm = io;
     }
   }
   currentPhase = '';

@@ -26,6 +26,14 @@ from wfprof_pipeline.lib.cost_model.correlation import (
     STATIC_METRICS,
     correlation_table,
 )
+from wfprof_pipeline.lib.cost_model.cpu_fit import CPU_FIT_SCHEMA, cpu_fit
+from wfprof_pipeline.lib.cost_model.history import (
+    STEP_COST_HISTORY_SCHEMA,
+    changes,
+    history_rows,
+    lockfile_digest,
+    source_digests,
+)
 from wfprof_pipeline.lib.cost_model.inputs import CostInputs, read_inputs, read_table
 from wfprof_pipeline.lib.cost_model.model import (
     PRICING_CONTEXT_COLUMNS,
@@ -46,6 +54,7 @@ from wfprof_pipeline.lib.cost_model.user_code import (
     meter_code_nodes,
     sandbox_evaluator,
 )
+from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
 
 GROUP = "cost_model"
@@ -90,11 +99,12 @@ def _warn_missing(context: dg.AssetExecutionContext, inputs: CostInputs) -> None
 
 @dg.asset(
     group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
-    deps=["step_profiles"],
-    description="Per step: the call count it is tiered on (by default every call of the import and execute "
-    "phases), its ratio to the lightest step with any calls, and its tier light / medium / heavy by the "
-    "policy's thresholds (defaults 5.5× / 36×: the seed's figures land in the seed's tiers). Steps in the "
-    "registry without a usable profile are listed with status missing_profile / profile_error and no tier.",
+    deps=["step_profiles", "platform_profiles"],
+    description="Per step: what one execution costs as production pays it (cost_calls = warm execution + "
+    "cold_start_rate × (marginal import + cold extra), beside the import, marginal import, cold and warm "
+    "execution), the figure it is tiered on, and its tier light / medium / heavy on absolute thresholds "
+    "(defaults 27,500 / 180,000 calls: the seed's figures land in the seed's tiers), so no step's tier depends "
+    "on the others. Every discovered step is listed; one without a usable profile has its coverage and no tier.",
     metadata=_meta("step_tiers", STEP_TIERS_SCHEMA),
 )
 def step_tiers(
@@ -102,26 +112,32 @@ def step_tiers(
 ) -> dg.MaterializeResult:
     inputs, policy, _ = _load(warehouse, step_corpus)
     _warn_missing(context, inputs)
-    tiers = assign_tiers(inputs.measurements, policy.tiers)
+    tiers = assign_tiers(inputs.measurements, policy)
     count = warehouse.replace_table("step_tiers", tiers)
     unt = tiers.filter(pl.col("tier").is_null())
     if unt.height:
         context.log.warning(f"{unt.height} step(s) not tiered: {', '.join(unt['step_id'].to_list())}")
     by_tier = {t: tiers.filter(pl.col("tier") == t).height for t in ("light", "medium", "heavy")}
     near = pl.col("boundary_margin") < NEAR_THRESHOLD_MARGIN
-    close = tiers.filter(near) if policy.tiers.basis == "all" else tiers.clear()  # other bases are reproducible
+    noisy = policy.tiers.basis in ("all", "cold", "cost_calls")  # these include Node's import-phase calls
+    close = tiers.filter(near) if noisy else tiers.clear()
     for row in close.iter_rows(named=True):
         context.log.warning(f"{row['step_id']} is within {row['boundary_margin']:.0%} of a tier threshold "
-                            f"({row['ratio_to_lightest']:.1f}× the lightest): its tier may flip between runs")
+                            f"({row['tier_calls']:,} {policy.tiers.basis}): its tier may flip between runs")
+    costs = tiers.filter(pl.col("cost_calls").is_not_null()).sort("cost_calls", descending=True)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
         "basis": policy.tiers.basis,
-        "lightest_step": str(tiers["lightest_step"].drop_nulls().first() if tiers.height else None),
+        "cold_start_rate": policy.cold_start_rate,
+        "heaviest_step": str(costs["step_id"][0]) if costs.height else "none",
+        "heaviest_cost_calls": int(costs["cost_calls"][0]) if costs.height else 0,
+        "platform_import_calls": int(tiers["calls_platform_import"].drop_nulls().first() or 0) if tiers.height else 0,
         **{f"{t}_steps": n for t, n in by_tier.items()},
         "untiered_steps": ", ".join(unt["step_id"].to_list()) or "none",
         "near_threshold_steps": ", ".join(close["step_id"].to_list()) or "none",
-        "tiers": dg.MetadataValue.md(_md(tiers.select("step_id", "tier", "tier_calls", "calls_own_packages",
-                                                        "ratio_to_lightest", "status"))),
+        "tiers": dg.MetadataValue.md(_md(tiers.select("step_id", "tier", "cost_calls", "calls_execute_warm",
+                                                        "calls_execute_cold", "calls_import_marginal",
+                                                        "calls_own_packages", "coverage"))),
     })
 
 
@@ -160,6 +176,60 @@ def step_pricing(
     })
 
 
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
+    deps=["step_tiers", "step_pricing"],
+    description="Append-only: every materialization adds one row per step (materialized_at, run id, digests of "
+    "the step's source and of the lockfile, calls per phase, cost_calls, tier, units, coverage), so each price "
+    "shows its change since the last night and the steps whose source or dependencies changed.",
+    metadata=_meta("step_cost_history", STEP_COST_HISTORY_SCHEMA),
+)
+def step_cost_history(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
+) -> dg.MaterializeResult:
+    root = step_corpus.resolved_root()
+    registry = load_for_root(root)
+    with warehouse.connect() as con:
+        tiers, pricing = read_table(con, "step_tiers"), read_table(con, "step_pricing")
+        if tiers is None or pricing is None:
+            raise dg.Failure("step_tiers / step_pricing do not exist: materialize them first")
+        rows = history_rows(tiers, pricing, source_digests(registry), lockfile_digest(root), context.run.run_id,
+                            dt.datetime.now(dt.UTC))
+        count = wh.append_rows(con, "step_cost_history", rows)
+        change = changes(read_table(con, "step_cost_history"))
+    moved = change.filter(pl.col("units_change").fill_null(0) != 0)
+    edited = change.filter(pl.col("source_changed") | pl.col("dependencies_changed"))
+    priced = rows.filter(pl.col("total_units").is_not_null())
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "total_units": float(priced["total_units"].sum() or 0),
+        "steps_with_price_change": moved.height,
+        "steps_with_source_or_dependency_change": ", ".join(edited["step_id"].to_list()) or "none",
+        "changes": dg.MetadataValue.md(_md(moved.select("step_id", "units_before", "units_after", "units_change",
+                                                        "tier_before", "tier_after"))),
+    })
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
+    deps=["step_profiles"],
+    description="Calls as a proxy for CPU: across the corpus, warm executions' calls against their CPU ms "
+    "(Spearman ρ, n), the median CPU ms per 1,000 calls with its quartiles, and a least-squares line — what a "
+    "unit of calls costs in CPU time, and how far to trust it.",
+    metadata=_meta("calls_cpu_fit", CPU_FIT_SCHEMA),
+)
+def calls_cpu_fit(warehouse: WarehouseResource, step_corpus: StepCorpusResource) -> dg.MaterializeResult:
+    inputs, _, _ = _load(warehouse, step_corpus)
+    fit = cpu_fit(inputs.measurements)
+    count = warehouse.replace_table("calls_cpu_fit", fit)
+    row = fit.row(0, named=True)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count, "n": row["n"], "status": row["status"],
+        "rho": float(row["rho"]) if row["rho"] is not None else float("nan"),
+        "ms_per_1k_calls": float(row["ms_per_1k_calls"]) if row["ms_per_1k_calls"] is not None else float("nan"),
+    })
+
+
 @dg.asset_check(
     asset=step_pricing, blocking=True,
     description="Every step with a successful profile has a price (a profiled step without one would be billed "
@@ -171,7 +241,8 @@ def pricing_covers_every_profiled_step(warehouse: WarehouseResource) -> dg.Asset
         pricing = read_table(con, "step_pricing")
     if profiled is None or pricing is None:
         return dg.AssetCheckResult(passed=False, metadata={"reason": "step_profiles or step_pricing is missing"})
-    ok = profiled.filter((pl.col("mode") == "precise") & pl.col("error").is_null())
+    # Executed steps only: a step profiled at import alone is import_only, not priced on purpose.
+    ok = profiled.filter((pl.col("mode") == "precise") & pl.col("error").is_null() & (pl.col("phase") == "execute"))
     profiled_ids = set(ok["step_id"].to_list()) - set(
         profiled.filter(pl.col("error").is_not_null() & (pl.col("mode") == "precise"))["step_id"].to_list()
     )
@@ -303,8 +374,8 @@ def user_code_fuel(
 
 @dg.asset(
     group_name=GROUP, kinds={"html"}, pool="duckdb",
-    deps=["step_tiers", "step_pricing", "static_runtime_correlation", "cost_breakdown", "optimization_priorities",
-          "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_traces"],
+    deps=["step_tiers", "step_pricing", "step_cost_history", "static_runtime_correlation", "cost_breakdown",
+          "optimization_priorities", "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_traces"],
     description="The self-contained HTML cost report (SVG charts, no scripts, no network) in the reports "
     "directory (WFPROF_REPORTS_DIR, default data/reports/cost_report.html): the seed's claims checked, calls "
     "per step by tier, prices, fuel per operation and budgets, static vs runtime, latency per action type, "
@@ -314,12 +385,13 @@ def cost_report(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
 ) -> dg.MaterializeResult:
     names = ("step_tiers", "step_pricing", "static_runtime_correlation", "cost_breakdown",
-             "optimization_priorities", "user_code_fuel")
+             "optimization_priorities", "user_code_fuel", "step_cost_history")
     inputs, policy, f = _load(warehouse, step_corpus, *names, latency=True)
     model = assemble(inputs, policy, tiers=f["step_tiers"], pricing=f["step_pricing"],
                      correlation=f["static_runtime_correlation"], breakdown=f["cost_breakdown"],
                      priorities=f["optimization_priorities"])
-    path = write_report(model, Settings.from_env().reports_dir, dt.datetime.now(dt.UTC), f["user_code_fuel"])
+    path = write_report(model, Settings.from_env().reports_dir, dt.datetime.now(dt.UTC), f["user_code_fuel"],
+                        changes=changes(f["step_cost_history"]))
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path.resolve())),
         "bytes": path.stat().st_size,

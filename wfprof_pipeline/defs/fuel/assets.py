@@ -1,9 +1,13 @@
 """`fuel_calibrations` → `fuel_fits` → `fuel_budgets`: what JS operations cost in WASM fuel, and budgets from it."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 
 from wfprof_pipeline.defs.resources import SandboxResource, WarehouseResource
+from wfprof_pipeline.lib import warehouse as wh
+from wfprof_pipeline.lib.cost_model.history import FUEL_FIT_HISTORY_SCHEMA
 from wfprof_pipeline.lib.fuel import calibrate as cal
 from wfprof_pipeline.lib.fuel.client import open_sandbox
 
@@ -72,11 +76,13 @@ _DOCS = {
     "fuel_budget_median": "fixed_fuel + median fuel_per_op × target_ops",
     "naive_fuel_budget": "The seed's budget: mean(total fuel / iterations) × target_ops",
     "derivation": "How the budget was derived",
+    "materialized_at": "fuel_fit_history: when the fits were computed (UTC)",
+    "run_id": "fuel_fit_history: the Dagster run that computed them",
 }
 
 
 def _schema(columns: dict[str, pl.DataType]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=_DOCS[n]) for n, t in columns.items()])
+    return dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=_DOCS.get(n)) for n, t in columns.items()])
 
 
 @dg.asset(
@@ -148,6 +154,26 @@ def fuel_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
         "most_expensive": dg.MetadataValue.md(_markdown(ranked.head(5).select("workload", "fuel_per_op",
                                                                                 "r_squared"))),
     })
+
+
+@dg.asset(
+    group_name="fuel",
+    kinds={"duckdb"},
+    pool="duckdb",
+    deps=[fuel_fits],
+    description="Append-only: the fuel fits of every materialization (materialized_at, run id, workload, fuel per "
+    "operation, fixed fuel, R²), so a QuickJS or wasmtime upgrade shows as a change.",
+    metadata={"dagster/column_schema": _schema(FUEL_FIT_HISTORY_SCHEMA), "dagster/table_name": "fuel_fit_history"},
+)
+def fuel_fit_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        fits = con.sql("select workload, fuel_per_op, fixed_fuel, r_squared from fuel_fits").pl()
+        rows = fits.with_columns(pl.lit(dt.datetime.now(dt.UTC)).alias("materialized_at"),
+                                 pl.lit(context.run.run_id).alias("run_id"))
+        count = wh.append_rows(con, "fuel_fit_history", rows.select(list(FUEL_FIT_HISTORY_SCHEMA))
+                               .cast(FUEL_FIT_HISTORY_SCHEMA))
+        runs = con.execute("select count(distinct run_id) from fuel_fit_history").fetchone()[0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": count, "materializations": int(runs)})
 
 
 @dg.asset(

@@ -1,7 +1,5 @@
 """`complexity_budget`: the seed's CI gate — average cyclomatic complexity per step file within a budget."""
 
-import math
-
 import dagster as dg
 
 from wfprof_pipeline.defs.resources import WarehouseResource
@@ -31,9 +29,9 @@ def complexity_budget(config: ComplexityBudgetConfig, warehouse: WarehouseResour
             "order by cyclomatic_complexity desc, file",
             params=[budget],
         ).fetchall()
-    # Rounded like the seed's JSON summary (JavaScript's Math.round(x * 100) / 100; Python's round() is banker's),
-    # so the check and `wfprof analyze --budget` agree on the same corpus.
-    average = math.floor(float(average or 0.0) * 100 + 0.5) / 100
+    # Unrounded, like the seed's JSON summary (`.summary.avgCyclomaticComplexity`), so the check,
+    # `wfprof analyze --budget` and a jq gate on the JSON agree on the same corpus.
+    average = float(average or 0.0)
     return dg.AssetCheckResult(
         passed=average <= budget,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 
 from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
+from wfprof_pipeline.lib.profiling.platform import profile_platform, shared_modules
 from wfprof_pipeline.lib.profiling.regression import compare_counts
 from wfprof_pipeline.lib.profiling.runner import ProfileOptions, profile_steps
 from wfprof_pipeline.lib.profiling.summary import StepProfileRow, Summary, summarize
@@ -39,6 +40,10 @@ STEP_PROFILES_SCHEMA: dict[str, pl.DataType] = {
     "duration_ms_max": pl.Float64,
     "module_load_ms": pl.Float64,
     "heap_delta_bytes": pl.Int64,
+    "cpu_ms": pl.Float64,
+    "warm_runs": pl.Int64,
+    "calls_own_packages_min": pl.Int64,
+    "calls_own_packages_max": pl.Int64,
     "samples": pl.Int64,
     "self_ms_own": pl.Float64,
     "self_ms_packages": pl.Float64,
@@ -53,7 +58,8 @@ _PROFILE_DOCS = {
     "action_type": "KeeperHub action type the step implements",
     "io_class": "Declared I/O class: none, http, chat, chain_read, chain_write",
     "mode": "precise (exact call counts), sampling (CPU samples) or timing (no profiler)",
-    "phase": "import (cold start) or execute (the step run on canned I/O)",
+    "phase": "import (cold start), execute (the first, cold execution on canned I/O) or execute_warm (the "
+             "per-execution median of the later executions in the same process)",
     "calls_own": "Calls in the step's own code (incl. @/ aliases); precise mode; reproducible",
     "calls_packages": "Calls in node_modules packages; precise mode; reproducible",
     "calls_node_internals": "Calls in node:* internals (median; varies in the import phase)",
@@ -69,15 +75,22 @@ _PROFILE_DOCS = {
     "duration_ms_max": "Slowest run",
     "module_load_ms": "Timing mode, import phase: module load time",
     "heap_delta_bytes": "Timing mode: heapUsed after minus before, both after a forced GC",
+    "cpu_ms": "Timing mode: user + system CPU milliseconds of the phase (per execution for execute_warm)",
+    "warm_runs": "execute_warm: the warm executions per process the figures summarize",
+    "calls_own_packages_min": "Precise mode: the lowest own + package count of any run (warm: of any execution)",
+    "calls_own_packages_max": "Precise mode: the highest; differs from the min exactly when not deterministic",
     "samples": "Sampling mode: CPU samples taken (median)",
     "self_ms_own": "Sampling mode: self time in the step's code",
     "self_ms_packages": "Sampling mode: self time in packages",
     "self_ms_node_internals": "Sampling mode: self time in node:* internals",
     "runs": "Fresh processes that produced this phase",
-    "deterministic": "Precise mode: own + package counts identical in every run (NULL with one run)",
+    "deterministic": "Precise mode: own + package counts identical in every run (and every warm execution); "
+                     "NULL when there is nothing to compare",
     "error": "Why the step failed (error row), if it did",
     "node_version": "Node.js version that ran the step",
 }
+PLATFORM_PROFILES_SCHEMA: dict[str, pl.DataType] = {**STEP_PROFILES_SCHEMA, "modules": pl.Utf8}
+_PROFILE_DOCS["modules"] = "platform_profiles: the modules imported (comma-separated)"
 PACKAGE_CALLS_SCHEMA: dict[str, pl.DataType] = {
     "step_id": pl.Utf8, "phase": pl.Utf8, "package": pl.Utf8, "calls": pl.Int64,
 }
@@ -107,6 +120,7 @@ class StepProfilingConfig(dg.Config):
     repeat: int = 2
     timing_repeat: int = 1
     timeout_s: float = 60.0
+    warm_runs: int = 5  # warm executions after the cold one (0 = none); a registry entry may override
     heap_mb: int = 1024
     jobs: int = 0  # 0 = one process per core
     steps: list[str] | None = None  # None = every registered step
@@ -160,6 +174,16 @@ def _previous_counts(warehouse: WarehouseResource) -> dict[tuple[str, str], int]
             deps=["step_sources"],
         ),
         dg.AssetSpec(
+            "platform_profiles",
+            description="The platform baseline: the modules every step imports (or the registry's [platform] "
+            "modules), imported alone in fresh processes — what a worker pays once, whatever it runs. Same "
+            "columns as step_profiles (step_id '(platform)', phase import) plus `modules`.",
+            kinds={"duckdb", "nodejs"},
+            metadata={"dagster/column_schema": _schema(PLATFORM_PROFILES_SCHEMA, _PROFILE_DOCS),
+                      "dagster/table_name": "platform_profiles"},
+            deps=["step_sources"],
+        ),
+        dg.AssetSpec(
             "step_package_calls",
             description="Calls per npm package, per step and phase (precise mode, median of the runs).",
             kinds={"duckdb", "nodejs"},
@@ -208,6 +232,7 @@ def step_profiling(
         repeat=config.repeat,
         mode_repeat={"timing": config.timing_repeat},
         timeout_s=config.timeout_s,
+        warm_runs=config.warm_runs,
         heap_mb=config.heap_mb,
         jobs=config.jobs or None,
         node=node.resolved_executable(),
@@ -215,10 +240,16 @@ def step_profiling(
     results = profile_steps(registry, config.steps, options)
     summary: Summary = summarize(results)
     profiles = _profile_frame(summary.profiles, registry)
+    modules = shared_modules(registry)
+    platform_summary = summarize(profile_platform(registry, modules, options))
+    platform = _profile_frame(platform_summary.profiles, registry).with_columns(
+        pl.lit(", ".join(modules)).alias("modules"))
     previous = _previous_counts(warehouse)
 
     counts = {
         "step_profiles": warehouse.replace_table("step_profiles", profiles),
+        "platform_profiles": warehouse.replace_table("platform_profiles", platform.select(
+            list(PLATFORM_PROFILES_SCHEMA)).cast(PLATFORM_PROFILES_SCHEMA)),
         "step_package_calls": warehouse.replace_table(
             "step_package_calls", pl.DataFrame(summary.package_calls, schema=PACKAGE_CALLS_SCHEMA)
         ),
@@ -248,6 +279,15 @@ def step_profiling(
             "precise_counts": dg.MetadataValue.md(_markdown(table)),
         },
     )
+    baseline = platform.filter((pl.col("mode") == "precise") & pl.col("error").is_null())
+    yield dg.MaterializeResult(asset_key="platform_profiles", metadata={
+        "dagster/row_count": counts["platform_profiles"],
+        "modules": ", ".join(modules) or "none (no module is imported by every step)",
+        "import_calls": int(baseline["calls_total"].max() or 0) if baseline.height else 0,
+        "import_calls_own_packages": int((baseline["calls_own"] + baseline["calls_packages"]).max() or 0)
+        if baseline.height else 0,
+        "error": str(platform["error"].drop_nulls().first()) if platform["error"].drop_nulls().len() else "none",
+    })
     for key in ("step_package_calls", "step_profile_functions", "step_io_requests"):
         yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": counts[key]})
 

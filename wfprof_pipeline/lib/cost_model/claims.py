@@ -94,9 +94,11 @@ def check_claims(
         None if db is None else db >= seed.SEED_DB_SHARE_MIN))
 
     parts, verdicts = [], []
-    # The seed's web3 figure is for ethers-based steps; viem steps are compared in the priorities.
+    # Each figure against the step the seed names: its web3 example is `profile:step --step
+    # web3/check-balance` (an ethers balance read); a transfer signs, so it is no measure of the claim, and
+    # viem steps are compared in the priorities.
     for key, needles, exclude in (("webhook", ("webhook",), ()), ("slack", ("slack",), ()),
-                                  ("web3", ("web3", "ethers"), ("viem",))):
+                                  ("web3", ("check-balance",), ("viem",))):
         figure = seed.SEED_TIER_CALLS[key][0]
         steps = _matching(measurements, needles, exclude)
         if not steps.height:

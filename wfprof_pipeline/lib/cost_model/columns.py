@@ -6,8 +6,8 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
     "step_tiers": {
         "step_id": "Registry step id, e.g. web3/check-balance",
         "action_type": "KeeperHub action type the step implements",
-        "basis": "Which calls are counted: all | own_packages | own_packages_node_execute",
-        "tier_calls": "Calls on that basis, import + execute (median over the profile's repeats)",
+        "basis": "What the tier is decided on: cost_calls | all | cold | own_packages | own_packages_node_execute",
+        "tier_calls": "Calls per execution on that basis (median over the profile's repeats)",
         "calls_own_packages": "Deterministic calls: own code + npm packages, import + execute (bit-identical "
                               "run to run; equals tier_calls when basis = own_packages)",
         "calls_own": "Calls in the step's own code, import + execute",
@@ -15,12 +15,20 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "calls_node_execute": "Calls in Node internals during execute",
         "calls_node_import": "Calls in Node internals during import (vary a little run to run)",
         "calls_other": "Harness/shim calls and code the step evaluates, import + execute",
-        "lightest_step": "The reference: the step with the fewest (but more than zero) calls",
-        "ratio_to_lightest": "tier_calls / the lightest step's (0 for a step with no calls; null if untiered)",
-        "tier": "light | medium | heavy by the policy's ratio thresholds; null if not tiered",
-        "boundary_margin": "Distance of the ratio to the nearest tier threshold, relative to it (on the all "
-                           "basis, under 0.25 is noted: run-to-run noise in Node's import counts could flip "
-                           "the tier)",
+        "cost_calls": "Calls per execution as production pays it: execute_warm + cold_start_rate × "
+                      "(import_marginal + execute_cold − execute_warm)",
+        "calls_import": "Import phase, every category (what a cold process pays to load the step)",
+        "calls_import_marginal": "The import minus the shared platform import (calls_platform_import)",
+        "calls_platform_import": "The modules every step imports, imported alone (platform_profiles): paid once "
+                                 "per process whatever it runs",
+        "calls_execute_cold": "The first execution in a fresh process (lazy initialisation, first fetch, …)",
+        "calls_execute_warm": "Per execution once warm (median of the warm runs in the same process)",
+        "cold_start_rate": "Share of executions that start a process (policy, per step if overridden)",
+        "lightest_step": "For reference only (tiers are absolute): the step with the fewest calls on the basis",
+        "ratio_to_lightest": "For reference only: tier_calls / the lightest step's",
+        "tier": "light | medium | heavy by the policy's absolute thresholds; null if not tiered",
+        "boundary_margin": "Distance of tier_calls to the nearest tier threshold, relative to it (on a basis "
+                           "with Node's import calls, under 0.25 is noted: run-to-run noise could flip the tier)",
         "status": "ok | missing_profile | profile_error | import_only | untiered",
         "coverage": "priced | import_only (no execute profile) | not_profiled (no way to import it) | failed",
         "note": "Why a step is not tiered, or that its tier is near a threshold",
@@ -43,6 +51,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "coverage": "priced | import_only (no execute profile) | not_profiled (no way to import it, see note) | "
                     "failed (see note)",
         "note": "Why a step is not priced, or a declared class that contradicts the requests",
+        "latency_note": "Why a step shows no trace latency (it shares its action type with another step)",
         "tier_calls": "The calls the tier was based on",
         "calls_own_packages": "Deterministic calls (own code + npm packages), whatever the tier basis",
         "cyclomatic_complexity": "Whole-file cyclomatic complexity (static_metrics)",

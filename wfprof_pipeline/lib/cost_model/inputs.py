@@ -50,11 +50,11 @@ class CostInputs:
 def registry_steps(steps_root: Path) -> list[RegistryStep]:
     """Every step the profiler knows (discovered and registered), through the one registry loader. A broken
     registry raises (naming the step and field); a steps root that is not there means no registry view."""
-    from wfprof_pipeline.lib.registry import load_for_root
+    from wfprof_pipeline.lib.registry import NoStepsError, load_for_root
 
     try:
         registry = load_for_root(steps_root)
-    except CorpusError:
+    except (CorpusError, NoStepsError):  # measurements without a corpus: priced from the warehouse alone
         return []
     return [RegistryStep(step_id=e.id, module=e.module, action_type=e.action_type, io_class=e.io_class,
                          problem=e.problem) for e in registry.select(None)]
@@ -86,6 +86,7 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
     c["other"] = " + ".join(f"coalesce({_col(cols, n, '0')}, 0)" for n in ("calls_harness", "calls_other"))
     io = _col(cols, "io_operations")
     dur = _col(cols, "duration_ms")
+    cpu = _col(cols, "cpu_ms")
     load = _col(cols, "module_load_ms")
     err = _col(cols, "error")
     # Precise runs give the call counts (median over repeats per phase, then import + execute);
@@ -96,11 +97,18 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
                median({c['calls_own']}) own, median({c['calls_packages']}) pkgs,
                median({c['calls_node_internals']}) node, median({c['other']}) other,
                median({io}) io, max({err}) err
-        from step_profiles where mode = 'precise' group by step_id, phase
+        from step_profiles where mode = 'precise' and phase in ('import', 'execute') group by step_id, phase
+    ), warm as (
+        select step_id, median({c['calls_own']} + {c['calls_packages']} + {c['calls_node_internals']} + {c['other']})
+                   execute_warm_calls,
+               median({c['calls_own']} + {c['calls_packages']}) warm_own_packages
+        from step_profiles where mode = 'precise' and phase = 'execute_warm' group by step_id
     ), timing as (
         select step_id,
                median(case when phase = 'execute' then {dur} end) duration_ms,
-               median(case when phase = 'import' then {load} end) module_load_ms
+               median(case when phase = 'import' then {load} end) module_load_ms,
+               median(case when phase = 'execute_warm' then {cpu} end) warm_cpu_ms,
+               median(case when phase = 'execute_warm' then {dur} end) warm_duration_ms
         from step_profiles where mode = 'timing' group by step_id
     ), anyerr as (
         -- a step with no precise row at all still shows its error (from whatever mode ran)
@@ -120,8 +128,11 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
            max(case when p.phase = 'execute' then p.io end)::double io_operations,
            coalesce(max(t.duration_ms), a.any_duration)::double duration_ms,
            max(t.module_load_ms)::double module_load_ms,
-           case when count(p.step_id) > 0 then bool_or(p.phase = 'execute') end as executed
+           case when count(p.step_id) > 0 then bool_or(p.phase = 'execute') end as executed,
+           max(w.execute_warm_calls)::bigint execute_warm_calls, max(w.warm_own_packages)::bigint warm_own_packages,
+           max(t.warm_cpu_ms)::double warm_cpu_ms, max(t.warm_duration_ms)::double warm_duration_ms
     from anyerr a left join precise p using (step_id) left join timing t using (step_id)
+         left join warm w using (step_id)
     group by a.step_id, a.err, a.any_duration
     """
     frame = con.execute(sql).pl()
@@ -160,6 +171,16 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
                 on="step_id", how="left",
             )
     return frame
+
+
+def _platform_import_calls(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The shared platform import alone (platform_profiles, precise, every category), if it was measured."""
+    cols = columns(con, "platform_profiles")
+    if not {"mode", "phase", "calls_total"} <= cols:
+        return None
+    row = con.execute("select median(calls_total) from platform_profiles where mode = 'precise' and "
+                      "phase = 'import' and error is null").fetchone()
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def _static(con: duckdb.DuckDBPyConnection, registry: list[RegistryStep], missing: list[str]) -> pl.DataFrame | None:
@@ -285,6 +306,9 @@ def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None, 
             # The registry is authoritative; the profile's copy fills in when the registry is elsewhere.
             entry["action_type"] = entry.get("action_type") or row.get("profile_action_type")
             entry["declared_io_class"] = entry.get("declared_io_class") or row.get("profile_io_class")
+    platform = _platform_import_calls(con)
+    for entry in by_id.values():
+        entry["platform_import_calls"] = platform
     measurements = step_measurements(by_id.values()) if by_id else empty_measurements()
     workflow_calls, statements = _workflow_calls(con, missing)
     fits = read_table(con, "fuel_fits")

@@ -21,7 +21,12 @@ STEP_MEASUREMENTS_SCHEMA: dict[str, pl.DataType] = {
     "calls_node_execute": pl.Int64,  # Node internals, execute phase (reproducible)
     "calls_other": pl.Int64,  # harness and anything uncategorized
     "import_calls": pl.Int64,  # all categories, import phase
-    "execute_calls": pl.Int64,  # all categories, execute phase
+    "execute_calls": pl.Int64,  # all categories, the first (cold) execution
+    "execute_warm_calls": pl.Int64,  # all categories, per warm execution (median); None: no warm phase
+    "warm_own_packages": pl.Int64,  # own + packages per warm execution (deterministic)
+    "platform_import_calls": pl.Int64,  # the shared platform import alone (every category; None: none)
+    "warm_cpu_ms": pl.Float64,  # CPU ms per warm execution (timing run)
+    "warm_duration_ms": pl.Float64,  # wall ms per warm execution (timing run)
     "io_operations": pl.Float64,  # requests served per execution
     "io_write_operations": pl.Float64,  # of those, requests carrying a JSON-RPC write (None = not measured)
     "duration_ms": pl.Float64,  # execute wall time (timing run, median)

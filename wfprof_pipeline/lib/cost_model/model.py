@@ -62,7 +62,22 @@ def per_step_frame(inputs: CostInputs, tiers: pl.DataFrame, pricing: pl.DataFram
         frame = frame.join(lat, on="action_type", how="left")
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("p95_latency_ms"))
-    return frame
+    # Traces are per action type: of several steps implementing one (a viem variant of a balance read), only
+    # the one named after it gets the latency; the others show none and say why.
+    owner = {}
+    for sid, action in zip(frame["step_id"].to_list(), frame["action_type"].to_list(), strict=True):
+        if action is not None:
+            owner.setdefault(action, []).append(sid)
+    notes = []
+    for sid, action in zip(frame["step_id"].to_list(), frame["action_type"].to_list(), strict=True):
+        sharing = owner.get(action, [])
+        primary = action if action in sharing else None
+        notes.append(None if len(sharing) < 2 or sid == primary else
+                     f"shares action type {action} with {', '.join(x for x in sharing if x != sid)}: the traces "
+                     "cannot tell them apart, so no latency is shown")
+    frame = frame.with_columns(pl.Series("latency_note", notes, dtype=pl.Utf8))
+    return frame.with_columns(pl.when(pl.col("latency_note").is_null()).then(pl.col("p95_latency_ms"))
+                              .otherwise(None).alias("p95_latency_ms"))
 
 
 def compute_cost_model(inputs: CostInputs, policy: PricingPolicy | None = None) -> CostModel:
@@ -86,7 +101,7 @@ def assemble(
     lineage shown in Dagster rather than a private recomputation.
     """
     m = inputs.measurements
-    tiers = tiers if tiers is not None else assign_tiers(m, policy.tiers)
+    tiers = tiers if tiers is not None else assign_tiers(m, policy)
     pricing = pricing if pricing is not None else price_steps(m, tiers, policy)
     per_step = per_step_frame(inputs, tiers, pricing)
     if correlation is None:
@@ -107,6 +122,7 @@ PRICING_CONTEXT_COLUMNS: dict[str, pl.DataType] = {
     "calls_own_packages": pl.Int64,
     "cyclomatic_complexity": pl.Int64,
     "p95_latency_ms": pl.Float64,
+    "latency_note": pl.Utf8,
 }
 
 

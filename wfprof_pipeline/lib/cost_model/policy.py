@@ -12,11 +12,12 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.gate.limits import GateTable
 
 ENV_PRICING_POLICY = "WFPROF_PRICING_POLICY"
 
@@ -24,8 +25,12 @@ Tier = Literal["light", "medium", "heavy"]
 TIERS: tuple[Tier, ...] = get_args(Tier)
 IoClass = Literal["none", "http", "chat", "chain_read", "chain_write"]
 IO_CLASSES: tuple[IoClass, ...] = get_args(IoClass)
-# Which deterministic call counts a step is tiered on (see tiers.py).
-CallBasis = Literal["own_packages", "own_packages_node_execute", "all"]
+# What a step is tiered on (see tiers.py): cost_calls = what one execution costs in production (warm +
+# the cold-start share); all = import + the first execution, every category (the seed's way of counting);
+# cold = a cold start without the shared platform import; own_packages = import + first execution, own code
+# and packages only (bit-identical run to run).
+CallBasis = Literal["cost_calls", "all", "cold", "own_packages", "own_packages_node_execute"]
+CALL_BASES: tuple[str, ...] = get_args(CallBasis)
 
 
 class PolicyError(WfprofError, ValueError):
@@ -61,46 +66,66 @@ class IoMultipliers(_Strict):
 
 
 class TierThresholds(_Strict):
-    """Tier by calls relative to the lightest step (ratio = calls / lightest calls).
+    """Tier by absolute calls per execution on `basis`: a step's tier never depends on the other steps.
 
-    Defaults are the log-midpoints between the seed's tiers (light ≈ 5K = 1×, medium ≈ 150K = 30×,
-    heavy ≈ 215K = 43×): √30 ≈ 5.5 and √(30 × 43) ≈ 36, so each seed figure lands in its seed tier.
+    Defaults anchor the former ratio thresholds (√30 ≈ 5.5× and 36× "the lightest", the log-midpoints
+    between the seed's tiers) at the seed's light figure of 5K calls: 27,500 and 180,000, so the seed's
+    webhook ≈ 5K, Slack ≈ 150K and web3 ≈ 215K land in the seed's tiers.
     """
 
-    medium_ratio: float = Field(default=5.5, gt=1)
-    heavy_ratio: float = Field(default=36.0, gt=1)
-    # Default "all": on the bundled corpus, own + packages gives the code step 7 calls and the webhook 9
-    # (fetch runs inside Node's bundled undici, i.e. Node internals), so every other step lands at 12× to
-    # 58,000× "the lightest" and almost everything is heavy. All calls (import + execute, every category)
-    # are also what the seed's 5K / 150K / 215K figures count. The price: Node's import-phase internals
-    # vary run to run (the profiler takes the median of its repeats); `own_packages` stays available.
+    medium_calls: float = Field(default=27_500, gt=0)
+    heavy_calls: float = Field(default=180_000, gt=0)
     basis: CallBasis = Field(
-        default="all",
-        description="all: every call of the import and execute phases (the seed's figures count these); "
-        "own_packages: only the step's own code and its npm packages (bit-identical run to run); "
-        "own_packages_node_execute: plus Node internals of the execute phase (reproducible too)",
+        default="cost_calls",
+        description="cost_calls: warm execution + cold_start_rate × (marginal import + cold extra); all: "
+        "import + first execution, every category (the seed's figures); cold: marginal import + first "
+        "execution; own_packages: import + first execution, own code and packages only (deterministic); "
+        "own_packages_node_execute: plus Node internals of the execution",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_ratios(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for old in ("medium_ratio", "heavy_ratio"):
+                if old in data:
+                    raise ValueError(f"{old} is gone: tiers are absolute calls per execution (a step's tier must "
+                                     "not depend on the other steps); give medium_calls and heavy_calls")
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> TierThresholds:
-        if self.heavy_ratio <= self.medium_ratio:
+        if self.heavy_calls <= self.medium_calls:
             raise ValueError(
-                f"heavy_ratio ({self.heavy_ratio}) must be greater than medium_ratio ({self.medium_ratio})"
+                f"heavy_calls ({self.heavy_calls:g}) must be greater than medium_calls ({self.medium_calls:g})"
             )
         return self
 
-    def tier_of(self, ratio: float) -> Tier:
-        if ratio >= self.heavy_ratio:
+    def tier_of(self, calls: float) -> Tier:
+        if calls >= self.heavy_calls:
             return "heavy"
-        if ratio >= self.medium_ratio:
+        if calls >= self.medium_calls:
             return "medium"
         return "light"
+
+
+# A worker imports the platform once and serves many executions warm; only the executions that start a
+# process pay the import and the first (cold) execution. 5 %: a process recycled (deploy, scale-down, crash)
+# about every 20 executions. Set it from your own metrics: cold starts / executions.
+DEFAULT_COLD_START_RATE = 0.05
 
 
 class PricingPolicy(_Strict):
     units: TierUnits = TierUnits()
     io_multipliers: IoMultipliers = IoMultipliers()
     tiers: TierThresholds = TierThresholds()
+    cold_start_rate: float = Field(default=DEFAULT_COLD_START_RATE, ge=0, le=1)
+    cold_start_rate_by_step: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    # Limits of `wfprof gate` (lib/gate/limits.py); pricing ignores them.
+    gate: GateTable | None = None
+
+    def cold_start_rate_of(self, step_id: str) -> float:
+        return self.cold_start_rate_by_step.get(step_id, self.cold_start_rate)
 
     def step_cost(self, tier: Tier, io_class: IoClass, io_operations: float) -> float:
         return self.units.of(tier) + self.io_multipliers.of(io_class) * io_operations

@@ -154,8 +154,75 @@ def _user_code_html(user_code: pl.DataFrame | None) -> str:
                              ("success", "ok", None), ("error_kind", "error kind", None), ("error", "error", None)])
 
 
+SECTIONS = (("prices", "What we charge"), ("coverage", "Step coverage"), ("tiers", "Tiers and evidence"),
+            ("pricing", "Pricing details"), ("claims", "The seed's claims, measured"), ("fuel", "WASM fuel"),
+            ("static", "Static metrics vs runtime"), ("latency", "Latency per action type"),
+            ("calls", "Where the calls go"), ("priorities", "Optimization priorities"))
+
+
+def _toc() -> str:
+    return "<nav><b>Contents</b>: " + " · ".join(f"<a href='#{i}'>{escape(t)}</a>" for i, t in SECTIONS) + "</nav>"
+
+
+def _h2(section: str) -> str:
+    return f"<h2 id='{section}'>{escape(dict(SECTIONS)[section])}</h2>"
+
+
+def _change_text(row: dict | None) -> str:
+    if row is None or (row.get("units_before") is None and not row.get("new_step")):
+        return "<span class='muted'>no earlier night</span>"
+    if row.get("new_step"):
+        return "new"
+    delta = row.get("units_change")
+    parts = ["—" if delta is None else ("no change" if delta == 0 else f"{delta:+g} units")]
+    if row.get("tier_before") != row.get("tier_after"):
+        parts.append(f"tier {row.get('tier_before') or '—'} → {row.get('tier_after') or '—'}")
+    if row.get("source_changed"):
+        parts.append("source changed")
+    if row.get("dependencies_changed"):
+        parts.append("dependencies changed")
+    return escape(", ".join(parts))
+
+
+def _cpu_html(model: CostModel) -> str:
+    from wfprof_pipeline.lib.cost_model.cpu_fit import cpu_fit
+
+    fit = cpu_fit(model.inputs.measurements).row(0, named=True)
+    if fit["status"] != "ok":
+        return f"<p class='muted'>Calls vs CPU time: {escape(fit['status'])} ({escape(fit['note'] or '')}).</p>"
+    return (f"<p>Calls as a proxy for CPU (warm executions, n = {fit['n']}): Spearman ρ = {fit['rho']:.2f}; "
+            f"median {fit['ms_per_1k_calls']:.2f} CPU ms per 1,000 calls (quartiles {fit['ms_per_1k_calls_p25']:.2f}–"
+            f"{fit['ms_per_1k_calls_p75']:.2f}); least squares {fit['slope_ms_per_1k_calls']:.3f} ms per 1,000 "
+            f"calls + {fit['intercept_ms']:.2f} ms, R² = {fit['r_squared']:.2f}.</p>")
+
+
+def _prices_html(model: CostModel, changes: pl.DataFrame | None, label: str) -> str:
+    """The first screen: what each step costs per execution and what we charge, and the change since last night."""
+    by_change = {r["step_id"]: r for r in changes.iter_rows(named=True)} if changes is not None else {}
+    tiers = {r["step_id"]: r for r in model.tiers.iter_rows(named=True)}
+    rows = []
+    for r in model.pricing.sort(["total_units", "step_id"], descending=[True, False], nulls_last=True).iter_rows(
+            named=True):
+        t = tiers.get(r["step_id"], {})
+        units = "—" if r["total_units"] is None else f"{r['total_units']:,.0f}"
+        rows.append(f"<tr><td>{escape(r['step_id'])}</td><td>{escape(r['step_type'] or '')}</td>"
+                    f"<td class='num'><b>{units}</b></td><td>{escape(r.get('coverage') or r['status'])}</td>"
+                    f"<td>{escape(r['tier'] or '—')}</td><td class='num'>{_num(t.get('cost_calls'))}</td>"
+                    f"<td>{_change_text(by_change.get(r['step_id']))}</td></tr>")
+    baseline = next((t["calls_platform_import"] for t in tiers.values() if t.get("calls_platform_import")), None)
+    base = (f"<p>Platform baseline: <b>{baseline:,}</b> calls to import the modules every step imports, paid once "
+            "per worker process (not in any step's price).</p>") if baseline else ""
+    p = model.policy
+    return (f"{_h2('prices')}<p>Units per execution, highest first. Cost per execution = warm execution + "
+            f"{p.cold_start_rate:.0%} cold starts × (marginal import + cold extra), in calls.</p>{base}"
+            "<table><thead><tr><th>step</th><th>action type</th><th>units</th><th>coverage</th><th>tier</th>"
+            f"<th>cost per execution (calls)</th><th>{escape(label)}</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
 def render_html(model: CostModel, generated_at: dt.datetime | None = None,
-                user_code: pl.DataFrame | None = None) -> str:
+                user_code: pl.DataFrame | None = None, changes: pl.DataFrame | None = None,
+                change_label: str = "since last night") -> str:
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     imgs = {name: svg.as_img(doc, name.replace("_", " ")) for name, doc in charts(model).items()}
     p = model.policy
@@ -170,25 +237,26 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
         f"{p.units.light:g}/{p.units.medium:g}/{p.units.heavy:g}; I/O multipliers none/http/chat/chain read/"
         f"chain write = {p.io_multipliers.none:g}/{p.io_multipliers.http:g}/{p.io_multipliers.chat:g}/"
         f"{p.io_multipliers.chain_read:g}/{p.io_multipliers.chain_write:g}; tiers at "
-        f"{p.tiers.medium_ratio:g}× / {p.tiers.heavy_ratio:g}× the lightest step "
-        f"({escape(p.tiers.basis)}).</p>",
+        f"{p.tiers.medium_calls:,.0f} / {p.tiers.heavy_calls:,.0f} calls per execution "
+        f"({escape(p.tiers.basis)}); cold-start rate {p.cold_start_rate:.0%}.</p>",
     ]
+    parts += [_toc(), _prices_html(model, changes, change_label)]
     if missing:
         parts.append(f"<div class='warn'><b>Missing measurements</b><ul>{missing}</ul></div>")
     parts += [_coverage_html(model.pricing)]
     parts += [
-        "<h2>The seed's claims, measured</h2>", _claims_html(model.claims),
-        "<h2>Step tiers</h2>", imgs["calls_per_step"],
+        _h2("tiers"), imgs["calls_per_step"], _cpu_html(model),
         f"<p>Tiered on <b>{escape(p.tiers.basis)}</b> calls (import + execute). <i>own + packages</i> is the "
         "deterministic count (bit-identical run to run), shown beside it; Node's import-phase internals vary "
         "a little between runs, hence the margin column.</p>",
         table(model.tiers, [("step_id", "step", None), ("tier", "tier", None),
                             ("tier_calls", f"calls ({p.tiers.basis})", None),
                             ("calls_own_packages", "own + packages (deterministic)", None),
-                            ("ratio_to_lightest", "× lightest", None),
+                            ("calls_execute_warm", "warm", None), ("calls_execute_cold", "cold", None),
+                            ("calls_import_marginal", "marginal import", None),
                             ("boundary_margin", "margin to a threshold", _pct),
                             ("status", "status", None), ("note", "note", None)]),
-        "<h2>Step pricing</h2>",
+        _h2("pricing"),
         "<p><code>total_units = base_units + io_multiplier × io_operations</code>; a chain-write step pays "
         "chain_write for its write requests and chain_read for the others.</p>",
         table(model.pricing, [("step_id", "step", None), ("step_type", "step type", None), ("tier", "tier", None),
@@ -201,19 +269,20 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
         parts.append(f"<p class='bad'>{unpriced.height} step(s) not priced: "
                      f"{escape(', '.join(unpriced['step_id'].to_list()))}</p>")
     parts += [
-        "<h2>WASM fuel</h2>", imgs["fuel_per_op"], _fuel_budgets_html(model),
+        _h2("claims"), _claims_html(model.claims),
+        _h2("fuel"), imgs["fuel_per_op"], _fuel_budgets_html(model),
         "<h3>User code in stored workflows</h3>", _user_code_html(user_code),
-        "<h2>Static metrics vs runtime (Spearman)</h2>", imgs["static_vs_runtime"],
+        _h2("static"), imgs["static_vs_runtime"],
         table(model.correlation, [("static_metric", "static", None), ("runtime_measure", "runtime", None),
                                   ("n", "n", None), ("rho", "ρ", lambda v: _num(v, 2)),
                                   ("p_value", "p", lambda v: "—" if v is None else f"{v:.3g}"),
                                   ("status", "status", None), ("note", "note", None)]),
-        "<h2>Latency per action type</h2>", imgs["latency_by_action_type"],
-        "<h2>Where the calls go</h2>", imgs["step_category_shares"], imgs["workflow_category_shares"],
+        _h2("latency"), imgs["latency_by_action_type"],
+        _h2("calls"), imgs["step_category_shares"], imgs["workflow_category_shares"],
         table(model.breakdown.filter(pl.col("scope").is_in(["steps", "workflows", "package"])),
               [("scope", "scope", None), ("subject", "subject", None), ("category", "category", None),
                ("calls", "calls", None), ("share", "share", _pct)]),
-        "<h2>Optimization priorities (ranked by estimated reduction)</h2>",
+        _h2("priorities"), "<p>Ranked by estimated reduction.</p>",
         table(model.priorities, [("rank", "#", None), ("opportunity", "opportunity", None),
                                  ("measured_share", "share addressed", _pct),
                                  ("estimated_reduction", "est. reduction", _pct), ("impact", "impact", None),
@@ -234,7 +303,7 @@ def _coverage_html(pricing: pl.DataFrame) -> str:
     counts = dict(pricing.group_by("coverage").len().iter_rows())
     summary = ", ".join(f"<b>{counts[c]}</b> {c}" for c in COVERAGE if counts.get(c))
     rest = pricing.filter(pl.col("coverage") != "priced")
-    html = f"<h2>Step coverage</h2><p>{pricing.height} steps: {summary}.</p>"
+    html = f"{_h2('coverage')}<p>{pricing.height} steps: {summary}.</p>"
     if rest.height:
         html += table(rest, [("step_id", "step", None), ("step_type", "action type", None),
                              ("coverage", "coverage", None), ("note", "why", None)])
@@ -242,11 +311,12 @@ def _coverage_html(pricing: pl.DataFrame) -> str:
 
 
 def write_report(model: CostModel, reports_dir: Path, generated_at: dt.datetime | None = None,
-                 user_code: pl.DataFrame | None = None, *, path: Path | None = None) -> Path:
+                 user_code: pl.DataFrame | None = None, *, path: Path | None = None,
+                 changes: pl.DataFrame | None = None, change_label: str = "since last night") -> Path:
     path = path or reports_dir / REPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(model, generated_at, user_code), encoding="utf-8")
+    tmp.write_text(render_html(model, generated_at, user_code, changes, change_label), encoding="utf-8")
     tmp.replace(path)  # readers never see a half-written report
     return path
 

@@ -1,10 +1,20 @@
-"""`step_tiers`: light / medium / heavy by deterministic call count relative to the lightest step."""
+"""`step_tiers`: light / medium / heavy by absolute calls per execution.
+
+The default basis is what production pays per execution: a worker imports the platform once and runs
+many executions warm, so
+
+    cost_calls = execute_warm + cold_start_rate × (import_marginal + execute_cold − execute_warm)
+
+where import_marginal is the step's import minus the shared platform import (platform_profiles), which
+every process pays once whatever it runs and is reported on its own. Thresholds are absolute, so adding or
+removing a step never re-tiers another.
+"""
 
 from __future__ import annotations
 
 import polars as pl
 
-from wfprof_pipeline.lib.cost_model.policy import CallBasis, TierThresholds
+from wfprof_pipeline.lib.cost_model.policy import CallBasis, PricingPolicy
 
 STEP_TIERS_SCHEMA: dict[str, pl.DataType] = {
     "step_id": pl.Utf8,
@@ -18,6 +28,13 @@ STEP_TIERS_SCHEMA: dict[str, pl.DataType] = {
     "calls_node_execute": pl.Int64,
     "calls_node_import": pl.Int64,
     "calls_other": pl.Int64,
+    "cost_calls": pl.Int64,
+    "calls_import": pl.Int64,
+    "calls_import_marginal": pl.Int64,
+    "calls_platform_import": pl.Int64,
+    "calls_execute_cold": pl.Int64,
+    "calls_execute_warm": pl.Int64,
+    "cold_start_rate": pl.Float64,
     "lightest_step": pl.Utf8,
     "ratio_to_lightest": pl.Float64,
     "tier": pl.Utf8,
@@ -50,6 +67,42 @@ def coverage_of(status: str, priced: bool, not_profiled_reason: str | None) -> s
     return "priced" if priced else "failed"
 
 
+def _num(v: object) -> float | None:
+    return None if v is None else float(v)
+
+
+def phase_costs(row: dict, rate: float) -> dict[str, float | None]:
+    """Per-execution figures of one measurement row (all call categories)."""
+    imp, cold, warm = _num(row.get("import_calls")), _num(row.get("execute_calls")), _num(row.get("execute_warm_calls"))
+    platform = _num(row.get("platform_import_calls")) or 0.0
+    marginal = None if imp is None else max(0.0, imp - platform)
+    if cold is None and imp is None:  # a frame without phases (e.g. the seed's published totals)
+        total = sum(_num(row.get(k)) or 0.0 for k in ("calls_own", "calls_packages", "calls_node_import",
+                                                       "calls_node_execute", "calls_other"))
+        return {"import": None, "marginal": None, "cold": None, "warm": None, "cost": total, "cold_total": total}
+    warm_or_cold = warm if warm is not None else cold
+    cost = None
+    if warm_or_cold is not None:
+        cost = warm_or_cold + rate * ((marginal or 0.0) + (cold or 0.0) - warm_or_cold)
+    return {"import": imp, "marginal": marginal, "cold": cold, "warm": warm, "cost": cost,
+            "cold_total": None if cold is None else (marginal or 0.0) + cold}
+
+
+def basis_value(row: dict, basis: CallBasis, costs: dict[str, float | None]) -> float | None:
+    if not row.get("profiled") or row.get("error") is not None or row.get("executed") is False:
+        return None
+    if basis == "cost_calls":
+        return costs["cost"]
+    if basis == "cold":
+        return costs["cold_total"]
+    parts = ["calls_own", "calls_packages"]
+    if basis in ("own_packages_node_execute", "all"):
+        parts.append("calls_node_execute")
+    if basis == "all":
+        parts += ["calls_node_import", "calls_other"]
+    return sum(_num(row.get(p)) or 0.0 for p in parts)
+
+
 def basis_calls(measurements: pl.DataFrame, basis: CallBasis) -> pl.Expr:
     parts = ["calls_own", "calls_packages"]
     if basis in ("own_packages_node_execute", "all"):
@@ -74,25 +127,26 @@ def status_of(measurements: pl.DataFrame) -> pl.Expr:
     )
 
 
-def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.DataFrame:
-    """One row per step. Steps without a usable profile are listed with their status and no tier.
-
-    The reference is the lightest step with more than zero calls, so no ratio divides by zero; a step
-    with zero calls gets ratio 0 (light). If no step has any calls, every ratio is null and tiers are
-    left empty rather than invented.
-    """
+def assign_tiers(measurements: pl.DataFrame, policy: PricingPolicy) -> pl.DataFrame:
+    """One row per step; steps without a usable profile are listed with their status and no tier."""
+    thresholds = policy.tiers
     frame = measurements.with_columns(
-        basis_calls(measurements, thresholds.basis).cast(pl.Int64).alias("tier_calls"),
         basis_calls(measurements, "own_packages").cast(pl.Int64).alias("calls_own_packages"),
         status_of(measurements).alias("status"),
     )
-    positive = frame.filter(pl.col("tier_calls") > 0).sort(["tier_calls", "step_id"])
-    lightest_step = positive["step_id"][0] if positive.height else None
-    lightest = float(positive["tier_calls"][0]) if positive.height else None
-
     rows = []
     for row in frame.iter_rows(named=True):
-        ratio = tier = margin = None
+        rate = policy.cold_start_rate_of(row["step_id"])
+        costs = phase_costs(row, rate)
+        calls = basis_value(row, thresholds.basis, costs)
+        rows.append((row, rate, costs, calls))
+    # Shown for reference only: tiers are absolute, the lightest step changes nothing.
+    positive = sorted((calls, r["step_id"]) for r, _, _, calls in rows if calls is not None and calls > 0)
+    lightest_step, lightest = (positive[0][1], positive[0][0]) if positive else (None, None)
+
+    out = []
+    for row, rate, costs, calls in rows:
+        tier = margin = None
         note = None
         if row["not_profiled_reason"]:
             note = f"not profiled: {row['not_profiled_reason']}"
@@ -103,30 +157,37 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
                     "`wfprof registry init` writes a starter)")
         elif row["status"] == STATUS_ERROR:
             note = f"profile failed: {row['error']}"
-        elif lightest is None:
-            note = "no step has any calls on this basis: no reference to tier against"
+        elif calls is None:
+            note = f"no {thresholds.basis} figure for this step"
         else:
-            ratio = row["tier_calls"] / lightest
-            tier = thresholds.tier_of(ratio)
-            # How far from flipping: import-phase Node counts vary run to run, so a small margin is a warning.
-            margin = min(abs(ratio / t - 1) for t in (thresholds.medium_ratio, thresholds.heavy_ratio))
-            if thresholds.basis == "all" and margin < NEAR_THRESHOLD_MARGIN:
+            tier = thresholds.tier_of(calls)
+            margin = min(abs(calls / t - 1) for t in (thresholds.medium_calls, thresholds.heavy_calls))
+            # Node's import-phase internals vary run to run: near a threshold the tier may flip.
+            if thresholds.basis in ("all", "cold", "cost_calls") and margin < NEAR_THRESHOLD_MARGIN:
                 note = (f"within {margin:.0%} of a tier threshold: Node's import-phase calls vary up to ~20 % "
                         "between runs, so this tier may flip; calls_own_packages is the reproducible count")
-        rows.append(
+        as_int = lambda v: None if v is None else int(round(v))  # noqa: E731
+        out.append(
             {
                 "step_id": row["step_id"],
                 "action_type": row["action_type"],
                 "basis": thresholds.basis,
-                "tier_calls": row["tier_calls"],
+                "tier_calls": as_int(calls),
                 "calls_own_packages": row["calls_own_packages"],
                 "calls_own": row["calls_own"],
                 "calls_packages": row["calls_packages"],
                 "calls_node_execute": row["calls_node_execute"],
                 "calls_node_import": row["calls_node_import"],
                 "calls_other": row["calls_other"],
+                "cost_calls": as_int(costs["cost"]) if row["status"] == STATUS_OK else None,
+                "calls_import": as_int(costs["import"]),
+                "calls_import_marginal": as_int(costs["marginal"]),
+                "calls_platform_import": row.get("platform_import_calls"),
+                "calls_execute_cold": as_int(costs["cold"]),
+                "calls_execute_warm": as_int(costs["warm"]),
+                "cold_start_rate": rate,
                 "lightest_step": lightest_step,
-                "ratio_to_lightest": ratio,
+                "ratio_to_lightest": None if calls is None or not lightest else calls / lightest,
                 "tier": tier,
                 "boundary_margin": margin,
                 "status": row["status"] if tier is not None or row["status"] != STATUS_OK else "untiered",
@@ -134,4 +195,4 @@ def assign_tiers(measurements: pl.DataFrame, thresholds: TierThresholds) -> pl.D
                 "note": note,
             }
         )
-    return pl.DataFrame(rows, schema=STEP_TIERS_SCHEMA).sort("step_id")
+    return pl.DataFrame(out, schema=STEP_TIERS_SCHEMA).sort("step_id")

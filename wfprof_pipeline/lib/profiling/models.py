@@ -8,9 +8,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["precise", "sampling", "timing"]
-Phase = Literal["import", "execute"]
+# execute = the first (cold) execution; execute_warm = the later ones in the same process (per-execution
+# median), as a worker that already imported the step runs them.
+Phase = Literal["import", "execute", "execute_warm"]
 MODES: tuple[str, ...] = ("precise", "sampling", "timing")
-PHASES: tuple[str, ...] = ("import", "execute")
+PHASES: tuple[str, ...] = ("import", "execute")  # what a run is asked for; warm runs come with execute
+ALL_PHASES: tuple[str, ...] = ("import", "execute", "execute_warm")
 
 
 class _Model(BaseModel):
@@ -54,7 +57,14 @@ class PhaseResult(_Model):
     sample_interval_us: float | None = Field(default=None, alias="sampleIntervalUs")
     self_ms: CategoryCounts | None = Field(default=None, alias="selfMs")
     heap_delta_bytes: int | None = Field(default=None, alias="heapDeltaBytes")
+    cpu_ms: float | None = Field(default=None, alias="cpuMs")  # timing mode: user + system CPU of the phase
     top_functions: list[TopFunction] = Field(default_factory=list, alias="topFunctions")
+    # execute_warm only: how many warm executions, and each one's own + package and total calls
+    warm_runs: int | None = Field(default=None, alias="warmRuns")
+    duration_ms_min: float | None = Field(default=None, alias="durationMsMin")
+    duration_ms_max: float | None = Field(default=None, alias="durationMsMax")
+    runs_own_packages: list[float | None] = Field(default_factory=list, alias="runsOwnPackages")
+    runs_total_calls: list[float | None] = Field(default_factory=list, alias="runsTotalCalls")
 
 
 class IoRequest(_Model):

@@ -42,6 +42,8 @@ def _phase_json(row: StepProfileRow, timing: StepProfileRow | None) -> dict[str,
         "profiledDurationMs": row.duration_ms,
         "moduleLoadMs": timing.module_load_ms if timing else None,
         "heapDeltaBytes": timing.heap_delta_bytes if timing else None,
+        "cpuMs": timing.cpu_ms if timing else None,
+        "warmRuns": row.warm_runs,
         "deterministic": row.deterministic,
         "runs": row.runs,
     }
@@ -52,8 +54,11 @@ def profile_results(summary: Summary, registry: StepRegistry, *, mode: str, step
     out = []
     for step_id in step_ids:
         entry = registry.get(step_id)
-        rows = _rows(summary, step_id, mode)
-        timing = _rows(summary, step_id, "timing")
+        all_rows = _rows(summary, step_id, mode)
+        all_timing = _rows(summary, step_id, "timing")
+        # The seed's keys sum import + the first execution; warm executions are under "phases" only.
+        rows = {ph: r for ph, r in all_rows.items() if ph != "execute_warm"}
+        timing = {ph: r for ph, r in all_timing.items() if ph != "execute_warm"}
         funcs = [f for f in summary.functions if f["step_id"] == step_id and f["mode"] == mode]
         funcs.sort(key=lambda f: (-(f["calls"] or 0), -(f["self_ms"] or 0)))
         heap = _sum([t.heap_delta_bytes for t in timing.values()])
@@ -86,7 +91,7 @@ def profile_results(summary: Summary, registry: StepRegistry, *, mode: str, step
                 "ioOperations": _sum([r.io_operations for r in rows.values()]) or 0,
                 "deterministic": _all_true([r.deterministic for r in rows.values()]),
                 "error": errors[0] if errors else None,
-                "phases": {ph: _phase_json(r, timing.get(ph)) for ph, r in rows.items()},
+                "phases": {ph: _phase_json(r, all_timing.get(ph)) for ph, r in all_rows.items()},
                 "packages": {
                     p["package"]: p["calls"]
                     for p in summary.package_calls
@@ -114,6 +119,17 @@ def _fmt(value: float | int | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _determinism(summary: Summary, mode: str, step_ids: list[str]) -> list[str]:
+    compared = [r for r in summary.profiles if r.mode == mode and r.step_id in step_ids and r.deterministic
+                is not None]
+    if not compared:
+        return []
+    varying = sorted({f"{r.step_id} {r.phase}" for r in compared if not r.deterministic})
+    runs = max(r.runs for r in compared)
+    return [f"deterministic (own + packages equal in {runs} fresh process(es) and every warm execution): "
+            + (f"NO for {', '.join(varying)}" if varying else "yes, every step and phase")]
+
+
 def render_table(
     summary: Summary, registry: StepRegistry, *, mode: str, step_ids: list[str], dry_run: bool = False
 ) -> str:
@@ -127,15 +143,16 @@ def render_table(
     deterministic_work: dict[str, int] = {}
     for step_id in step_ids:
         rows = _rows(summary, step_id, mode)
-        for row in rows.values():
-            if row.calls_total is not None and row.error is None:
+        for phase, row in rows.items():
+            # import + the first execution: the seed's totalCalls (warm executions are shown beside them)
+            if phase != "execute_warm" and row.calls_total is not None and row.error is None:
                 deterministic_work[step_id] = deterministic_work.get(step_id, 0) + row.calls_total
     lightest = min(deterministic_work.values(), default=0) or 1
     errors: list[str] = []
     for step_id in step_ids:
         rows = _rows(summary, step_id, mode)
         timing = _rows(summary, step_id, "timing")
-        for phase in ("import", "execute"):
+        for phase in ("import", "execute", "execute_warm"):
             row = rows.get(phase)
             if row is None:
                 continue
@@ -169,14 +186,9 @@ def render_table(
     if mode == "precise":
         lines.append("")
         lines.append("own + packages are exact and reproducible; node internals vary run to run in the import phase.")
-        lines.append("× lightest = total calls of all phases shown, relative to the lightest step shown.")
-        compared = [r for r in summary.profiles if r.mode == mode and r.step_id in step_ids and r.deterministic
-                    is not None]
-        if compared:
-            varying = sorted({f"{r.step_id} {r.phase}" for r in compared if not r.deterministic})
-            runs = max(r.runs for r in compared)
-            lines.append(f"deterministic across {runs} fresh processes: "
-                         + (f"NO for {', '.join(varying)}" if varying else "yes, every step and phase"))
+        lines.append("× lightest = total calls of import + the first execution, relative to the lightest step shown; "
+                     "execute_warm = per execution, median of the warm runs in the same process.")
+        lines.extend(_determinism(summary, mode, step_ids))
     if errors:
         lines.append("")
         lines.extend(f"error: {e}" for e in dict.fromkeys(errors))
@@ -188,7 +200,7 @@ def _measures(summary: Summary, step_id: str, mode: str) -> dict[str, float | No
     rows = _rows(summary, step_id, mode)
     timing = _rows(summary, step_id, "timing")
     out: dict[str, float | None] = {}
-    for phase in ("import", "execute"):
+    for phase in ("import", "execute", "execute_warm"):
         r = rows.get(phase)
         if r is None or r.error:
             continue
@@ -238,6 +250,8 @@ def render_comparison(summary: Summary, *, mode: str, step_ids: list[str]) -> st
     lines.append("")
     lines.append(f"Δ and ratio: each step against {base}. own + packages are exact and reproducible; node "
                  "internals and times vary run to run.")
+    if mode == "precise":
+        lines.extend(_determinism(summary, mode, step_ids))
     errors = [f"error: {s}: {r.error}" for s in step_ids for r in _rows(summary, s, mode).values() if r.error]
     missing = [f"error: {s}: no result" for s in step_ids if not _rows(summary, s, mode)]
     if errors or missing:

@@ -42,6 +42,7 @@ class ProfileOptions:
     repeat: int = 2
     mode_repeat: dict[str, int] = field(default_factory=dict)  # per-mode override, e.g. {"timing": 1}
     phases: tuple[str, ...] = PHASES
+    warm_runs: int = 5  # warm executions after the cold one, in the same process (0: none)
     timeout_s: float = 60.0
     heap_mb: int = 1024
     jobs: int | None = None  # default: the machine's cores
@@ -60,6 +61,8 @@ class ProfileOptions:
             raise ProfilingError("phases must include import (execute needs the imported module)")
         if self.repeat < 1 or any(n < 1 for n in self.mode_repeat.values()):
             raise ProfilingError("repeat must be at least 1")
+        if self.warm_runs < 0:
+            raise ProfilingError(f"warm runs must be 0 (no warm phase) or more, got {self.warm_runs}")
 
     def repeats(self, mode: str) -> int:
         return self.mode_repeat.get(mode, self.repeat)
@@ -223,6 +226,7 @@ def _job_for(
     return {
         "mode": mode,
         "phases": phases,
+        "warmRuns": (entry.warm_runs if entry.warm_runs is not None else options.warm_runs) if executes else 0,
         "samplingIntervalUs": options.sampling_interval_us,
         # The harness gives up on an unsettled step a little before the process is killed, so it can
         # still report what it measured.

@@ -114,11 +114,14 @@ class StubProcess:
 
 def attach_io(outcome: StepOutcome, requests: list[IoRequest]) -> None:
     """Split a tenant's requests into the phases (by time) and flag requests nothing answered."""
-    imp = outcome.phases.get("import")
     io: dict[str, list[IoRequest]] = {ph: [] for ph in outcome.phases}
+    # Each request belongs to the last phase that had started when the stub received it.
+    starts = sorted((p.started_at or 0.0, name) for name, p in outcome.phases.items())
     for req in requests:
-        in_import = imp is not None and imp.ended_at is not None and req.at is not None and req.at <= imp.ended_at
-        phase = "import" if in_import or "execute" not in outcome.phases else "execute"
+        phase = starts[0][1] if starts else "import"
+        for started, name in starts:
+            if req.at is not None and req.at >= started:
+                phase = name
         io.setdefault(phase, []).append(req)
     outcome.io = io  # type: ignore[assignment]
     unmatched = [r for r in requests if not r.matched]

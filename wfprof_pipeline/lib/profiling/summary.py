@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfprof_pipeline.lib.profiling.models import PHASES, PhaseResult
+from wfprof_pipeline.lib.profiling.models import ALL_PHASES, PhaseResult
 from wfprof_pipeline.lib.profiling.runner import RunResult
 
 
@@ -47,6 +47,11 @@ class StepProfileRow:
     duration_ms_max: float | None = None
     module_load_ms: float | None = None
     heap_delta_bytes: int | None = None
+    cpu_ms: float | None = None
+    warm_runs: int | None = None
+    # own + packages over every run (and warm execution): equal when deterministic, both shown when not
+    calls_own_packages_min: int | None = None
+    calls_own_packages_max: int | None = None
     samples: int | None = None
     self_ms_own: float | None = None
     self_ms_packages: float | None = None
@@ -79,9 +84,14 @@ def _phase_rows(step_id: str, mode: str, phase: str, runs: list[RunResult]) -> S
     phases = [p for _, p in results]
     durations = [p.duration_ms for p in phases]
     row.duration_ms = _median(durations)
-    row.duration_ms_min, row.duration_ms_max = min(durations), max(durations)
-    io_counts = [len(r.outcome.io.get(phase, [])) for r, _ in results if r.outcome]
+    row.duration_ms_min = min(p.duration_ms_min if p.duration_ms_min is not None else p.duration_ms for p in phases)
+    row.duration_ms_max = max(p.duration_ms_max if p.duration_ms_max is not None else p.duration_ms for p in phases)
+    # Warm phases hold several executions: requests per execution.
+    io_counts = [len(r.outcome.io.get(phase, [])) / max(1, p.warm_runs or 1) for r, p in results if r.outcome]
     row.io_operations = _median_int(io_counts)
+    row.warm_runs = max((p.warm_runs for p in phases if p.warm_runs is not None), default=None)
+    cpu = [p.cpu_ms for p in phases if p.cpu_ms is not None]
+    row.cpu_ms = _median(cpu)
     methods = sorted({m for r, _ in results if r.outcome for q in r.outcome.io.get(phase, []) for m in q.rpc_methods})
     row.rpc_methods = ",".join(methods) or None
     if mode == "precise":
@@ -99,6 +109,14 @@ def _phase_rows(step_id: str, mode: str, phase: str, runs: list[RunResult]) -> S
             row.unique_functions = _median_int([float(p.unique_functions or 0) for p in counted])
             if len(counted) > 1:
                 row.deterministic = len(set(own)) == 1 and len(set(pkgs)) == 1
+            # Warm executions must also agree with each other inside one process.
+            per_run = {v for p in counted for v in p.runs_own_packages if v is not None}
+            spread = per_run or {p.calls.step + p.calls.package for p in counted}
+            row.calls_own_packages_min, row.calls_own_packages_max = int(min(spread)), int(max(spread))
+            if len(per_run) > 1:
+                row.deterministic = False
+            elif per_run and row.deterministic is None:
+                row.deterministic = True
     elif mode == "sampling":
         row.samples = _median_int([float(p.samples or 0) for p in phases])
         row.unique_functions = _median_int([float(p.unique_functions or 0) for p in phases])
@@ -122,7 +140,7 @@ def summarize(results: list[RunResult]) -> Summary:
         grouped[(r.step_id, r.mode)].append(r)
     for (step_id, mode), runs in sorted(grouped.items()):
         runs.sort(key=lambda r: r.repetition)
-        phases_seen = [ph for ph in PHASES if any(r.outcome and ph in r.outcome.phases for r in runs)]
+        phases_seen = [ph for ph in ALL_PHASES if any(r.outcome and ph in r.outcome.phases for r in runs)]
         for phase in phases_seen or ["import"]:
             out.profiles.append(_phase_rows(step_id, mode, phase, runs))
             first = next((r for r in runs if r.outcome and phase in r.outcome.phases), None)
@@ -155,7 +173,9 @@ def summarize(results: list[RunResult]) -> Summary:
                         "self_ms": fn.self_ms,
                     }
                 )
-            if mode == _io_mode(runs, grouped, step_id):
+            # Requests of the import and the first execution (warm ones repeat them; their count per
+            # execution is step_profiles.io_operations).
+            if mode == _io_mode(runs, grouped, step_id) and phase != "execute_warm":
                 for seq, req in enumerate(first.outcome.io.get(phase, []), start=1):
                     for rpc in req.rpc_methods or [None]:
                         out.io_requests.append(
