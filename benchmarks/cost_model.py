@@ -63,8 +63,8 @@ def materialize(db: Path, root: Path) -> float:
     selection = [cm.step_tiers, cm.step_pricing, cm.static_runtime_correlation, cm.cost_breakdown,
                  cm.optimization_priorities, cm.cost_report]
     t0 = time.perf_counter()
-    result = dg.materialize(selection, resources={"warehouse": WarehouseResource(path=str(db)),
-                                                  "step_corpus": StepCorpusResource(root=str(root))},
+    result = dg.materialize(selection, resources={"warehouse": WarehouseResource.pinned(path=str(db)),
+                                                  "step_corpus": StepCorpusResource.pinned(root=str(root))},
                             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
     elapsed = time.perf_counter() - t0
     assert result.success

@@ -38,21 +38,27 @@ class RunOutcome:
 def run_all(log: Callable[[str], None] = print) -> RunOutcome:
     import dagster as dg
 
+    from wfprof_pipeline import run_guard
     from wfprof_pipeline.definitions import defs
+    from wfprof_pipeline.lib.settings import Settings
 
     definitions = defs()
     outcome = RunOutcome()
-    with dg.DagsterInstance.get() as instance:
+    tags = run_guard.run_tags()
+    with dg.DagsterInstance.get() as instance, \
+            run_guard.bounded_slot_wait(instance, Settings.from_env().slot_wait_s):
+        # A run killed earlier (kill -9) still holds its pool slot: fail it and free the slot first.
+        run_guard.reap_dead_runs(instance, log)
         # Workflows first: seed the embedded demo database, then ingest the trace days that have data.
         from wfprof_pipeline.defs.workflows.run_support import ingest_trace_days, seed_demo_if_embedded
 
         seeded = seed_demo_if_embedded(log)
         outcome.jobs.extend([seeded] if seeded else [])
-        outcome.jobs.extend(ingest_trace_days(definitions, instance, log))
+        outcome.jobs.extend(ingest_trace_days(definitions, instance, log, tags=tags))
         job = definitions.resolve_job_def(NIGHTLY_JOB)
         log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
         with _StepProgress(instance, NIGHTLY_JOB, total=len(job.graph.nodes)):  # one step per op
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET)
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET, tags=tags)
         outcome.jobs.append((NIGHTLY_JOB, result.success))
         outcome.run_id = result.run_id
         outcome.failed_checks.extend(failed_checks(result))

@@ -49,3 +49,44 @@ def test_sql_errors_are_one_clean_line(tmp_path: Path) -> None:
     warehouse.connect(db).close()
     bad = wfprof("sql", "select * from nope", env={"WFPROF_WAREHOUSE": str(db)})
     assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_sql_cannot_write_read_files_or_load_extensions(tmp_path: Path, warehouse_path: Path) -> None:
+    """Read-only for real: the probes of issue 16 (item 7) each fail with one line, and nothing is written."""
+    with warehouse.session(warehouse_path) as con:
+        warehouse.replace_table(con, "step_sources", pl.DataFrame({"step": ["a"]}))
+    env = {"WFPROF_WAREHOUSE": str(warehouse_path)}
+    other = tmp_path / "other.duckdb"
+    probes = {
+        f"attach '{other}' as o (read_only false); create table o.t as select 1": "file system operations",
+        f"copy step_sources to '{tmp_path / 'out.csv'}'": "file system operations",
+        f"export database '{tmp_path / 'exported'}'": "file system operations",
+        "select * from read_text('/etc/shadow')": "file system operations",
+        "select * from read_csv('/etc/passwd')": "file system operations",
+        "install httpfs": "",
+        "load httpfs": "",
+        "set enable_external_access = true": "locked",
+        "create table t as select 1": "read-only",
+    }
+    for query, reason in probes.items():
+        out = wfprof("sql", query, env=env)
+        assert out.returncode == 2, (query, out.stdout, out.stderr)
+        assert out.stderr.count("\n") == 1 and out.stderr.startswith("wfprof: error: "), out.stderr
+        assert reason in out.stderr, (query, out.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wfprof.duckdb"]
+
+
+def test_sql_keeps_duckdb_hints_and_rounds_floats(warehouse_path: Path) -> None:
+    with warehouse.session(warehouse_path) as con:
+        warehouse.replace_table(con, "step_sources", pl.DataFrame({"path": ["a"], "ms": [414.5999999999999]}))
+    env = {"WFPROF_WAREHOUSE": str(warehouse_path)}
+    table = wfprof("sql", "select ms, ms / 3 as third from step_sources", env=env)
+    assert table.returncode == 0 and "414.6 " in table.stdout and "414.5999" not in table.stdout
+    assert "138.2 " in table.stdout  # 138.19999999999997 at 12 significant digits
+    csv = wfprof("sql", "select ms from step_sources", "--format", "csv", env=env)
+    assert "414.5999999999999" in csv.stdout  # machine-readable output keeps every digit
+    typo = wfprof("sql", "select * from step_source", env=env)
+    assert typo.returncode == 2 and 'Did you mean "step_sources"' in typo.stderr
+    column = wfprof("sql", "select pathh from step_sources", env=env)
+    assert column.returncode == 2 and 'Candidate bindings: "path"' in column.stderr
+    assert "Traceback" not in typo.stderr + column.stderr

@@ -43,9 +43,9 @@ def _materialize(root: Path, db_url: str, monkeypatch, assets: list | None = Non
     monkeypatch.delenv("WFPROF_PRICING_POLICY", raising=False)
     return dg.materialize(
         (assets or COST_ASSETS) + [cm.pricing_covers_every_profiled_step],
-        resources={"warehouse": WarehouseResource(path=str(root / "w.duckdb")),
-                   "step_corpus": StepCorpusResource(root=str(root)),
-                   "keeperhub_db": KeeperHubDatabase(url=db_url), "sandbox": SandboxResource()},
+        resources={"warehouse": WarehouseResource.pinned(path=str(root / "w.duckdb")),
+                   "step_corpus": StepCorpusResource.pinned(root=str(root)),
+                   "keeperhub_db": KeeperHubDatabase.pinned(url=db_url), "sandbox": SandboxResource()},
         raise_on_error=False,
     )
 
@@ -103,8 +103,8 @@ def test_bad_policy_fails_the_asset_naming_the_field(tmp_path: Path, embedded_db
     monkeypatch.setenv("WFPROF_PRICING_POLICY", str(policy))
     monkeypatch.setenv("WFPROF_STEP_REGISTRY", str(tmp_path / "registry.toml"))
     result = dg.materialize(
-        [cm.step_tiers], resources={"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
-                                    "step_corpus": StepCorpusResource(root=str(tmp_path))},
+        [cm.step_tiers], resources={"warehouse": WarehouseResource.pinned(path=str(tmp_path / "w.duckdb")),
+                                    "step_corpus": StepCorpusResource.pinned(root=str(tmp_path))},
         raise_on_error=False,
     )
     assert not result.success

@@ -48,7 +48,9 @@ def test_report_json_keeps_every_table(corpus: Path, tmp_path: Path) -> None:
     doc = json.loads(out.stdout)
     assert {"tiers", "pricing", "correlation", "breakdown", "priorities", "claims", "missing"} <= set(doc)
     assert (tmp_path / "r.html").is_file() and doc["report"] == str(tmp_path / "r.html")
-    priced = [r for r in doc["pricing"] if r["total_units"] is not None]
+    # camelCase keys, as the README says of every --json (they were snake_case: issue 16)
+    priced = [r for r in doc["pricing"] if r["totalUnits"] is not None]
+    assert "stepId" in doc["tiers"][0] and "step_id" not in doc["tiers"][0]
     assert len(priced) == len(doc["pricing"]) - 1
 
 

@@ -25,7 +25,7 @@ def _corpus(tmp_path: Path) -> Path:
 
 
 def _tick(root: Path, cursor: str | None):
-    ctx = dg.build_sensor_context(cursor=cursor, resources={"step_corpus": StepCorpusResource(root=str(root))})
+    ctx = dg.build_sensor_context(cursor=cursor, resources={"step_corpus": StepCorpusResource.pinned(root=str(root))})
     return step_sources_sensor(ctx), ctx.cursor
 
 

@@ -39,7 +39,7 @@ EXPECTED_SCHEDULES = {
     "wfprof_nightly_schedule": ("0 2 * * *", "wfprof_nightly"),
     "workflow_traces_daily_schedule": ("30 0 * * *", "workflow_traces_daily"),
 }
-EXPECTED_SENSORS = {"step_sources_sensor"}
+EXPECTED_SENSORS = {"step_sources_sensor", "dead_runs_sensor"}
 
 
 @pytest.fixture(scope="module")

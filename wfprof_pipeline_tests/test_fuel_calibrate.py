@@ -141,6 +141,7 @@ def test_a_failing_measurement_is_reported_not_raised() -> None:
 def test_calibrate_cli_text_and_json(tmp_path: Path) -> None:
     wfprof = str(Path(sys.executable).parent / "wfprof")
     out = tmp_path / "nested" / "cal.json"
+    out.parent.mkdir()  # a missing folder is an error now, not created silently (issue 16, item 11)
     done = subprocess.run([wfprof, "calibrate", f"--output={out}"], capture_output=True, text=True, timeout=120,
                           cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
     assert done.returncode == 0, done.stderr
@@ -187,7 +188,7 @@ FUEL_DEFS = [assets.fuel_calibrations, assets.fuel_fits, assets.fuel_budgets, ch
 @pytest.fixture(scope="module")
 def materialized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.ExecuteInProcessResult]:
     warehouse = tmp_path_factory.mktemp("fuel-wh") / "w.duckdb"
-    result = dg.materialize(FUEL_DEFS, resources={"warehouse": WarehouseResource(path=str(warehouse)),
+    result = dg.materialize(FUEL_DEFS, resources={"warehouse": WarehouseResource.pinned(path=str(warehouse)),
                                                   "sandbox": SandboxResource()})
     return warehouse, result
 
@@ -231,7 +232,7 @@ def test_determinism_check_fails_when_stored_fuel_differs(
     result = dg.materialize(
         [assets.fuel_calibrations, checks.fuel_deterministic],
         selection=dg.AssetSelection.checks(checks.fuel_deterministic),
-        resources={"warehouse": WarehouseResource(path=str(tampered)), "sandbox": SandboxResource()},
+        resources={"warehouse": WarehouseResource.pinned(path=str(tampered)), "sandbox": SandboxResource()},
         raise_on_error=False,
     )
     (evaluation,) = result.get_asset_check_evaluations()

@@ -348,3 +348,104 @@ def test_a_full_server_answers_503_instead_of_queueing_forever() -> None:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+# --- slow clients, deep JSON, the wall cap, OPTIONS (issue 16, item 8) ---------------------------------
+
+@pytest.fixture
+def strict_server() -> Iterator[SandboxServer]:
+    """Few connections, short read deadlines: what slow clients meet."""
+    config = CONFIG.model_copy(update={"max_connections": 16, "header_timeout_s": 1.0, "body_timeout_s": 1.0,
+                                       "idle_timeout_s": 2.0})
+    srv = make_server("127.0.0.1", 0, config)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_64_slowloris_sockets_lock_no_client_out(strict_server: SandboxServer) -> None:
+    sockets = []
+    try:
+        for _ in range(64):
+            s = socket.create_connection(strict_server.server_address, timeout=10)
+            s.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+            sockets.append(s)
+        started = time.monotonic()
+        r = httpx.post(f"{strict_server.url}/evaluate", json={"code": "function fn() { return 7; }"}, timeout=10)
+        assert r.status_code == 200 and r.json()["result"] == 7
+        assert time.monotonic() - started < 3
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_headers_and_body_have_read_deadlines(strict_server: SandboxServer) -> None:
+    with socket.create_connection(strict_server.server_address, timeout=10) as s:
+        s.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        reply = _read_until_closed(s)
+        assert reply.startswith("HTTP/1.1 408") and time.monotonic() - started < 5
+    with socket.create_connection(strict_server.server_address, timeout=10) as s:
+        s.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{\"code\":")
+        started = time.monotonic()
+        reply = _read_until_closed(s)
+        assert reply.startswith("HTTP/1.1 408") and "did not arrive" in reply and time.monotonic() - started < 5
+    # A trickle on a kept-alive connection is cut too.
+    with socket.create_connection(strict_server.server_address, timeout=10) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        for byte in b"POST /evaluate HTTP/1.1\r\n":
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.2)
+            if time.monotonic() - started > 8:
+                break
+        assert time.monotonic() - started < 8
+
+
+def test_parameters_nested_984_deep_are_a_400(http: httpx.Client) -> None:
+    body = b'{"code": "function fn(p){ return 1; }", "parameters": ' + b"[" * 984 + b"]" * 984 + b"}"
+    r = http.post("/evaluate", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]
+    ok = http.post("/evaluate", json={"code": "function fn(p){ return 1; }", "parameters": [[[[1]]]]})
+    assert ok.status_code == 200 and ok.json()["result"] == 1
+
+
+def test_options_is_a_json_free_204_with_allow_and_nothing_is_html(http: httpx.Client) -> None:
+    r = http.options("/evaluate")
+    assert r.status_code == 204 and "POST" in r.headers["allow"]
+    assert http.options("/health").status_code == 204
+    for response in (http.get("/nope"), http.put("/evaluate", json={}), http.patch("/evaluate")):
+        assert response.headers["content-type"].startswith("application/json")
+        assert "<html" not in response.text.lower()
+
+
+def test_the_wall_clock_cap_does_not_overshoot_under_load() -> None:
+    config = CONFIG.model_copy(update={"max_timeout_s": 10.0, "max_fuel": 10**14})
+    srv = make_server("127.0.0.1", 0, config)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    spin = {"code": "function fn() { for (;;) {} }", "fuel": 10**14, "timeout_ms": 3000}
+    try:
+        httpx.post(f"{srv.url}/evaluate", json={"code": "function fn() { return 1; }"}, timeout=60)  # warm
+        def timed(_: int) -> tuple[float, dict]:
+            started = time.monotonic()
+            r = httpx.post(f"{srv.url}/evaluate", json=spin, timeout=60)
+            return time.monotonic() - started, r.json()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(timed, range(2)))
+        for elapsed, body in results:
+            assert body["error_kind"] == "timeout"
+            assert 3.0 <= body["duration_ms"] / 1000 < 3.15, body["duration_ms"]  # was ~15 % over (34.6 s for 30 s)
+            assert elapsed < 4.5, elapsed  # plus HTTP, with the client, server and burners sharing 2 cores
+    finally:
+        for b in burners:
+            b.kill()
+        srv.shutdown()
+        srv.server_close()

@@ -27,8 +27,8 @@ def _materialize(warehouse: Path, warn_pct: float = 10.0) -> dg.ExecuteInProcess
     return dg.materialize(
         [step_profiling],
         resources={
-            "warehouse": WarehouseResource(path=str(warehouse)),
-            "step_corpus": StepCorpusResource(root=str(STEPS_ROOT)),
+            "warehouse": WarehouseResource.pinned(path=str(warehouse)),
+            "step_corpus": StepCorpusResource.pinned(root=str(STEPS_ROOT)),
             "node": NodeResource(),
         },
         run_config={"ops": {"step_profiling": {"config": config}}},

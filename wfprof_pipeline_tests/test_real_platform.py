@@ -162,8 +162,8 @@ def test_statuses_in_step_tiers_and_step_pricing(configured: Path, tmp_path: Pat
     warehouse = tmp_path / "w.duckdb"
     result = dg.materialize(
         [step_sources, static_analysis, step_profiling, cm.step_tiers, cm.step_pricing],
-        resources={"warehouse": WarehouseResource(path=str(warehouse)),
-                   "step_corpus": StepCorpusResource(root=str(configured)), "node": NodeResource()},
+        resources={"warehouse": WarehouseResource.pinned(path=str(warehouse)),
+                   "step_corpus": StepCorpusResource.pinned(root=str(configured)), "node": NodeResource()},
         run_config={"ops": {"step_profiling": {"config": {"modes": ["precise"], "repeat": 1}}}},
         raise_on_error=False,
     )

@@ -27,8 +27,8 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "steps"
 def _complexity_run(warehouse: Path, budget: float) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [static_analysis, complexity_budget],
-        resources={"warehouse": WarehouseResource(path=str(warehouse)),
-                   "step_corpus": StepCorpusResource(root=str(SAMPLE))},
+        resources={"warehouse": WarehouseResource.pinned(path=str(warehouse)),
+                   "step_corpus": StepCorpusResource.pinned(root=str(SAMPLE))},
         run_config={"ops": {"static_metrics_complexity_budget": {"config": {"budget": budget}}}},
     )
 
@@ -36,8 +36,8 @@ def _complexity_run(warehouse: Path, budget: float) -> dg.ExecuteInProcessResult
 def _profiling_run(warehouse: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [step_profiling],
-        resources={"warehouse": WarehouseResource(path=str(warehouse)),
-                   "step_corpus": StepCorpusResource(root=str(SAMPLE)), "node": NodeResource()},
+        resources={"warehouse": WarehouseResource.pinned(path=str(warehouse)),
+                   "step_corpus": StepCorpusResource.pinned(root=str(SAMPLE)), "node": NodeResource()},
         run_config={"ops": {"step_profiling": {"config": {"steps": ["webhook/send-webhook"], "modes": ["precise"],
                                                           "repeat": 1}}}},
     )
@@ -88,6 +88,8 @@ def _wfprof_run(monkeypatch, tmp_path: Path, outcome: pipeline.RunOutcome) -> in
     duckdb.connect(str(tmp_path / "w.duckdb")).close()
     monkeypatch.setattr(environment, "apply", lambda *a, **k: {})  # no embedded server for this
     monkeypatch.setattr(pipeline, "run_all", lambda *a, **k: outcome)
+    # In process, as `wfprof run`'s worker (its supervisor would start a real worker process instead).
+    monkeypatch.setenv("WFPROF_RUN_WORKER", "1")
     return main(["run"])
 
 

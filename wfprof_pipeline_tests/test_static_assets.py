@@ -39,8 +39,8 @@ def _run(corpus: Path, warehouse: Path, budget: float | None = None) -> dg.Execu
     return dg.materialize(
         [static_analysis, complexity_budget],
         resources={
-            "warehouse": WarehouseResource(path=str(warehouse)),
-            "step_corpus": StepCorpusResource(root=str(corpus)),
+            "warehouse": WarehouseResource.pinned(path=str(warehouse)),
+            "step_corpus": StepCorpusResource.pinned(root=str(corpus)),
         },
         run_config=run_config,
         raise_on_error=False,

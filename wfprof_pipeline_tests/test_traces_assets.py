@@ -28,7 +28,8 @@ def source(embedded_db: str) -> str:
 
 
 def _resources(url: str, warehouse_path) -> dict:
-    return {"keeperhub_db": KeeperHubDatabase(url=url), "warehouse": WarehouseResource(path=str(warehouse_path))}
+    return {"keeperhub_db": KeeperHubDatabase.pinned(url=url),
+            "warehouse": WarehouseResource.pinned(path=warehouse_path)}
 
 
 def test_partition_materializes_with_a_passing_row_count_check_and_reruns_identically(source, warehouse_path):
@@ -136,3 +137,20 @@ def test_wfprof_run_ingests_the_days_with_data_and_names_days_outside_the_partit
     assert any("1 day(s) with data lie outside the partitions (2024-06-01" in line for line in log), log
     with duckdb.connect(str(warehouse_path)) as con:
         assert con.execute("select count(*) from workflow_step_runs").fetchone()[0] == 20
+
+
+def test_invalid_trace_values_are_counted_in_the_metadata_and_do_not_fail_the_day(source, warehouse_path):
+    with postgres.connect(source, autocommit=True) as conn:
+        conn.execute("update workflow_execution_logs set duration = 'NaN' where id in "
+                     "(select id from workflow_execution_logs order by id limit 3)")
+        conn.execute("update workflow_executions set completed_at = '294276-01-01' where id = "
+                     "(select id from workflow_executions order by id limit 1)")
+        conn.execute("update workflow_executions set started_at = 'infinity' where id = "
+                     "(select id from workflow_executions order by id desc limit 1)")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([workflow_traces], partition_key=DAY.isoformat(),
+                                resources=_resources(source, warehouse_path), instance=instance)
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("workflow_traces")
+    assert materialization.metadata["rows_with_invalid_values"].value == 4
+    assert result.get_asset_check_evaluations()[0].passed

@@ -160,3 +160,35 @@ def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes
         assert _table(con, ingest.STEP_RUNS_TABLE) == previous
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(130, 500)
+
+
+def test_bad_values_become_null_are_counted_and_never_fail_a_day(embedded_db: str, warehouse_path):
+    """NaN/Infinity durations and timestamps outside what DuckDB and Python hold (issue 16, item 6)."""
+    _fill(embedded_db)
+    with postgres.connect(embedded_db, autocommit=True) as conn:
+        for log_id, duration in (("a-l1-0", "NaN"), ("a-l1-1", "Infinity"), ("a-l1-2", "-Infinity"),
+                                 ("a-l1-3", "1e400")):
+            conn.execute("update workflow_execution_logs set duration = %s where id = %s", (duration, log_id))
+        conn.execute("update workflow_executions set duration = 'NaN', total_steps = 'Infinity' where id = 'a-e1'")
+        conn.execute("update workflow_execution_logs set completed_at = '294276-01-01' where id = 'a-l2-0'")
+        conn.execute("update workflow_executions set completed_at = 'infinity' where id = 'a-e2'")
+        # Rows whose start no date can hold stop no day (they belong to none).
+        conn.execute("update workflow_executions set started_at = '0044-03-15 BC' where id = 'a-e3'")
+        conn.execute("update workflow_execution_logs set started_at = '12000-01-01' where id = 'a-l3-0'")
+        conn.execute("update workflow_execution_logs set started_at = 'infinity' where id = 'a-l3-1'")
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        assert ingest.days_with_data(conn) == [DAY, NEXT]
+        result = ingest.ingest_day(conn, con, DAY)
+        assert result.written == result.source == ingest.DayCounts(119, 478)
+        # 4 durations + a-l2-0's completed_at (logs) + a-e1 (two bad values, one row) + a-e2's completed_at
+        assert result.invalid_rows == 7
+        bad = con.execute("select duration_ms from workflow_step_runs where log_id in "
+                          "('a-l1-0', 'a-l1-1', 'a-l1-2', 'a-l1-3')").fetchall()
+        assert bad == [(None,)] * 4
+        assert con.execute("select completed_at from workflow_step_runs where log_id = 'a-l2-0'").fetchone() == (None,)
+        assert con.execute("select duration_ms, total_steps, completed_at is null from workflow_executions "
+                           "where execution_id in ('a-e1', 'a-e2') order by 1 nulls first").fetchall()[0][:2] == (
+            None, None)
+        p95, low, high = con.execute("select quantile_cont(duration_ms, 0.95), min(duration_ms), max(duration_ms) "
+                                     "from workflow_step_runs").fetchone()
+        assert all(v == v and abs(v) < 1e6 for v in (p95, low, high))  # no NaN, no ±inf, no -1e308

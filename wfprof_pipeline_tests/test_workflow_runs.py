@@ -267,6 +267,7 @@ def test_cli_honours_the_seed_variables(seeded, tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "unknown workflow id 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+    assert "known ids: " in bad.stderr and "wf_order_email" in bad.stderr  # says which ones exist
 
 
 def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_path):
@@ -278,9 +279,9 @@ def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_p
 
     url, _ = seeded
     resources = {
-        "keeperhub_db": KeeperHubDatabase(url=url),
-        "warehouse": WarehouseResource(path=str(warehouse_path)),
-        "step_corpus": StepCorpusResource(root=str(PROJECT_ROOT / "data" / "steps")),
+        "keeperhub_db": KeeperHubDatabase.pinned(url=url),
+        "warehouse": WarehouseResource.pinned(path=str(warehouse_path)),
+        "step_corpus": StepCorpusResource.pinned(root=str(PROJECT_ROOT / "data" / "steps")),
         "node": NodeResource(),
     }
     # wf_balance_watch has a code node: its user code runs on this host only when allowed (not the demo DB here).
@@ -294,9 +295,10 @@ def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_p
     with duckdb.connect(str(warehouse_path)) as con:
         assert con.execute("select distinct workflow_id from workflow_profiles").fetchall() == [("wf_latency_digest",)]
 
-    config = {"ops": {"workflow_profiles": {"config": {
-        "workflow_ids": ["wf_balance_watch", "wf_latency_digest"], "run_user_code": True}}}}
-    with dg.instance_for_test() as instance:
+    # Allowing user code is the environment's decision (WFPROF_RUN_USER_CODE), never run config's.
+    config = {"ops": {"workflow_profiles": {"config": {"workflow_ids": ["wf_balance_watch", "wf_latency_digest"]}}}}
+    with dg.instance_for_test() as instance, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WFPROF_RUN_USER_CODE", "true")
         result = dg.materialize([workflow_profiles], resources=resources, instance=instance, run_config=config)
     assert result.success
     with duckdb.connect(str(warehouse_path)) as con:

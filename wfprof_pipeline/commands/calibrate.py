@@ -33,11 +33,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise CliError("--repeats must be at least 1")
     out = Path(args.output) if args.output else None
-    if out is not None:  # fail before measuring, not after
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if out is not None:  # fail before measuring, not after; a typo in the folder must not create one
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir():
+            raise CliError(f"cannot write {out}: folder {folder} does not exist")
+        if out.is_dir():
+            raise CliError(f"cannot write {out}: it is a folder")
     url = args.sandbox_url or Settings.from_env().sandbox_url
     evaluator, info = open_sandbox(url)
     with Progress(f"calibrate ({info.label})", len(WORKLOADS)) as progress:

@@ -8,8 +8,27 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dev", help="start the Dagster UI (webserver + daemon) on 127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; loopback only)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback --host: the UI has no authentication and anyone who reaches it "
+                        "can launch runs (put an authenticating proxy in front)")
     p.set_defaults(handler=handle)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` names is a loopback address (a name is resolved; unresolvable = no)."""
+    import ipaddress
+    import socket
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -21,8 +40,15 @@ def handle(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from wfprof_pipeline.cli import CliError
     from wfprof_pipeline.lib import environment
 
+    if not args.allow_remote and not is_loopback(args.host):
+        raise CliError(
+            f"--host {args.host} is not a loopback address: the Dagster UI has no authentication and anyone who "
+            "can reach it can launch runs as this user; keep 127.0.0.1 (and use an SSH tunnel or an "
+            "authenticating proxy), or pass --allow-remote if you really mean it"
+        )
     env = {**os.environ, **environment.apply()}
     bin_dir = Path(sys.executable).parent
     workspace = str(environment.PROJECT_ROOT / "workspace.yaml")

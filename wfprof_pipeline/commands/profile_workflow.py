@@ -49,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib import postgres
     from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.settings import Settings
-    from wfprof_pipeline.lib.workflows import platform, runner, source
+    from wfprof_pipeline.lib.workflows import platform, runner, schema, source
 
     workflow_id = args.workflow_id or os.environ.get("WORKFLOW_ID", "").strip()
     if not workflow_id:
@@ -73,11 +73,17 @@ def handle(args: argparse.Namespace) -> int:
             raise CliError("workflow input must be a JSON object")
 
     settings = Settings.from_env()
-    url, _ = source.database_url(settings)
+    url, embedded = source.database_url(settings)
     registry = load_for_root(settings.steps_root)
     executor = args.executor or platform.default_executor(registry)
     with postgres.connect(url, autocommit=True) as conn:
-        workflow = runner.load_workflow(conn, workflow_id)
+        try:
+            workflow = runner.load_workflow(conn, workflow_id)
+        except (schema.SchemaMismatch, runner.UnknownWorkflow) as exc:
+            if embedded and (isinstance(exc, schema.SchemaMismatch) or "has no workflows" in str(exc)):
+                raise CliError(f"the embedded demo database has no workflows yet: run `wfprof demo seed` first "
+                               f"(or set DATABASE_URL to your KeeperHub database) — {exc}") from None
+            raise
         if execution_id:
             runner.check_execution(conn, workflow_id, execution_id)
         if workflow_input is None and not execution_id:

@@ -19,6 +19,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from wfprof_pipeline.lib.errors import WfprofError
+    from wfprof_pipeline.lib.settings import Settings
+
+    started = time.monotonic()
+    settings = Settings.from_env()
+    path = args.warehouse or settings.warehouse
+    # Before the heavy imports (polars, scipy: seconds): a missing warehouse is said at once.
+    if not Path(path).exists():
+        raise WfprofError(f"warehouse {path} does not exist yet: run `wfprof run` first")
+    return _report(args, settings, Path(path), started)
+
+
+def camel(name: str) -> str:
+    """`step_id` → `stepId`: the seed's JSON style (README: `--json` keys are camelCase)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def camel_keys(value: object) -> object:
+    if isinstance(value, dict):
+        return {camel(str(k)): camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_keys(v) for v in value]
+    return value
+
+
+def _report(args: argparse.Namespace, settings, path, started: float) -> int:  # noqa: ANN001
     import datetime as dt
     import json
     import time
@@ -33,13 +63,9 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib.cost_model.model import compute_cost_model
     from wfprof_pipeline.lib.cost_model.policy import load_policy
     from wfprof_pipeline.lib.cost_model.report import REPORT_FILE, write_report
-    from wfprof_pipeline.lib.settings import Settings
 
-    started = time.monotonic()
-    settings = Settings.from_env()
     current = load_policy()
     policy = load_policy(args.policy) if args.policy else current
-    path = args.warehouse or settings.warehouse
     try:
         with warehouse.session(path, read_only=True) as con:
             inputs = read_inputs(con, settings.steps_root)
@@ -79,7 +105,7 @@ def handle(args: argparse.Namespace) -> int:
             "missing": inputs.missing,
             "report": str(html_path) if html_path else None,
         }
-        print(json.dumps(doc, indent=2, default=str))
+        print(json.dumps(camel_keys(doc), indent=2, default=str))
         return 0
 
     _print_model(model)

@@ -1,9 +1,18 @@
-"""`wfprof run`: materialize everything end to end and print what landed where."""
+"""`wfprof run`: materialize everything end to end and print what landed where.
+
+The work runs in a child process that this one supervises: Dagster defers SIGINT/SIGTERM while a step
+waits (for a pool slot, say), so a signal could not end it from inside. The supervisor forwards the
+signal, kills the child after a grace period, and fails the runs it left behind. The child dies with
+its supervisor (PR_SET_PDEATHSIG), so `kill -9` of `wfprof run` leaves no worker holding a slot.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
+
+_WORKER_ENV = "WFPROF_RUN_WORKER"
+STOP_GRACE_S = 10.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,15 +22,103 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    import os
+
+    if os.environ.get(_WORKER_ENV) != "1":
+        return _supervise(args)
+    return _work(args)
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def preflight() -> None:
+    """Fail in a second, before anything is created, where the run would fail after minutes."""
+    from pathlib import Path
+
+    from wfprof_pipeline.lib.errors import UsageError
+    from wfprof_pipeline.lib.settings import ENV_STEPS_ROOT, Settings
+
+    settings = Settings.from_env()
+    if not settings.steps_root.is_dir():
+        where = "" if settings.steps_root.is_absolute() else f" (relative to {Path.cwd()})"
+        raise UsageError(
+            f"no step corpus at {settings.steps_root}{where}: run wfprof from the project root, or set "
+            f"{ENV_STEPS_ROOT} (and WFPROF_WAREHOUSE, WFPROF_HOME, WFPROF_REPORTS_DIR) to absolute paths"
+        )
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from wfprof_pipeline.lib import environment
+
+    preflight()
+    applied = environment.apply()
+    if "DATABASE_URL" in applied:
+        print("using the embedded PostgreSQL (DATABASE_URL is not set)", flush=True)
+    env = {**os.environ, **applied, _WORKER_ENV: "1"}
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    argv = [sys.executable, "-m", "wfprof_pipeline.cli", "run", *(["--verbose"] if args.verbose else [])]
+    child = subprocess.Popen(argv, env=env, preexec_fn=preexec)
+    received: list[tuple[int, float]] = []  # (signal, when)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if not received:
+            received.append((signum, time.monotonic()))
+            child.send_signal(signal.SIGINT)  # Dagster's own interrupt handling gets the first chance
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                rc = child.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if received and time.monotonic() - received[0][1] > STOP_GRACE_S:
+                child.kill()
+                rc = child.wait()
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received or rc < 0:
+        _reap_after_worker()
+    if received:
+        print(f"wfprof run stopped ({signal.Signals(received[0][0]).name})", file=sys.stderr)
+        return 128 + received[0][0]
+    return rc if rc >= 0 else 128 - rc
+
+
+def _reap_after_worker() -> None:
+    """The worker is gone: fail the runs it left unfinished and free their slots (best effort)."""
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        import dagster as dg
+
+        from wfprof_pipeline import run_guard
+
+        with dg.DagsterInstance.get() as instance:
+            run_guard.reap_dead_runs(instance, log=lambda m: None)
+
+
+def _work(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib import environment, warehouse
     from wfprof_pipeline.lib.settings import Settings
 
     started = time.monotonic()
     started_wall = time.time()
-    env = environment.apply()
+    environment.apply()  # a no-op after the supervisor's (it exported the result)
     settings = Settings.from_env()
-    if "DATABASE_URL" in env:
-        print("using the embedded PostgreSQL (DATABASE_URL is not set)")
 
     from wfprof_pipeline.pipeline import NIGHTLY_JOB, run_all
 

@@ -22,22 +22,55 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib.settings import Settings
 
     path = args.warehouse or Settings.from_env().warehouse
-    with warehouse.session(path, read_only=True) as con:
+    # Read-only for real: the warehouse opened read-only, and no other file, no network, no extension.
+    with warehouse.session(path, read_only=True, locked_down=True) as con:
         try:
             rel = con.sql(args.query)
         except duckdb.Error as exc:
-            raise CliError(str(exc).splitlines()[0]) from None
+            raise CliError(error_text(exc)) from None
         if rel is None:  # a statement with no result set
             return 0
-        if args.format == "table":
-            rel.show(max_rows=args.max_rows, max_width=200)
-        elif args.format == "csv":
-            import sys
+        try:
+            if args.format == "table":
+                rounded(rel).show(max_rows=args.max_rows, max_width=200)
+            elif args.format == "csv":
+                import sys
 
-            rel.pl().write_csv(sys.stdout)
-        else:
-            import sys
+                rel.pl().write_csv(sys.stdout)
+            else:
+                import sys
 
-            rel.pl().write_json(sys.stdout)
-            print()
+                rel.pl().write_json(sys.stdout)
+                print()
+        except duckdb.Error as exc:  # errors raised while the result is produced (casts, files, …)
+            raise CliError(error_text(exc)) from None
     return 0
+
+
+# DuckDB's hints worth keeping below the error's first line.
+_HINTS = ("Did you mean", "Candidate bindings", "Candidate functions", "Candidate tables")
+SIGNIFICANT_DIGITS = 12
+
+
+def error_text(exc: Exception) -> str:
+    """The error's first line plus DuckDB's hint lines (`Did you mean "step_sources"?`), nothing else."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    hints = [line for line in lines[1:] if line.startswith(_HINTS)]
+    return "\n".join([lines[0], *hints])
+
+
+def rounded(rel):  # noqa: ANN001, ANN201 - duckdb relations, imported lazily
+    """Floating-point columns at 12 significant digits for display (414.5999999999999 → 414.6)."""
+    exprs, changed = [], False
+    for name, dtype in zip(rel.columns, rel.types, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        if str(dtype) in ("DOUBLE", "FLOAT"):
+            changed = True
+            digits = f"{SIGNIFICANT_DIGITS - 1} - cast(floor(log10(abs({quoted}))) as integer)"
+            exprs.append(f"case when {quoted} = 0 or not isfinite({quoted}) then {quoted} "
+                         f"else round({quoted}, greatest(0, least(30, {digits}))) end as {quoted}")
+        else:
+            exprs.append(quoted)
+    return rel.project(", ".join(exprs)) if changed else rel

@@ -1,24 +1,49 @@
-"""The only place resources are registered. Every field defaults, at run time, to its environment variable."""
+"""The only place resources are registered. Every location comes from the environment (Settings), at run time.
+
+Security: no resource has a config field that names an executable, a URL or a path. The Dagster UI has no
+authentication, and anything in a resource's config schema can be set per run (`launchRun` with
+`{"resources": {"node": {"config": {"executable": …}}}}`); a resource without such fields makes Dagster
+refuse that run config ("unexpected config entry"). Python callers (tests, benchmarks) fix values with
+`Resource.pinned(...)`, which is code, not run config.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import ClassVar, Self
 
 import dagster as dg
 import duckdb
+from pydantic import Field, field_validator
 
 from wfprof_pipeline.lib import warehouse
 from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS
 from wfprof_pipeline.lib.settings import Settings
 
 
-class WarehouseResource(dg.ConfigurableResource):
+class _EnvResource(dg.ConfigurableResource):
+    """A resource whose locations come from Settings, or from `pinned()` values set in Python."""
+
+    # A class attribute, not a pydantic field: never part of the config schema, so never run config.
+    pinned_values: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def pinned(cls, **values: str | Path) -> Self:
+        """This resource with `values` fixed (for tests and Python callers; the UI cannot reach it)."""
+        sub = type(cls.__name__, (cls,), {"pinned_values": {k: str(v) for k, v in values.items()},
+                                          "__module__": cls.__module__, "__doc__": cls.__doc__})
+        return sub()
+
+    def _pinned(self, name: str) -> str | None:
+        return self.pinned_values.get(name)
+
+
+class WarehouseResource(_EnvResource):
     """The DuckDB warehouse (`WFPROF_WAREHOUSE`, default `data/wfprof.duckdb`)."""
 
-    path: str | None = None
-
     def resolved_path(self) -> Path:
-        return Path(self.path) if self.path else Settings.from_env().warehouse
+        pinned = self._pinned("path")
+        return Path(pinned) if pinned else Settings.from_env().warehouse
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -30,24 +55,35 @@ class WarehouseResource(dg.ConfigurableResource):
             return warehouse.replace_table(con, table, data)
 
 
-class StepCorpusResource(dg.ConfigurableResource):
-    """The step code to measure (`WFPROF_STEPS_ROOT`, default the bundled `data/steps`)."""
+class StepCorpusResource(_EnvResource):
+    """The step code to measure (`WFPROF_STEPS_ROOT`, default the bundled `data/steps`).
 
-    root: str | None = None
-    globs: list[str] = list(DEFAULT_GLOBS)
+    `globs` stays configurable (which files under the root are analysed); each must stay inside the root.
+    """
+
+    globs: list[str] = Field(default=list(DEFAULT_GLOBS), min_length=1, max_length=32)
+
+    @field_validator("globs")
+    @classmethod
+    def _inside_root(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            path = PurePosixPath(glob)
+            if not glob or len(glob) > 200 or path.is_absolute() or ".." in path.parts or "\\" in glob:
+                raise ValueError(f"glob {glob[:80]!r} must be a relative pattern inside the steps root")
+        return globs
 
     def resolved_root(self) -> Path:
-        return Path(self.root) if self.root else Settings.from_env().steps_root
+        pinned = self._pinned("root")
+        return Path(pinned) if pinned else Settings.from_env().steps_root
 
 
-class KeeperHubDatabase(dg.ConfigurableResource):
+class KeeperHubDatabase(_EnvResource):
     """The platform's Postgres (`DATABASE_URL`; unset = the embedded server's demo database)."""
 
-    url: str | None = None
-
     def resolved_url(self) -> str:
-        if self.url:
-            return self.url
+        pinned = self._pinned("url")
+        if pinned:
+            return pinned
         settings = Settings.from_env()
         if settings.database_url:
             return settings.database_url
@@ -56,22 +92,18 @@ class KeeperHubDatabase(dg.ConfigurableResource):
         return start_embedded(settings.home).url(DEMO_DATABASE)
 
 
-class SandboxResource(dg.ConfigurableResource):
+class SandboxResource(_EnvResource):
     """Where user JavaScript runs for fuel metering (`SANDBOX_URL`; unset = embedded QuickJS in wasmtime)."""
 
-    url: str | None = None
-
     def resolved_url(self) -> str | None:
-        return self.url or Settings.from_env().sandbox_url
+        return self._pinned("url") or Settings.from_env().sandbox_url
 
 
-class NodeResource(dg.ConfigurableResource):
+class NodeResource(_EnvResource):
     """The Node.js executable (`WFPROF_NODE`, default `node`)."""
 
-    executable: str | None = None
-
     def resolved_executable(self) -> str:
-        return self.executable or Settings.from_env().node
+        return self._pinned("executable") or Settings.from_env().node
 
 
 @dg.definitions

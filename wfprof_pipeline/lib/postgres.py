@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import psycopg.adapt
 
 from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.pg_urls import describe, libpq_url, with_database, with_scheme
@@ -24,7 +25,10 @@ def connect(url: str, *, timeout_s: float = 5.0, retries: int = 0, autocommit: b
     last: Exception | None = None
     for attempt in range(retries + 1):
         try:
-            return psycopg.connect(libpq_url(url), connect_timeout=max(1, int(timeout_s)), autocommit=autocommit)
+            conn = psycopg.connect(libpq_url(url), connect_timeout=max(1, int(timeout_s)), autocommit=autocommit)
+            if conn.info.encoding == "ascii":
+                _read_sql_ascii_as_utf8(conn)
+            return conn
         except psycopg.OperationalError as exc:
             last = exc
             if attempt < retries:
@@ -35,6 +39,19 @@ def connect(url: str, *, timeout_s: float = 5.0, retries: int = 0, autocommit: b
     if password:
         reason = reason.replace(password, "***")
     raise PostgresUnreachable(f"cannot connect to PostgreSQL at {describe(url)}: {reason}") from None
+
+
+class _LossyUtf8Text(psycopg.adapt.Loader):
+    def load(self, data: bytes | bytearray | memoryview) -> str:
+        return bytes(data).decode("utf-8", errors="replace")
+
+
+def _read_sql_ascii_as_utf8(conn: psycopg.Connection) -> None:
+    """A SQL_ASCII database: psycopg returns its text as bytes (so no table name matched and the schema
+    looked missing), and asking the server for UTF8 fails on the first invalid byte. Text is decoded here
+    as UTF-8 instead, an invalid byte becoming U+FFFD."""
+    for name in ("text", "varchar", "bpchar", "name"):
+        conn.adapters.register_loader(name, _LossyUtf8Text)
 
 
 def _password(url: str) -> str | None:

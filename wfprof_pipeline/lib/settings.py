@@ -19,6 +19,8 @@ ENV_SANDBOX_URL = "SANDBOX_URL"
 ENV_NODE = "WFPROF_NODE"
 ENV_DAGSTER_PG_URL = "DAGSTER_PG_URL"
 ENV_REPORTS_DIR = "WFPROF_REPORTS_DIR"
+ENV_RUN_USER_CODE = "WFPROF_RUN_USER_CODE"
+ENV_SLOT_WAIT_S = "WFPROF_SLOT_WAIT_S"
 
 
 class Settings(BaseModel):
@@ -32,6 +34,14 @@ class Settings(BaseModel):
     sandbox_url: str | None = Field(default=None, description="Remote JS sandbox; None = embedded QuickJS")
     node: str = Field(default="node", description="Node.js executable")
     dagster_pg_url: str | None = Field(default=None, description="Dagster instance storage; None = embedded")
+    run_user_code: bool | None = Field(
+        default=None, description="Profile workflows whose steps run stored user code; None = only the demo DB"
+    )
+
+    slot_wait_s: float = Field(
+        default=600.0, gt=0, le=86_400, allow_inf_nan=False,
+        description="How long `wfprof run` waits for a concurrency-pool slot before failing, naming its holder",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -51,6 +61,8 @@ class Settings(BaseModel):
             ("sandbox_url", ENV_SANDBOX_URL),
             ("node", ENV_NODE),
             ("dagster_pg_url", ENV_DAGSTER_PG_URL),
+            ("run_user_code", ENV_RUN_USER_CODE),
+            ("slot_wait_s", ENV_SLOT_WAIT_S),
         ):
             value = get(name)
             if value is not None:

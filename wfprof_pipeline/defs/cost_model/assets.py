@@ -9,6 +9,7 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from wfprof_pipeline.defs.resources import (
     KeeperHubDatabase,
@@ -231,6 +232,7 @@ def calls_cpu_fit(warehouse: WarehouseResource, step_corpus: StepCorpusResource)
 
 
 @dg.asset_check(
+    pool="duckdb",  # opens the warehouse: serialized with its writers (DuckDB is single-writer)
     asset=step_pricing, blocking=True,
     description="Every step with a successful profile has a price (a profiled step without one would be billed "
     "at nothing). Blocks the downstream cost assets when it fails.",
@@ -333,8 +335,8 @@ def optimization_priorities(
 
 
 class UserCodeFuelConfig(dg.Config):
-    fuel_budget: int = DEFAULT_FUEL_BUDGET
-    timeout_s: float = 5.0
+    fuel_budget: int = Field(default=DEFAULT_FUEL_BUDGET, ge=1, le=1_000_000_000_000)
+    timeout_s: float = Field(default=5.0, gt=0, le=600, allow_inf_nan=False)
 
 
 @dg.asset(

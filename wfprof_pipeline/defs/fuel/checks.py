@@ -15,6 +15,7 @@ MIN_R_SQUARED = 0.999
 
 
 @dg.asset_check(
+    pool="duckdb",  # opens the warehouse: serialized with its writers (DuckDB is single-writer)
     asset=fuel_calibrations,
     blocking=True,
     description="Fuel is deterministic: every stored measurement's repeats agreed, and re-evaluating "
@@ -50,6 +51,7 @@ def fuel_deterministic(sandbox: SandboxResource, warehouse: WarehouseResource) -
 
 
 @dg.asset_check(
+    pool="duckdb",  # opens the warehouse: serialized with its writers (DuckDB is single-writer)
     asset=fuel_fits,
     description=f"Every workload's fuel grows linearly with its iterations: R² ≥ {MIN_R_SQUARED}.",
 )

@@ -11,6 +11,7 @@ class ComplexityBudgetConfig(dg.Config):
 
 
 @dg.asset_check(
+    pool="duckdb",  # opens the warehouse: serialized with its writers (DuckDB is single-writer)
     asset="static_metrics",
     description="Average cyclomatic complexity of the step files is within the budget "
     f"(${static_config.ENV_COMPLEXITY_BUDGET}, default {static_config.DEFAULT_COMPLEXITY_BUDGET:g}: "

@@ -37,7 +37,7 @@ def _spec(table: str, columns: dict[str, tuple[str, str]], description: str) -> 
 
 
 class StaticAnalysisConfig(dg.Config):
-    external_call_rules: str | None = None  # JSON rules file; None = $WFPROF_EXTERNAL_CALL_RULES or built-in
+    """No knobs from run config: the rules file is a path, so it comes from $WFPROF_EXTERNAL_CALL_RULES only."""
 
 
 @dg.multi_asset(
@@ -64,7 +64,7 @@ def static_analysis(
     warehouse: WarehouseResource,
 ):
     root = step_corpus.resolved_root()
-    rules = load_rules(config.external_call_rules or static_config.external_call_rules_file())
+    rules = load_rules(static_config.external_call_rules_file())
     files = require_steps(root, step_corpus.globs)
     results = [analyze_file(f, rules) for f in files]
     found = discover_steps(root, step_corpus.globs)

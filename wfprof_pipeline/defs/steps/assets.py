@@ -9,6 +9,7 @@ import dataclasses
 
 import dagster as dg
 import polars as pl
+from pydantic import Field, field_validator
 
 from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
 from wfprof_pipeline.lib.profiling.platform import profile_platform, shared_modules
@@ -52,6 +53,7 @@ STEP_PROFILES_SCHEMA: dict[str, pl.DataType] = {
     "deterministic": pl.Boolean,
     "error": pl.Utf8,
     "node_version": pl.Utf8,
+    "isolation": pl.Utf8,
 }
 _PROFILE_DOCS = {
     "step_id": "Registry id, e.g. web3/check-balance",
@@ -88,6 +90,7 @@ _PROFILE_DOCS = {
                      "NULL when there is nothing to compare",
     "error": "Why the step failed (error row), if it did",
     "node_version": "Node.js version that ran the step",
+    "isolation": "namespaces (own user, network and PID namespaces) or guard (the in-process egress guard only)",
 }
 PLATFORM_PROFILES_SCHEMA: dict[str, pl.DataType] = {**STEP_PROFILES_SCHEMA, "modules": pl.Utf8}
 _PROFILE_DOCS["modules"] = "platform_profiles: the modules imported (comma-separated)"
@@ -116,15 +119,32 @@ class StepProfilingConfig(dg.Config):
     """Knobs of the nightly profile. Exact counts are checked for determinism across `repeat` fresh
     processes (2 by default: the smallest number that can disagree); timings use `timing_repeat`."""
 
-    modes: list[str] = ["precise", "timing"]
-    repeat: int = 2
-    timing_repeat: int = 1
-    timeout_s: float = 60.0
-    warm_runs: int = 5  # warm executions after the cold one (0 = none); a registry entry may override
-    heap_mb: int = 1024
-    jobs: int = 0  # 0 = one process per core
-    steps: list[str] | None = None  # None = every registered step
-    regression_warn_pct: float = 10.0
+    modes: list[str] = Field(default=["precise", "timing"], min_length=1, max_length=3)
+    repeat: int = Field(default=2, ge=1, le=20)
+    timing_repeat: int = Field(default=1, ge=1, le=20)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
+    # warm executions after the cold one (0 = none); a registry entry may override
+    warm_runs: int = Field(default=5, ge=0, le=100)
+    heap_mb: int = Field(default=1024, ge=64, le=65536)
+    jobs: int = Field(default=0, ge=0, le=64)  # 0 = one process per core
+    # None = every registered step
+    steps: list[str] | None = Field(default=None, max_length=1000)
+    regression_warn_pct: float = Field(default=10.0, ge=0, le=10_000, allow_inf_nan=False)
+
+    @field_validator("modes")
+    @classmethod
+    def _known_modes(cls, modes: list[str]) -> list[str]:
+        unknown = [m for m in modes if m not in ("precise", "sampling", "timing")]
+        if unknown:
+            raise ValueError(f"unknown mode {unknown[0][:40]!r}: use precise, sampling or timing")
+        return modes
+
+    @field_validator("steps")
+    @classmethod
+    def _step_ids(cls, steps: list[str] | None) -> list[str] | None:
+        if steps and any(not 0 < len(s) <= 200 for s in steps):
+            raise ValueError("a step id has 1 to 200 characters")
+        return steps
 
 
 def _profile_frame(rows: list[StepProfileRow], registry: StepRegistry) -> pl.DataFrame:
@@ -139,8 +159,10 @@ def _profile_frame(rows: list[StepProfileRow], registry: StepRegistry) -> pl.Dat
 
 
 def _deterministic_counts(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
+    # A phase whose own runs disagreed (ethers' warm balance read) is no baseline for a regression.
     precise = frame.filter(
         (pl.col("mode") == "precise") & pl.col("error").is_null() & pl.col("calls_own").is_not_null()
+        & pl.col("deterministic").fill_null(True)
     )
     return {
         (s, p): int(own + pkg)

@@ -14,22 +14,25 @@ from typing import Literal
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
 from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
+from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.workflows import platform, profiles, runner
 
 
 class WorkflowProfileConfig(dg.Config):
     mode: Literal["precise", "sampling"] = "precise"
-    workflow_ids: list[str] = []  # empty: the most-executed workflows
-    max_workflows: int = 8
-    parallel: int = 2  # Node processes at once (call counts are exact either way; timings are not)
-    # Workflows with a step that runs user code (registry `runs_user_code`) execute that code on this host.
-    # None: only for wfprof's embedded demo database; set True to profile them from a real database too.
-    run_user_code: bool | None = None
+    # empty: the most-executed workflows
+    workflow_ids: list[str] = Field(default=[], max_length=100)
+    max_workflows: int = Field(default=8, ge=1, le=100)
+    # Node processes at once (call counts are exact either way; timings are not)
+    parallel: int = Field(default=2, ge=1, le=32)
+    # Whether workflows whose steps run user code (registry `runs_user_code`) may execute it on this host is
+    # not run config (anyone who reaches the UI could set it): $WFPROF_RUN_USER_CODE, else only the demo DB.
     # platform: the checkout's own executor (registry [executor]); wfprof: wfprof's runner.
     # auto: platform when the checkout has one.
     executor: Literal["auto", "platform", "wfprof"] = "auto"
@@ -78,7 +81,8 @@ def workflow_profiles(
     docs = []
     failures = []
     skipped_user_code: list[str] = []
-    run_user_code = config.run_user_code if config.run_user_code is not None else is_embedded_demo(url)
+    allowed = Settings.from_env().run_user_code
+    run_user_code = allowed if allowed is not None else is_embedded_demo(url)
     executor = platform.default_executor(registry) if config.executor == "auto" else config.executor
     context.log.info(f"workflows run through the {executor} executor")
     with postgres.connect(url, retries=2) as conn:
@@ -100,7 +104,7 @@ def workflow_profiles(
                 skipped_user_code.append(wid)
                 context.log.warning(
                     f"workflow {wid} not profiled: it runs user code (node:vm is no sandbox), which would execute "
-                    "on this host; set run_user_code: true in the asset's config to allow it"
+                    "on this host; set WFPROF_RUN_USER_CODE=true to allow it"
                 )
                 continue
             plannable[wid] = steps

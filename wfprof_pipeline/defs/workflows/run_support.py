@@ -78,7 +78,8 @@ def days_to_ingest(days: list[date], materialized: set[str], limit: int | None =
 
 
 def ingest_trace_days(
-    definitions: dg.Definitions, instance: dg.DagsterInstance, log: Callable[[str], None]
+    definitions: dg.Definitions, instance: dg.DagsterInstance, log: Callable[[str], None],
+    tags: dict[str, str] | None = None,
 ) -> list[tuple[str, bool]]:
     settings = Settings.from_env()
     if not settings.database_url:
@@ -112,7 +113,8 @@ def ingest_trace_days(
     job = definitions.resolve_job_def(workflow_traces_job.name)
     out = []
     for key in keys:
-        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False, run_config=_QUIET)
+        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
+                                        run_config=_QUIET, tags=tags)
         log(f"workflow traces {key}: {'ingested' if result.success else 'FAILED'}")
         out.append((f"workflow_traces[{key}]", result.success))
     return out

@@ -57,12 +57,16 @@ def workflow_traces(
         f"{day}: {result.written.executions} executions, {result.written.step_runs} step runs "
         f"({result.csv_bytes / 1e6:.1f} MB CSV, copy {result.copy_seconds:.2f} s, write {result.write_seconds:.2f} s)"
     )
+    if result.invalid_rows:
+        context.log.warning(f"{day}: {result.invalid_rows} row(s) had invalid values (NaN/Infinity or non-numeric "
+                            "duration or counts, timestamps outside years 1-9999), written as null")
     passed = result.written == result.source
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.written.step_runs,
             "executions": result.written.executions,
             "step_runs": result.written.step_runs,
+            "rows_with_invalid_values": result.invalid_rows,
             "csv_mb": round(result.csv_bytes / 1e6, 3),
             "copy_seconds": round(result.copy_seconds, 3),
             "write_seconds": round(result.write_seconds, 3),

@@ -4,6 +4,7 @@ through the real workflow runner (unprofiled), so the demo traces are real execu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -105,11 +106,43 @@ def seed(
     """Install the demo workflows and run each with its demo inputs (one Node process per workflow)."""
     started = time.perf_counter()
     definitions = load_definitions(directory)
-    with postgres.connect(database_url, autocommit=True) as conn:
-        if only_if_empty and execution_count(conn) > 0:
-            return SeedResult(skipped=True, seconds=time.perf_counter() - started)
-        install(conn, definitions)
-        stored = [runner.load_workflow(conn, wf.id) for wf in definitions]
+    # One seed at a time per database: a second one waits, then finds the executions and skips (two at
+    # once wrote every execution twice, or died on a UniqueViolation of a concurrent CREATE TABLE).
+    with postgres.connect(database_url, autocommit=True) as lock_conn:
+        _take_seed_lock(lock_conn)
+        with postgres.connect(database_url, autocommit=True) as conn:
+            if only_if_empty and execution_count(conn) > 0:
+                return SeedResult(skipped=True, seconds=time.perf_counter() - started)
+            install(conn, definitions)
+            stored = [runner.load_workflow(conn, wf.id) for wf in definitions]
+        return _run_demo(database_url, registry, definitions, stored, node, jobs, on_workflow, started)
+
+
+# pg_advisory_lock key: the first 8 bytes of sha256("wfprof demo seed"), as a signed bigint.
+SEED_LOCK_KEY = int.from_bytes(hashlib.sha256(b"wfprof demo seed").digest()[:8], "big", signed=True)
+SEED_LOCK_WAIT_S = 600
+
+
+def _take_seed_lock(conn: psycopg.Connection) -> None:
+    conn.execute(f"set lock_timeout = '{SEED_LOCK_WAIT_S}s'")
+    try:
+        conn.execute("select pg_advisory_lock(%s)", (SEED_LOCK_KEY,))
+    except psycopg.errors.LockNotAvailable:
+        raise DemoError(f"another `wfprof demo seed` has been seeding this database for over {SEED_LOCK_WAIT_S} s; "
+                        "wait for it or stop it, then retry") from None
+    conn.execute("set lock_timeout = 0")
+
+
+def _run_demo(
+    database_url: str,
+    registry: StepRegistry,
+    definitions: list[DemoWorkflow],
+    stored: list,
+    node: str,
+    jobs: int,
+    on_workflow: Callable[[str], None] | None,
+    started: float,
+) -> SeedResult:
     steps = {}
     for wf in stored:
         steps.update(runner.plan_workflow(wf, registry)[1])

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import queue
@@ -46,7 +47,7 @@ EXECUTION_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
     "duration_ms": (
         pl.Float64(),
         "double",
-        "KeeperHub's `duration` (text ms) as a number; null if not numeric",
+        "KeeperHub's `duration` (text ms) as a number; null if not a finite number",
     ),
     "total_steps": (pl.Int64(), "bigint", "Nodes the execution planned to run"),
     "completed_steps": (pl.Int64(), "bigint", "Nodes it completed"),
@@ -69,7 +70,7 @@ STEP_RUN_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
     "status": (pl.Utf8(), "varchar", "pending, running, success or error"),
     "started_at": (pl.Datetime("us"), "timestamp", "Start (UTC); the partition key"),
     "completed_at": (pl.Datetime("us"), "timestamp", "End (UTC)"),
-    "duration_ms": (pl.Float64(), "double", "KeeperHub's `duration` (text ms) as a number"),
+    "duration_ms": (pl.Float64(), "double", "KeeperHub's `duration` (text ms) as a number; null if not finite"),
     "input_bytes": (pl.Int64(), "bigint", "Size of the step input JSON"),
     "output_bytes": (pl.Int64(), "bigint", "Size of the step output JSON"),
     "error": (pl.Utf8(), "varchar", f"Error text, secrets scrubbed, at most {ERROR_MAX_CHARS} characters"),
@@ -82,16 +83,24 @@ _EXECUTIONS_WHERE = f"""{schema.EXECUTIONS} where started_at >= %(start)s and st
 _LOGS_WHERE = f"""{schema.LOGS} where started_at >= %(start)s and started_at < %(end)s
   and execution_id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
 
+# Postgres timestamps run from 4713 BC to 294276 AD plus ±infinity; DuckDB's (and Python's) do not, and one
+# such value failed the whole day. Outside years 1–9999 a timestamp becomes null, flagged in `_BAD_TS`.
+_TS_OK = "{col} >= '0001-01-01' and {col} < '10000-01-01'"
+_COMPLETED = f"(case when {_TS_OK.format(col='completed_at')} then completed_at end)::timestamp"
+_BAD_TS = f"(completed_at is not null and not ({_TS_OK.format(col='completed_at')}))"
+# The last CSV column: whether the row had a timestamp that became null (counted as an invalid row).
+BAD_TS_COLUMN = "_bad_ts"
+
 _EXECUTIONS_SQL = f"""
-select id, workflow_id, user_id, status, started_at::timestamp, completed_at::timestamp, duration,
+select id, workflow_id, user_id, status, started_at::timestamp, {_COMPLETED}, duration,
        total_steps::text, completed_steps::text, current_node_id,
-       octet_length(input::text), octet_length(output::text), left(error, {_ERROR_FETCH_CHARS})
+       octet_length(input::text), octet_length(output::text), left(error, {_ERROR_FETCH_CHARS}), {_BAD_TS}
 from {_EXECUTIONS_WHERE}"""
 
 _LOGS_SQL = f"""
 select id, execution_id, node_id, node_name, node_type, status, started_at::timestamp,
-       completed_at::timestamp, duration, octet_length(input::text), octet_length(output::text),
-       left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id
+       {_COMPLETED}, duration, octet_length(input::text), octet_length(output::text),
+       left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id, {_BAD_TS}
 from {_LOGS_WHERE}"""
 
 # The source's own count of the day, in the same snapshot: independent of the COPY slicing and CSV parsing.
@@ -119,6 +128,9 @@ class DayIngest:
     copy_seconds: float
     write_seconds: float
     csv_bytes: int
+    # Rows with a value that could not be kept (NaN/Infinity/non-numeric duration or counts, a timestamp
+    # outside years 1–9999): written with that value null, so they never reach a percentile.
+    invalid_rows: int = 0
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -142,11 +154,29 @@ def _frame(data: io.BytesIO, columns: dict[str, tuple[pl.DataType, str, str]]) -
         name: (pl.Utf8() if name in _NUMERIC_FROM_TEXT or dtype == pl.Datetime("us") else dtype)
         for name, (dtype, _, _) in columns.items()
     }
+    read_schema[BAD_TS_COLUMN] = pl.Utf8()
     if data.getbuffer().nbytes == 0:
         frame = pl.DataFrame(schema=read_schema)
     else:
-        frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema)
+        # utf8-lossy: a SQL_ASCII source may hold any bytes; an invalid one becomes U+FFFD, not a failed day.
+        frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema,
+                            encoding="utf8-lossy")
     return _scrub_errors(frame)
+
+
+def _number(name: str, ddb: str) -> str:
+    """KeeperHub's text number as a finite number, else null (NaN and ±Infinity parse as doubles)."""
+    parsed = f'try_cast(trim("{name}") as {ddb})'
+    return f"(case when isfinite({parsed}) then {parsed} end)" if ddb == "double" else parsed
+
+
+def _invalid_predicate(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
+    """SQL: the row had a value that becomes null (a bad number, or a timestamp flagged by Postgres)."""
+    parts = [f"{BAD_TS_COLUMN} = 't'"]
+    for name, (_, ddb, _) in columns.items():
+        if name in _NUMERIC_FROM_TEXT:
+            parts.append(f"""(nullif(trim("{name}"), '') is not null and {_number(name, ddb)} is null)""")
+    return " or ".join(parts)
 
 
 def _select_list(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
@@ -156,7 +186,7 @@ def _select_list(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
         if dtype == pl.Datetime("us"):
             parts.append(f'cast("{name}" as timestamp)')
         elif name in _NUMERIC_FROM_TEXT:
-            parts.append(f'try_cast(trim("{name}") as {ddb})')
+            parts.append(_number(name, ddb))
         else:
             parts.append(f'"{name}"')
     return ", ".join(parts)
@@ -235,6 +265,7 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
     ensure_tables(con)
     began = time.perf_counter()
     csv_bytes = 0
+    invalid_rows = 0
     con.execute("begin transaction")
     try:
         for table in (EXECUTIONS_TABLE, STEP_RUNS_TABLE):
@@ -248,10 +279,12 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
             frame = _frame(data, columns)
             del data
             table = EXECUTIONS_TABLE if columns is EXECUTION_COLUMNS else STEP_RUNS_TABLE
-            _insert(con, table, frame, columns)
+            invalid_rows += _insert(con, table, frame, columns)
         con.execute("commit")
     except BaseException as exc:
-        con.execute("rollback")
+        # DuckDB may have aborted the transaction itself (disk full): keep the real reason, not the rollback's.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         _drain(work, thread)
         if isinstance(exc, psycopg.OperationalError):
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -259,6 +292,11 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
                 f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
                 "nothing was written for that day — re-run the partition"
             ) from None
+        from wfprof_pipeline.lib.warehouse import write_error
+
+        problem = write_error("the warehouse", exc) if isinstance(exc, (duckdb.Error, OSError)) else None
+        if problem is not None:
+            raise problem from exc
         raise
     thread.join()
     total = time.perf_counter() - began
@@ -270,18 +308,22 @@ def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: da
         copy_seconds,
         max(0.0, total - copy_seconds),
         csv_bytes,
+        invalid_rows,
     )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, columns: dict) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, columns: dict) -> int:
+    """Insert the slice; returns how many of its rows had a value that became null."""
     # Arrow's classic string layout converts into DuckDB faster than polars' string views.
-    arrow = frame.select(list(columns)).to_arrow(compat_level=pl.CompatLevel.oldest())
+    arrow = frame.select([*columns, BAD_TS_COLUMN]).to_arrow(compat_level=pl.CompatLevel.oldest())
     con.register("_wfprof_slice", arrow)
     try:
         names = ", ".join(f'"{c}"' for c in columns)
+        invalid = con.execute(f"select count(*) from _wfprof_slice where {_invalid_predicate(columns)}").fetchone()
         con.execute(f'insert into "{table}" ({names}) select {_select_list(columns)} from _wfprof_slice')
     finally:
         con.unregister("_wfprof_slice")
+    return int(invalid[0]) if invalid else 0
 
 
 def _drain(work: queue.Queue, thread: threading.Thread) -> None:
@@ -300,9 +342,13 @@ def days_with_data(conn: psycopg.Connection) -> list[date]:
     """Days (UTC) on which any execution or step run started (profiled runs aside), oldest first."""
     _session(conn)
     schema.require_schema(conn)
+    # Only days a date can hold: a started_at in 4713 BC, year 294276 or 'infinity' made psycopg fail the
+    # whole query (so every day); such rows belong to no partition.
+    ok = _TS_OK.format(col="started_at")
     rows = conn.execute(
-        f"select distinct started_at::date from {schema.EXECUTIONS} where id not like %(p)s "
-        f"union select distinct started_at::date from {schema.LOGS} where execution_id not like %(p)s order by 1",
+        f"select distinct started_at::date from {schema.EXECUTIONS} where id not like %(p)s and {ok} "
+        f"union select distinct started_at::date from {schema.LOGS} where execution_id not like %(p)s and {ok} "
+        "order by 1",
         {"p": schema.PROFILED_EXECUTION_PREFIX + "%"},
     ).fetchall()
     return [r[0] for r in rows if r[0] is not None]

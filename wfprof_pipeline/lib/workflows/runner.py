@@ -126,7 +126,11 @@ def load_workflow(conn: psycopg.Connection, workflow_id: str) -> StoredWorkflow:
     schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
     row = conn.execute("select id, name, user_id, nodes, edges from workflows where id = %s", (workflow_id,)).fetchone()
     if row is None:
-        raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}")
+        known = [r[0] for r in conn.execute("select id from workflows order by id limit 21").fetchall()]
+        if not known:
+            raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}: the database has no workflows")
+        shown = ", ".join(known[:20]) + (", …" if len(known) > 20 else "")
+        raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}; known ids: {shown}")
     return StoredWorkflow(id=row[0], name=row[1], user_id=row[2], nodes=row[3], edges=row[4])
 
 
