@@ -329,9 +329,9 @@ def test_workflow_profiles_asset_records_the_executor(system_db, tmp_path, wareh
         conn.execute("insert into workflow_executions (id, workflow_id, user_id, status, input) "
                      "values ('ex-1', 'wf', 'u1', 'success', %s)", (json.dumps({"records": RECORDS}),))
     resources = {
-        "keeperhub_db": KeeperHubDatabase(url=system_db),
-        "warehouse": WarehouseResource(path=str(warehouse_path)),
-        "step_corpus": StepCorpusResource(root=str(_checkout(tmp_path))),
+        "keeperhub_db": KeeperHubDatabase.pinned(url=system_db),
+        "warehouse": WarehouseResource.pinned(path=str(warehouse_path)),
+        "step_corpus": StepCorpusResource.pinned(root=str(_checkout(tmp_path))),
         "node": NodeResource(),
     }
     for executor in ("platform", "wfprof"):
