@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, help="top functions to report ($PROFILE_TOP_N, default 15)")
     p.add_argument("--output", help="also write the JSON document to this file ($PROFILE_OUTPUT)")
     p.add_argument("--json", action="store_true", help="print the runner's JSON document")
+    p.add_argument(
+        "--executor",
+        choices=("platform", "wfprof"),
+        help="platform: the checkout's own executor (registry [executor], or KeeperHub's executeWorkflow); "
+        "wfprof: wfprof's runner (default: platform when the checkout has one)",
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds before the run is killed (default 120)")
     p.set_defaults(handler=handle)
 
@@ -43,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib import postgres
     from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.settings import Settings
-    from wfprof_pipeline.lib.workflows import runner, schema, source
+    from wfprof_pipeline.lib.workflows import platform, runner, schema, source
 
     workflow_id = args.workflow_id or os.environ.get("WORKFLOW_ID", "").strip()
     if not workflow_id:
@@ -69,6 +75,7 @@ def handle(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     url, embedded = source.database_url(settings)
     registry = load_for_root(settings.steps_root)
+    executor = args.executor or platform.default_executor(registry)
     with postgres.connect(url, autocommit=True) as conn:
         try:
             workflow = runner.load_workflow(conn, workflow_id)
@@ -79,24 +86,20 @@ def handle(args: argparse.Namespace) -> int:
             raise
         if execution_id:
             runner.check_execution(conn, workflow_id, execution_id)
-        elif workflow_input is None:
+        if workflow_input is None and not execution_id:
             # Re-run what it really ran with: the input of its latest successful execution.
             from wfprof_pipeline.lib.workflows.profiles import targets
 
             workflow_input = targets(conn, [workflow_id], 1)[0][1]
+    mode = "precise" if precise else "sampling"
+    common = dict(mode=mode, execution_id=execution_id, workflow_input=workflow_input, detail=detail, top_n=top,
+                  node=settings.node, timeout_s=args.timeout)
     with tempfile.TemporaryDirectory(prefix="wfprof-wf-") as build:
-        job = runner.build_job(workflow, registry, Path(build), settings.node)
-        doc = runner.run(
-            job,
-            url,
-            mode="precise" if precise else "sampling",
-            execution_id=execution_id,
-            workflow_input=workflow_input,
-            detail=detail,
-            top_n=top,
-            node=settings.node,
-            timeout_s=args.timeout,
-        )
+        if executor == "platform":
+            doc = platform.run(workflow, registry, Path(build), url, **common)
+        else:
+            job = runner.build_job(workflow, registry, Path(build), settings.node)
+            doc = runner.run(job, url, **common)
     text = doc.model_dump_json(indent=2, exclude_none=True)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
@@ -114,16 +117,31 @@ def _print_summary(doc, name: str, detail: bool) -> None:
     for run in doc.runs:
         print(
             f"workflow {doc.workflowId} ({name}) — execution {run.executionId}: {run.status}"
-            f" in {run.durationMs or 0:.0f} ms, {doc.mode} mode"
+            f" in {run.durationMs or 0:.0f} ms, {doc.mode} mode, executor: {doc.executor}"
         )
         if run.error:
             print(f"  error: {run.error}")
+        if run.logRows is not None:
+            print(f"  the platform wrote the execution row and {run.logRows} log row(s)")
+        for blocked in run.egressBlocked:
+            print(f"  egress refused: {blocked}")
+        for note in doc.notes:
+            print(f"  note: {note}")
         values = (run.calls if precise else run.selfMs).model_dump()
         total = sum(values.values()) or 1
         unit = "calls" if precise else "self ms"
-        print(f"\n  {'category':<16} {unit:>12} {'share':>7}")
-        for cat in CATEGORIES:
-            print(f"  {cat:<16} {values[cat]:>12,.0f} {values[cat] / total:>7.1%}")
+        imported = run.importCalls.model_dump() if (precise and run.importCalls) else None
+        if imported:  # the platform executor: its import apart, as a warm worker no longer pays it
+            warm = {c: values[c] - imported[c] for c in CATEGORIES}
+            warm_total = sum(warm.values()) or 1
+            print(f"\n  {'category':<16} {unit:>12} {'share':>7} {'import':>10} {'after import':>12} {'share':>7}")
+            for cat in CATEGORIES:
+                print(f"  {cat:<16} {values[cat]:>12,.0f} {values[cat] / total:>7.1%} {imported[cat]:>10,.0f}"
+                      f" {warm[cat]:>12,.0f} {warm[cat] / warm_total:>7.1%}")
+        else:
+            print(f"\n  {'category':<16} {unit:>12} {'share':>7}")
+            for cat in CATEGORIES:
+                print(f"  {cat:<16} {values[cat]:>12,.0f} {values[cat] / total:>7.1%}")
         print(f"  {'total':<16} {sum(values.values()):>12,.0f}")
         print(
             f"\n  {'node':<24} {'action type':<22} {'status':<8} {'ms':>8} {'req':>4} {unit:>10}"

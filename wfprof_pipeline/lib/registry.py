@@ -168,6 +168,34 @@ class StepEntry(BaseModel):
         return sorted({r.host for r in self.responses if r.host})
 
 
+class ModuleExport(BaseModel):
+    """A function of the checkout: file (relative to the root) and export name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    module: str
+    export: str
+
+
+class ExecutorConfig(BaseModel):
+    """The platform's own workflow executor (`[executor]`), for `profile-workflow --executor platform`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    module: str
+    export: str
+    # Called once per step (KeeperHub: `withStepLogging(input, logic)`); wrapped to take coverage per node.
+    step_boundary: ModuleExport | None = None
+    # Called as fn(nodes, userId) before the executor; `{valid: false, invalidIds}` fails the run.
+    check_integrations: ModuleExport | None = None
+    env: dict[str, str] = Field(default_factory=dict)  # set before the executor is imported
+    # Unlike step profiling, the platform's real modules run; only these (and `server-only`) are shimmed.
+    shims: dict[str, str] = Field(default_factory=dict)
+    # Checkout folders whose code is the platform's database layer (category `database`).
+    database_paths: list[str] = Field(default_factory=lambda: ["lib/db/"])
+    origin: Literal["discovered", "registry"] = "registry"
+
+
 class StepRegistry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -176,6 +204,7 @@ class StepRegistry(BaseModel):
     shims: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     steps: dict[str, StepEntry]
+    executor: ExecutorConfig | None = None
     warnings: list[str] = Field(default_factory=list)
     # The shared platform modules every step imports, when the registry names them (else found from imports).
     platform_modules: list[str] | None = None
@@ -257,7 +286,7 @@ def read_registry_file(path: Path) -> dict[str, Any]:
         raise RegistryError(f"cannot read step registry {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"step registry {path} is not valid TOML: {exc}") from None
-    unknown = set(raw) - {"shims", "aliases", "steps", "platform"}
+    unknown = set(raw) - {"shims", "aliases", "steps", "platform", "executor"}
     if unknown:
         raise RegistryError(f"step registry {path}: unknown top-level keys {sorted(unknown)}")
     steps_raw = raw.get("steps") or {}
@@ -266,7 +295,7 @@ def read_registry_file(path: Path) -> dict[str, Any]:
     for step_id, table in steps_raw.items():
         if not isinstance(table, dict):
             raise RegistryError(f"step registry {path}: steps.{step_id} must be a table")
-    for key in ("shims", "aliases", "platform"):
+    for key in ("shims", "aliases", "platform", "executor"):
         if not isinstance(raw.get(key) or {}, dict):
             raise RegistryError(f"step registry {path}: [{key}] must be a table")
     modules = (raw.get("platform") or {}).get("modules")
@@ -341,6 +370,7 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
         raise NoStepsError(f"no step files under {root} (plugins/*/steps/*, keeperhub/plugins/*/steps/*) and "
                             f"{registry}: point WFPROF_STEPS_ROOT at a checkout or write a registry")
     merged_aliases: dict[str, str | list[str]] = {**aliases, **(raw.get("aliases") or {})}
+    executor = _executor_config(root, raw.get("executor"), path, discover)
     try:
         return StepRegistry(
             path=path.resolve() if path else None,
@@ -348,11 +378,28 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
             shims={**BUILTIN_SHIMS, **(raw.get("shims") or {})},
             aliases=merged_aliases,
             steps=steps,
+            executor=executor,
             warnings=warnings,
             platform_modules=(raw.get("platform") or {}).get("modules"),
         )
     except ValidationError as exc:
         raise RegistryError(f"step registry {path}: {_format_validation(exc)}") from None
+
+
+def _executor_config(
+    root: Path, table: dict[str, Any] | None, path: Path | None, discover: bool
+) -> ExecutorConfig | None:
+    """`[executor]` from the registry file, completed by what the checkout has (KeeperHub's layout)."""
+    from wfprof_pipeline.lib.discovery.executor import discover_executor
+
+    found = discover_executor(root) if discover else {}
+    if not table and not found:
+        return None
+    merged = {**found, **(table or {}), "origin": "registry" if table else "discovered"}
+    try:
+        return ExecutorConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise RegistryError(f"step registry {path}: executor: {_format_validation(exc)}") from None
 
 
 def load_registry(path: Path | str, root: Path | str | None = None) -> StepRegistry:

@@ -16,6 +16,10 @@
 // call lands in the segment that made it: database (connect, queries), each node's step (import + run),
 // executor (input building, orchestration). Categories: database, step_functions, external_api (Node's
 // HTTP/socket stack inside a step), executor (this runner), node_internals, other.
+//
+// With `job.executor` (`--executor platform`) the checkout's own executor runs instead (mainPlatform):
+// the platform writes its rows through its own db client, calls are attributed by file
+// (lib/platform-executor.mjs), and each call of its step boundary is one node's segment.
 
 import { Console } from 'node:console';
 import crypto from 'node:crypto';
@@ -26,6 +30,8 @@ import { fileURLToPath } from 'node:url';
 
 import { makeCategorizer, packageOf, toPath } from './lib/categorize.mjs';
 import { installEgressGuard } from './lib/egress.mjs';
+import { installHostRouting } from './lib/host-routing.mjs';
+import { BOUNDARY_HOOK, importErrorMessage, platformCategorizer } from './lib/platform-executor.mjs';
 import { fillPlaceholders, importStep, stepFunction } from './lib/step-loader.mjs';
 import { startStubWorker } from './lib/stub-server.mjs';
 import { writeAllSync } from './lib/write-sync.mjs';
@@ -78,7 +84,10 @@ let categorize = null;
 let pendingSegment = null; // { kind: 'db'|'step'|'executor'|'harness', nodeId }
 const segments = [];
 
-function categoryOf(kind, url) {
+// The platform's executor (job.executor) brings its own attribution (lib/platform-executor.mjs).
+let categoryOf = wfprofCategoryOf;
+
+function wfprofCategoryOf(kind, url) {
   if (kind === 'db') return 'database';
   // Code without a file inside a step is what the step evaluated (node:vm, new Function): the user's
   // code of a code step, so the step's work.
@@ -128,12 +137,17 @@ function summarizeSegment(seg) {
   const calls = Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
   const selfMs = Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
   const functions = [];
+  let excluded = 0; // harness code (host routing, the boundary hook) inside a platform segment
   if (mode === 'precise') {
     for (const script of seg.raw) {
       const cat = categoryOf(seg.kind, script.url);
       for (const fn of script.functions) {
         const count = fn.ranges[0]?.count ?? 0;
         if (count <= 0) continue;
+        if (cat === 'harness') {
+          excluded += count;
+          continue;
+        }
         calls[cat] += count;
         functions.push({ name: fn.functionName || '(anonymous)', url: script.url, category: cat, calls: count });
       }
@@ -146,11 +160,12 @@ function summarizeSegment(seg) {
       const dt = (i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0) / 1000;
       const frame = byId.get(samples[i])?.callFrame;
       if (!frame || (!frame.url && /^\((idle|program|root|garbage collector)\)$/.test(frame.functionName))) continue;
-      selfMs[categoryOf(seg.kind, frame.url)] += dt;
+      const cat = categoryOf(seg.kind, frame.url);
+      if (cat !== 'harness') selfMs[cat] += dt;
     }
     for (const c of CATEGORIES) selfMs[c] = Math.round(selfMs[c] * 1000) / 1000;
   }
-  return { calls, selfMs, functions };
+  return { calls, selfMs, functions, excluded };
 }
 
 // ---------------------------------------------------------------- KeeperHub's executor, by the job
@@ -218,6 +233,7 @@ async function main() {
   if (!workflowId) throw new RunnerError('config', 'WORKFLOW_ID is required');
   if (!databaseUrl) throw new RunnerError('config', 'DATABASE_URL is required');
   if (!['none', 'precise', 'sampling'].includes(mode)) throw new RunnerError('config', `unknown profile mode ${mode}`);
+  if (job.executor) return mainPlatform(job.executor);
   if (!Array.isArray(job.order) || job.order.length === 0) {
     throw new RunnerError('config', 'no execution plan: set WFPROF_WORKFLOW_JOB (use `wfprof profile-workflow`, which writes it)');
   }
@@ -231,6 +247,8 @@ async function main() {
   new Response('x');
   await import('node:https');
   const stub = await startStubWorker([]);
+  // Hard-coded vendor hosts (registry `host`/`url` responses) go to the stub, as in step profiling.
+  installHostRouting({ hosts: [...new Set(Object.values(actions).flatMap((a) => a.hostRoutes ?? []))], port: stub.port });
 
   await startProfiling();
   pendingSegment = { kind: 'db', nodeId: null, label: 'connect' };
@@ -397,6 +415,127 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
   return run;
 }
 
+// ---------------------------------------------------------------- the platform's own executor
+
+/**
+ * One execution through the checkout's executor (`executeWorkflow({nodes, edges, triggerInput, executionId,
+ * workflowId})`), in this process, as the platform's worker runs it. Python created the pending execution;
+ * the platform's code writes everything else through its own db client (DATABASE_URL). Segments: import,
+ * integration check, the executor outside steps, and one per step boundary call (its node).
+ */
+async function mainPlatform(ex) {
+  categoryOf = platformCategorizer({
+    entry: ex.entry, shimDir: job.shimDir, stepModules: ex.stepModules, databasePaths: ex.databasePaths,
+    stepsRoot: job.stepsRoot, harnessDir: HARNESS_DIR,
+  });
+  const executionId = requestedExecutionId;
+  if (!executionId) throw new RunnerError('config', 'EXECUTION_ID is required with the platform executor (wfprof creates it)');
+  let triggerInput = ex.triggerInput ?? {};
+  if (env.WORKFLOW_INPUT) triggerInput = JSON.parse(env.WORKFLOW_INPUT);
+
+  process.setSourceMapsEnabled?.(false);
+  void globalThis.fetch;
+  new Response('x');
+  await import('node:https');
+  const stub = await startStubWorker([]);
+  await stub.setRoutes(fillPlaceholders(ex.responses ?? [], { stub: stub.url }));
+  for (const [k, v] of Object.entries(fillPlaceholders(ex.env ?? {}, { stub: stub.url }))) process.env[k] = String(v);
+  installHostRouting({ hosts: ex.hostRoutes ?? [], port: stub.port });
+  // The platform's database and the stub, nothing else.
+  const db = ex.database ?? {};
+  const guard = installEgressGuard({
+    allowPorts: [stub.port, ...(db.loopbackPort ? [db.loopbackPort] : [])],
+    allowUnixSockets: db.socketDir ? [db.socketDir] : false,
+    allowEndpoints: db.host ? [{ host: db.host, port: db.port }] : [],
+  });
+
+  const run = { executionId, status: 'running', error: null, failedNodeId: null, durationMs: null, nodes: [], segmentsFrom: 0, egressBlocked: guard.blocked };
+  doc.runs.push(run);
+  process.stderr.write(`wfprof-run-workflow: execution ${executionId} started\n`);
+
+  await startProfiling();
+  pendingSegment = { kind: 'executor', nodeId: null, label: 'import' };
+  let mod;
+  try {
+    mod = await import(ex.entry);
+  } catch (err) {
+    await boundary(null);
+    throw new RunnerError('executor_import', importErrorMessage(err, ex.module));
+  }
+  const fn = mod.executor?.[ex.export];
+  if (typeof fn !== 'function') {
+    await boundary(null);
+    const names = Object.keys(mod.executor ?? {}).filter((k) => typeof mod.executor[k] === 'function');
+    throw new RunnerError('executor_export', `${ex.module} has no exported function ${ex.export} (looked for [executor] export = "${ex.export}"; its functions: ${names.join(', ') || 'none'})`);
+  }
+  // User code nodes run in this process too: the credentials leave the environment once the platform's
+  // db client has read them.
+  for (const name of ['DATABASE_URL', 'PGPASSWORD', 'DAGSTER_PG_URL']) delete process.env[name];
+
+  // Every step boundary call is one node's segment (nested calls return to the enclosing one).
+  const stack = [];
+  globalThis[BOUNDARY_HOOK] = async (args, call) => {
+    const context = args[0]?._context ?? {};
+    const nodeId = context.nodeId ?? null;
+    const rec = { nodeId: nodeId ?? '(no node id)', nodeName: context.nodeName ?? nodeId ?? '', actionType: context.nodeType ?? '', stepId: ex.stepIds?.[context.nodeType] ?? null, status: 'running', error: null, durationMs: null, ioRequests: 0 };
+    run.nodes.push(rec);
+    const outer = pendingSegment;
+    await boundary({ kind: 'harness', nodeId, label: 'stub log' });
+    await stub.takeLog();
+    stack.push(outer);
+    await boundary({ kind: 'step', nodeId, label: 'step' });
+    const t = performance.now();
+    try {
+      const result = await call();
+      rec.error = failure(result);
+      return result;
+    } catch (err) {
+      rec.error = err?.message ?? String(err);
+      throw err;
+    } finally {
+      rec.durationMs = Math.round((performance.now() - t) * 1000) / 1000;
+      rec.status = rec.error ? 'error' : 'success';
+      await boundary({ kind: 'harness', nodeId, label: 'stub log' });
+      rec.ioRequests = (await stub.takeLog()).length;
+      await boundary(stack.pop());
+    }
+  };
+
+  const t0 = performance.now();
+  try {
+    if (ex.checkExport) {
+      await boundary({ kind: 'executor', nodeId: null, label: 'check integrations' });
+      const check = mod.checker?.[ex.checkExport];
+      if (typeof check !== 'function') throw new RunnerError('executor_export', `${ex.checkModule} has no exported function ${ex.checkExport}`);
+      const verdict = await check(ex.nodes, ex.userId);
+      if (verdict && verdict.valid === false) {
+        throw new RunnerError('invalid_integrations', `${ex.checkExport}: the workflow references invalid integrations: ${(verdict.invalidIds ?? []).join(', ') || '(none named)'}`);
+      }
+    }
+    await boundary({ kind: 'executor', nodeId: null, label: 'execute' });
+    const result = await withTimeout(
+      Promise.resolve(fn({ nodes: ex.nodes, edges: ex.edges, triggerInput, executionId, workflowId })),
+      Number(ex.timeoutMs ?? 60_000), `the platform's ${ex.export}`,
+    );
+    if (result && typeof result === 'object' && result.success === false) {
+      run.status = 'error';
+      run.error = String(result.error ?? 'the executor returned success=false');
+    } else run.status = 'success';
+  } catch (err) {
+    run.status = 'error';
+    run.error = err?.message ?? String(err);
+    run.errorKind = err instanceof RunnerError ? err.kind : 'platform';
+  } finally {
+    await boundary(null);
+    delete globalThis[BOUNDARY_HOOK];
+  }
+  run.durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+  run.failedNodeId = run.nodes.find((n) => n.status === 'error')?.nodeId ?? null;
+  finish();
+  for (const r of doc.runs) r.egressBlocked = guard.blocked.map((b) => `${b.kind} ${b.target}`);
+  await stub.close().catch(() => {});
+}
+
 /** Attribute every segment to its run and node; totals by category; top functions. */
 function finish() {
   if (mode === 'none') {
@@ -425,12 +564,18 @@ function finish() {
     const run = runOf(index);
     if (!run) return;
     const s = summarizeSegment(seg);
+    run.harnessCallsExcluded += s.excluded;
     if (seg.kind === 'harness') {
       // The stub's message round-trips exist only because we answer I/O with canned responses.
       run.harnessCallsExcluded += Object.values(s.calls).reduce((a, b) => a + b, 0);
       return;
     }
     const node = seg.nodeId ? run.nodes.find((n) => n.nodeId === seg.nodeId) : null;
+    if (seg.label === 'import') {
+      // The platform's import is what a warm worker no longer pays: reported apart as well.
+      run.importCalls ??= zero();
+      for (const c of CATEGORIES) run.importCalls[c] += s.calls[c];
+    }
     for (const c of CATEGORIES) {
       run.calls[c] += s.calls[c];
       run.selfMs[c] = Math.round((run.selfMs[c] + s.selfMs[c]) * 1000) / 1000;

@@ -1,8 +1,9 @@
 """`workflow_profiles` + `workflow_profile_steps`: stored workflows executed under V8 profiling.
 
-Each workflow runs once in a fresh Node process (the seed's profiled runner): it writes a real execution
-and its log rows to the KeeperHub database, and its calls are split by category (database, step
-functions, external API, executor, Node internals, other), per execution and per node.
+Each workflow runs once in a fresh Node process, through the checkout's own executor when it has one
+(config `executor`, lib/workflows/platform.py) or wfprof's runner: a real execution and its log rows land
+in the KeeperHub database, and its calls are split by category (database, step functions, external API,
+executor, Node internals, other), per execution and per node. Every row names the executor.
 """
 
 import os
@@ -20,7 +21,7 @@ from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
-from wfprof_pipeline.lib.workflows import profiles, runner
+from wfprof_pipeline.lib.workflows import platform, profiles, runner
 
 
 class WorkflowProfileConfig(dg.Config):
@@ -32,6 +33,9 @@ class WorkflowProfileConfig(dg.Config):
     parallel: int = Field(default=2, ge=1, le=32)
     # Whether workflows whose steps run user code (registry `runs_user_code`) may execute it on this host is
     # not run config (anyone who reaches the UI could set it): $WFPROF_RUN_USER_CODE, else only the demo DB.
+    # platform: the checkout's own executor (registry [executor]); wfprof: wfprof's runner.
+    # auto: platform when the checkout has one.
+    executor: Literal["auto", "platform", "wfprof"] = "auto"
 
 
 def _schema(columns: dict) -> dg.TableSchema:
@@ -79,6 +83,8 @@ def workflow_profiles(
     skipped_user_code: list[str] = []
     allowed = Settings.from_env().run_user_code
     run_user_code = allowed if allowed is not None else is_embedded_demo(url)
+    executor = platform.default_executor(registry) if config.executor == "auto" else config.executor
+    context.log.info(f"workflows run through the {executor} executor")
     with postgres.connect(url, retries=2) as conn:
         targets = profiles.targets(conn, config.workflow_ids, config.max_workflows)
         stored = {wid: runner.load_workflow(conn, wid) for wid, _ in targets}
@@ -86,7 +92,10 @@ def workflow_profiles(
         plannable = {}
         for wid, _ in targets:
             try:
-                steps = runner.plan_workflow(stored[wid], registry)[1]
+                if executor == "platform":  # the platform's executor decides what it can run
+                    steps = platform.steps_used(stored[wid], registry)
+                else:
+                    steps = runner.plan_workflow(stored[wid], registry)[1]
             except runner.WorkflowRunError as exc:
                 failures.append(f"{wid}: {exc}")
                 context.log.warning(f"workflow {wid} cannot be profiled: {exc}")
@@ -100,11 +109,17 @@ def workflow_profiles(
                 continue
             plannable[wid] = steps
         entries = {e.id: e for steps in plannable.values() for e in steps.values()}
-        precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
+        if executor == "wfprof":
+            precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
 
         def profile_one(target: tuple[str, dict]) -> tuple[str, runner.RunnerDocument | str]:
             wid, trigger_input = target
             try:
+                if executor == "platform":
+                    own = Path(build) / f"platform-{len(wid)}-{abs(hash(wid))}"
+                    own.mkdir()
+                    return wid, platform.run(stored[wid], registry, own, url, mode=config.mode,
+                                             workflow_input=trigger_input, node=executable)
                 job = runner.build_job(stored[wid], registry, Path(build), executable, precompiled=precompiled)
                 return wid, runner.run(job, url, mode=config.mode, workflow_input=trigger_input, node=executable)
             except runner.WorkflowRunError as exc:
@@ -132,6 +147,7 @@ def workflow_profiles(
             "dagster/row_count": n_profiles,
             "executions": len({r.executionId for d, _ in docs for r in d.runs}),
             "failed_workflows": len(failures),
+            "executor": executor,
             "skipped_user_code_workflows": ", ".join(skipped_user_code) or "none",
             **{f"share_{c}": round(v / all_calls, 4) for c, v in totals.iter_rows() if all_calls and v is not None},
         },

@@ -37,6 +37,21 @@ def _matching(measurements: pl.DataFrame, needles: tuple[str, ...], exclude: tup
     return usable.filter(cond)
 
 
+EXECUTOR_NAMES = {"platform": "the platform's own executor", "wfprof": "wfprof's runner"}
+
+
+def _executor_note(workflow_calls: pl.DataFrame | None) -> str:
+    """Which executor ran the profiled workflows: the seed's figure came from the platform's own."""
+    if workflow_calls is None or "executor" not in workflow_calls.columns or not workflow_calls.height:
+        return " (executor not recorded)"
+    used = sorted({str(e) for e in workflow_calls["executor"].drop_nulls().to_list()})
+    if not used:
+        return " (executor not recorded)"
+    names = " and ".join(EXECUTOR_NAMES.get(e, e) for e in used)
+    caveat = "" if used == ["platform"] else "; the seed measured the platform's own executor"
+    return f", measured through {names}{caveat}"
+
+
 def check_claims(
     measurements: pl.DataFrame,
     breakdown: pl.DataFrame,
@@ -45,6 +60,8 @@ def check_claims(
     fuel_per_op: float | None = None,
     latency: pl.DataFrame | None = None,
     pricing: pl.DataFrame | None = None,
+    *,
+    workflow_calls: pl.DataFrame | None = None,
 ) -> list[ClaimCheck]:
     checks: list[ClaimCheck] = []
 
@@ -73,7 +90,7 @@ def check_claims(
     db = share(breakdown, "workflows", "all", "database")
     checks.append(ClaimCheck(
         "database_expensive", _claim("database_expensive"),
-        f"database calls are {_pct(db)} of profiled workflow-run calls",
+        f"database calls are {_pct(db)} of profiled workflow-run calls{_executor_note(workflow_calls)}",
         None if db is None else db >= seed.SEED_DB_SHARE_MIN))
 
     parts, verdicts = [], []

@@ -235,8 +235,10 @@ def _workflow_calls(con: duckdb.DuckDBPyConnection, missing: list[str]) -> tuple
             where.append("mode = 'precise'")  # sampling rows carry self time, not calls
         if "step_id" in cols:
             where.append("coalesce(step_id, '') = ''")
+        # Which executor produced the figure (the platform's own, or wfprof's runner) goes with it.
+        executor = "executor, " if "executor" in cols else ""
         frame = con.execute(
-            f"select {run}::varchar workflow_id, category, sum(calls)::bigint calls from workflow_profiles "
+            f"select {run}::varchar workflow_id, {executor}category, sum(calls)::bigint calls from workflow_profiles "
             f"where {' and '.join(where)} group by all"
         ).pl()
     else:

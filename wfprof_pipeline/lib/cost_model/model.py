@@ -112,7 +112,7 @@ def assemble(
         priorities = priorities_table(m, tiers, breakdown, correlation, inputs.package_calls,
                                       inputs.db_statements_per_run)
     claims = check_claims(m, breakdown, correlation, priorities, fuel_per_op_median(inputs.fuel_fits),
-                          inputs.latency, pricing)
+                          inputs.latency, pricing, workflow_calls=inputs.workflow_calls)
     return CostModel(policy, inputs, tiers, pricing, per_step, correlation, breakdown, priorities, claims)
 
 

@@ -103,9 +103,17 @@ def _tail(text: str, lines: int = 6, chars: int = 600) -> str:
 
 
 def compile_steps(
-    registry: StepRegistry, entries: Iterable[StepEntry], build_dir: Path, node: str = "node", timeout_s: float = 120
+    registry: StepRegistry,
+    entries: Iterable[StepEntry],
+    build_dir: Path,
+    node: str = "node",
+    timeout_s: float = 120,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[dict[str, CompiledStep], str]:
-    """esbuild every step module once (in one Node process); per-module errors, never a global failure."""
+    """esbuild every step module once (in one Node process); per-module errors, never a global failure.
+
+    `extra`: more compiler options (`separate`, `replace`: see node/lib/compile.mjs), for the platform's executor.
+    """
     modules = sorted({e.module for e in entries})
     job = {
         "root": str(registry.root),
@@ -113,6 +121,7 @@ def compile_steps(
         "modules": modules,
         "shims": registry.shims,
         "aliases": registry.aliases,
+        **(extra or {}),
     }
     try:
         proc = subprocess.run(

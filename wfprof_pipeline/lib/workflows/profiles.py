@@ -16,9 +16,11 @@ PROFILE_COLUMNS = {
     "workflow_id": (pl.Utf8, "Workflow profiled"),
     "workflow_name": (pl.Utf8, "Its name"),
     "mode": (pl.Utf8, "precise (exact call counts) or sampling (self time)"),
+    "executor": (pl.Utf8, "Whose executor ran it: platform (the checkout's own) or wfprof (wfprof's runner)"),
     "status": (pl.Utf8, "success or error"),
     "category": (pl.Utf8, "database, step_functions, external_api, executor, node_internals or other"),
     "calls": (pl.Int64, "Function calls in this category (precise mode)"),
+    "import_calls": (pl.Int64, "Of `calls`, those made importing the platform's executor (platform, precise)"),
     "share": (pl.Float64, "calls / all calls of the execution (precise), or self time share (sampling)"),
     "self_ms": (pl.Float64, "CPU self time in this category (sampling mode)"),
     "duration_ms": (pl.Float64, "Wall time of the execution"),
@@ -28,6 +30,7 @@ PROFILE_COLUMNS = {
 STEP_COLUMNS = {
     "execution_id": (pl.Utf8, "The profiled execution"),
     "workflow_id": (pl.Utf8, "Workflow"),
+    "executor": (pl.Utf8, "platform or wfprof"),
     "position": (pl.Int64, "Order the node ran in (0 = trigger)"),
     "node_id": (pl.Utf8, "Workflow node id"),
     "node_name": (pl.Utf8, "Node label"),
@@ -54,6 +57,7 @@ def frames(
         for run in doc.runs:
             calls = run.calls.model_dump() if run.calls else dict.fromkeys(CATEGORIES, 0)
             self_ms = run.selfMs.model_dump() if run.selfMs else dict.fromkeys(CATEGORIES, 0.0)
+            imported = run.importCalls.model_dump() if run.importCalls and doc.mode == "precise" else None
             total_calls = sum(calls.values())
             total_ms = sum(self_ms.values())
             for cat in CATEGORIES:
@@ -65,9 +69,11 @@ def frames(
                         "workflow_id": doc.workflowId,
                         "workflow_name": name,
                         "mode": doc.mode,
+                        "executor": doc.executor,
                         "status": run.status,
                         "category": cat,
                         "calls": int(calls[cat]) if doc.mode == "precise" else None,
+                        "import_calls": int(imported[cat]) if imported else None,
                         "share": (value / base) if base else None,
                         "self_ms": self_ms[cat] if doc.mode == "sampling" else None,
                         "duration_ms": run.durationMs,
@@ -81,6 +87,7 @@ def frames(
                     {
                         "execution_id": run.executionId,
                         "workflow_id": doc.workflowId,
+                        "executor": doc.executor,
                         "position": position,
                         "node_id": node.nodeId,
                         "node_name": node.nodeName,

@@ -84,6 +84,10 @@ class ExecutionRun(BaseModel):
     totalCalls: int | None = None
     harnessCallsExcluded: int | None = None
     segments: list[dict[str, Any]] | None = None
+    errorKind: str | None = None
+    importCalls: Categories | None = None  # of `calls`, the platform executor's import (precise mode)
+    logRows: int | None = None  # log rows the platform's executor wrote (read back)
+    egressBlocked: list[str] = Field(default_factory=list)  # connections refused (platform executor)
 
 
 class TopFunction(BaseModel):
@@ -99,10 +103,12 @@ class RunnerDocument(BaseModel):
     node: str
     mode: Mode
     workflowId: str | None = None
+    executor: Literal["platform", "wfprof"] = "wfprof"  # whose executor ran the workflow
     runs: list[ExecutionRun] = Field(default_factory=list)
     error: str | None = None
     errorKind: str | None = None
     topFunctions: list[TopFunction] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- planning
@@ -208,6 +214,7 @@ def build_job(
             "input": registry.input_for(entry),
             "env": entry.env,
             "responses": [r.for_harness() for r in entry.responses],
+            "hostRoutes": entry.routed_hosts,
         }
     return {
         "workflowId": workflow.id,
@@ -253,7 +260,8 @@ def _fail_abandoned(database_url: str, workflow_id: str, stderr: str, since: dat
             conn.execute("set timezone to 'UTC'")  # `since` and now() as UTC wall time, whatever the column type
             marked = conn.execute(
                 "update workflow_executions set status = 'error', error = %s, completed_at = now() at time zone 'utc' "
-                "where id = any(%s) and workflow_id = %s and status = 'running' and started_at >= %s returning id",
+                "where id = any(%s) and workflow_id = %s and status in ('pending', 'running') and started_at >= %s "
+                "returning id",
                 (reason, ids, workflow_id, since),
             ).fetchall()
             done = [r[0] for r in marked]

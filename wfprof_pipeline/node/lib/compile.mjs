@@ -56,9 +56,14 @@ function outPath(outDir, kind, rel) {
  * @param {string[]} opts.modules   step files relative to root
  * @param {Record<string,string>} [opts.shims]    specifier (exact or prefix/*) -> file relative to root
  * @param {Record<string,string>} [opts.aliases]  specifier pattern -> path relative to root
+ * @param {string[]} [opts.separate]  files (or folders ending in /) relative to root that are compiled as
+ *        modules of their own, however they are imported (relative or alias), so each keeps its own URL and
+ *        one instance is shared by every importer (the platform's executor, its db layer and its steps)
+ * @param {Record<string,string>} [opts.replace]  file relative to root -> file compiled in its place
+ *        (a wrapper); the wrapper reaches the real file by importing `<absolute path>?wfprof-real`
  * @returns {Promise<{modules: Record<string,{compiled?: string, error?: string}>, shims: Record<string,{compiled?: string, error?: string}>, shimDir: string}>}
  */
-export async function compileSteps({ root, outDir, modules, shims = {}, aliases = {} }) {
+export async function compileSteps({ root, outDir, modules, shims = {}, aliases = {}, separate = [], replace = {} }) {
   root = path.resolve(root);
   outDir = path.resolve(outDir);
   const shimDir = path.join(outDir, 'shims');
@@ -66,6 +71,32 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
   const result = { modules: {}, shims: {}, shimDir };
   const usedShims = new Map(); // module rel or shim source -> Set of shim sources it imports
   let building = null; // key of the build in progress (builds run one at a time)
+  const REAL = '?wfprof-real';
+  const isSeparate = (rel) => separate.some((s) => (s.endsWith('/') ? rel.startsWith(s) : rel === s));
+  const external = (source) => {
+    const compiled = outPath(outDir, 'shims', path.relative(root, source));
+    shimSources.set(source, compiled);
+    if (!usedShims.has(building)) usedShims.set(building, new Set());
+    usedShims.get(building).add(source);
+    return { path: pathToFileURL(compiled).href, external: true };
+  };
+  /** A separate (or replaced) file of the checkout is imported as its own compiled module. */
+  const separated = (spec, resolveDir) => {
+    if (!separate.length && !Object.keys(replace).length) return undefined;
+    const real = spec.endsWith(REAL);
+    const bare = real ? spec.slice(0, -REAL.length) : spec;
+    let source = null;
+    if (!isBare(bare) || path.isAbsolute(bare)) source = resolveFile(path.resolve(resolveDir, bare));
+    else {
+      const targets = matchPattern(aliases, bare);
+      source = targets.map((t) => resolveFile(path.resolve(root, t))).find(Boolean) ?? null;
+    }
+    if (!source) return undefined;
+    const rel = path.relative(root, source);
+    if (!real && replace[rel]) return external(path.resolve(root, replace[rel]));
+    if (real || isSeparate(rel)) return source === building ? undefined : external(source);
+    return undefined;
+  };
 
   const plugin = {
     name: 'wfprof-resolve',
@@ -82,6 +113,10 @@ export async function compileSteps({ root, outDir, modules, shims = {}, aliases 
           if (!usedShims.has(building)) usedShims.set(building, new Set());
           usedShims.get(building).add(source);
           return { path: pathToFileURL(compiled).href, external: true }; // URLs survive spaces and '#'
+        }
+        if (!spec.startsWith('node:')) {
+          const split = separated(spec, args.resolveDir || root);
+          if (split) return split;
         }
         const targets = matchPattern(aliases, spec);
         if (targets.length) {

@@ -39,16 +39,21 @@ function connectTarget(args) {
  * @param {number[]} [opts.allowPorts]       loopback ports allowed (empty/undefined: any loopback port)
  * @param {boolean|string[]} [opts.allowUnixSockets]  true, or allowed socket path prefixes (e.g. Postgres)
  * @param {() => string} [opts.phase]        labels each record with the phase it happened in
+ * @param {{host: string, port: number}[]} [opts.allowEndpoints]  one more host:port each (the platform's
+ *        database when it is not on loopback); its name may be looked up
  * @returns {{ blocked: object[], uninstall: () => void }}
  */
-export function installEgressGuard({ allowPorts, allowUnixSockets = false, phase = () => '' } = {}) {
+export function installEgressGuard({ allowPorts, allowUnixSockets = false, phase = () => '', allowEndpoints = [] } = {}) {
   const blocked = [];
   const ports = allowPorts?.length ? new Set(allowPorts.map(Number)) : null;
+  const endpoints = new Set(allowEndpoints.map((e) => `${String(e.host).toLowerCase()}:${Number(e.port)}`));
+  const lookups = new Set(allowEndpoints.map((e) => String(e.host).toLowerCase()));
   const allowed = (t) => {
     if (t.path !== undefined) {
       if (allowUnixSockets === true) return true;
       return Array.isArray(allowUnixSockets) && allowUnixSockets.some((p) => t.path.startsWith(p));
     }
+    if (endpoints.has(`${String(t.host).toLowerCase()}:${t.port}`)) return true;
     return LOOPBACK.has(String(t.host).replace(/^\[|\]$/g, '')) && (!ports || ports.has(t.port));
   };
   const record = (kind, target) => {
@@ -68,7 +73,7 @@ export function installEgressGuard({ allowPorts, allowUnixSockets = false, phase
 
   const originalLookup = dns.lookup;
   dns.lookup = function guardedLookup(hostname, ...rest) {
-    if (LOOPBACK.has(hostname)) return originalLookup.call(this, hostname, ...rest);
+    if (LOOPBACK.has(hostname) || lookups.has(String(hostname).toLowerCase())) return originalLookup.call(this, hostname, ...rest);
     const cb = rest[rest.length - 1];
     const err = record('dns', String(hostname));
     if (typeof cb === 'function') process.nextTick(() => cb(err));
@@ -76,7 +81,7 @@ export function installEgressGuard({ allowPorts, allowUnixSockets = false, phase
   };
   const originalPromiseLookup = dns.promises.lookup;
   dns.promises.lookup = async function guardedPromiseLookup(hostname, ...rest) {
-    if (LOOPBACK.has(hostname)) return originalPromiseLookup.call(this, hostname, ...rest);
+    if (LOOPBACK.has(hostname) || lookups.has(String(hostname).toLowerCase())) return originalPromiseLookup.call(this, hostname, ...rest);
     throw record('dns', String(hostname));
   };
 
