@@ -68,9 +68,9 @@ def test_lazy_initialisation_makes_the_cold_execution_dearer(three_processes) ->
     assert own_pkg(cold["web3/check-balance"]) > own_pkg(warm["web3/check-balance"])
     # the Wallet precomputes secp256k1 tables once per process
     assert own_pkg(cold["web3/transfer-funds"]) > 4 * own_pkg(warm["web3/transfer-funds"])
-    # and each warm execution is measured on its own: the first warm run still pays a little lazy init
+    # and each warm execution is measured on its own, every one cheaper than the cold execution
     runs = single[0].outcome.phases["execute_warm"].runs_own_packages
-    assert len(runs) == 4 and runs[0] > runs[-1] and len(set(runs[1:])) == 1
+    assert len(runs) == 4 and max(runs) < own_pkg(cold["web3/check-balance"])
 
 
 def test_a_step_whose_warm_runs_differ_is_flagged_and_keeps_both_counts(three_processes) -> None:
