@@ -209,3 +209,15 @@ def test_registry_init_writes_refuses_to_overwrite_and_loads(tmp_path: Path, cap
     assert "does not exist" in capsys.readouterr().err
     assert main(["registry", "init", "--root", str(root), "--output", "-"]) == 0
     assert json.dumps("tally/score-batch") in capsys.readouterr().out
+
+
+def test_a_variant_listed_before_its_step_stays_a_variant(tmp_path: Path) -> None:
+    root = platform_copy(tmp_path / "p")
+    (root / "registry.toml").write_text(
+        '[steps."notes/create-note-titled"]\nmodule = "keeperhub/plugins/notes/steps/create-note.ts"\n'
+        'export = "createNoteStep"\naction_type = "notes/create-note"\ninput = { title = "t" }\n'
+        '[steps."notes/create-note"]\ninput = { body = "b" }\n')
+    registry = load_for_root(root)
+    assert registry.get("notes/create-note").origin == "both"
+    variant = registry.get("notes/create-note-titled")
+    assert variant.origin == "registry" and variant.input == {"title": "t"}

@@ -129,7 +129,7 @@ def test_a_heavy_import_fails_the_gate_and_names_step_package_and_delta(tmp_path
     # JUnit: one testcase per step and measure, failures = exceeded limits.
     root = parse_junit(tmp_path / "gate.xml")
     exceeded = [f for f in result["findings"] if f["level"] in ("hard", "soft")]
-    assert int(root.get("failures")) == len(exceeded) == result["exceeded"] >= 2
+    assert int(root.get("failures")) == len(exceeded) == result["exceeded"] >= 1  # calls (the tier holds)
     steps_suite = next(s for s in root if s.get("name") == "wfprof gate: steps")
     names = {(c.get("classname"), c.get("name")) for c in steps_suite}
     assert names == {(s, m) for s in STEPS.split(",") for m in ("calls", "units", "io")}

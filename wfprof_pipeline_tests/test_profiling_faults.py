@@ -150,7 +150,10 @@ def fault_run(fault_corpus: Path, listener: socket.socket) -> dict[str, RunResul
     port = listener.getsockname()[1]
     overrides = {"faults/egress": {"port": port}, "faults/spawns-and-spins": {"pidFile": str(fault_corpus / "pid")},
                  "faults/leaves-a-child": {"pidFile": str(fault_corpus / "child-pid")}}
-    options = ProfileOptions(modes=("precise",), repeat=1, heap_mb=64, timeout_s=20, input_overrides=overrides)
+    # The in-process guard and the process-group kill, on their own (namespaces are tested in test_isolation,
+    # where a child's pid is the namespace's, not the host's).
+    options = ProfileOptions(modes=("precise",), repeat=1, heap_mb=64, timeout_s=20, input_overrides=overrides,
+                             isolation="guard")
     return {r.step_id.split("/")[1]: r for r in profile_steps(registry, None, options)}
 
 

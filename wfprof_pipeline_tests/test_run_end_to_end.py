@@ -55,7 +55,7 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
         second = subprocess.run([str(BIN / "wfprof"), "run"], cwd=PROJECT_ROOT, env=env,
                                 capture_output=True, text=True, timeout=600)
         assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-        assert "step_sources" not in second.stdout  # no row counts without --verbose
+        assert " rows" not in second.stdout and re.search(r"\d+ tables \(--verbose lists them\)", second.stdout)
         after = snapshot(tmp_path / "wfprof.duckdb")
         history = ("step_cost_history", "fuel_fit_history")  # append-only: one more set of rows per night
         assert {t: n for t, n in after.items() if t not in history} == \

@@ -298,12 +298,18 @@ def build_registry(root: Path | str, path: Path | None = None, *, discover: bool
     by_module = {e["module"]: sid for sid, e in entries.items()}
     steps: dict[str, StepEntry] = {}
     overlaid: set[str] = set()
-    for step_id, table in (raw.get("steps") or {}).items():
-        # The same step may be keyed by its id, found by its module, or named by its (unique) action type.
+    raw_steps = raw.get("steps") or {}
+    # Entries keyed by a discovered id claim that step first, whatever their order in the file; the others
+    # overlay the step their module or (unique) action type names, unless it is claimed: then they are
+    # variants of it (the same module run another way).
+    claimed = {sid for sid in raw_steps if sid in entries}
+    for step_id, table in sorted(raw_steps.items(), key=lambda kv: kv[0] not in claimed):
         target = step_id if step_id in entries else by_module.get(table.get("module", ""))
         if target is None:
             typed = [sid for sid, e in entries.items() if e["action_type"] == step_id]
             target = typed[0] if len(typed) == 1 and "module" not in table else None
+        if target is not None and target != step_id and target in claimed:
+            target = None
         if target is not None and target not in overlaid:
             base = {k: v for k, v in entries[target].items() if k not in ("id", "problem")}
             if "export" in table:

@@ -53,6 +53,7 @@ STEP_PROFILES_SCHEMA: dict[str, pl.DataType] = {
     "deterministic": pl.Boolean,
     "error": pl.Utf8,
     "node_version": pl.Utf8,
+    "isolation": pl.Utf8,
 }
 _PROFILE_DOCS = {
     "step_id": "Registry id, e.g. web3/check-balance",
@@ -89,6 +90,7 @@ _PROFILE_DOCS = {
                      "NULL when there is nothing to compare",
     "error": "Why the step failed (error row), if it did",
     "node_version": "Node.js version that ran the step",
+    "isolation": "namespaces (own user, network and PID namespaces) or guard (the in-process egress guard only)",
 }
 PLATFORM_PROFILES_SCHEMA: dict[str, pl.DataType] = {**STEP_PROFILES_SCHEMA, "modules": pl.Utf8}
 _PROFILE_DOCS["modules"] = "platform_profiles: the modules imported (comma-separated)"
@@ -157,8 +159,10 @@ def _profile_frame(rows: list[StepProfileRow], registry: StepRegistry) -> pl.Dat
 
 
 def _deterministic_counts(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
+    # A phase whose own runs disagreed (ethers' warm balance read) is no baseline for a regression.
     precise = frame.filter(
         (pl.col("mode") == "precise") & pl.col("error").is_null() & pl.col("calls_own").is_not_null()
+        & pl.col("deterministic").fill_null(True)
     )
     return {
         (s, p): int(own + pkg)

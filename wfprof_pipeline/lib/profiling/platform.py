@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from wfprof_pipeline.lib.discovery.source_facts import facts
+from wfprof_pipeline.lib.profiling.isolation import resolve_isolation
 from wfprof_pipeline.lib.profiling.runner import (
     ProfileOptions,
     RunResult,
@@ -68,7 +69,8 @@ def profile_platform(registry: StepRegistry, modules: list[str], options: Profil
                 else:
                     job = _job_for(registry, entry, built.compiled, shim_dir, mode, options)
                     doc, error, kind, wall, tail = run_harness(job, mode=mode, options=options,
-                                                               timeout_s=options.timeout_s)
+                                                               timeout_s=options.timeout_s,
+                                                               isolation=resolve_isolation(options.isolation))
                     result.wall_ms, result.stderr_tail = wall, tail
                     if doc is None or not doc.steps:
                         result.error, result.error_kind = error or "harness returned no outcome", kind or "harness"

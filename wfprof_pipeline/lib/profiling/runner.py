@@ -23,6 +23,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.profiling.isolation import Isolation, resolve_isolation
+from wfprof_pipeline.lib.profiling.isolation import wrap as isolation_wrap
 from wfprof_pipeline.lib.profiling.models import MODES, PHASES, HarnessDocument, StepOutcome
 from wfprof_pipeline.lib.profiling.stub import StubProcess, attach_io
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
@@ -51,6 +53,7 @@ class ProfileOptions:
     node: str = "node"
     harness: Path = HARNESS
     input_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    isolation: str | None = None  # auto | namespaces | guard (None: $WFPROF_ISOLATION, else auto)
     env_passthrough: tuple[str, ...] = ()  # extra variables of this process handed to steps
 
     def validate(self) -> None:
@@ -81,6 +84,7 @@ class RunResult:
     wall_ms: float | None = None
     node_version: str | None = None
     stderr_tail: str = ""
+    isolation: str | None = None  # namespaces | guard: how the step process was isolated
 
     @property
     def failed(self) -> bool:
@@ -158,14 +162,15 @@ def step_environment(passthrough: Iterable[str] = ()) -> dict[str, str]:
     return {**env, **BASE_ENV}
 
 
-def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, timeout_s: float) -> tuple[
-    HarnessDocument | None, str | None, str | None, float, str
-]:
+def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, timeout_s: float,
+                isolation: Isolation = "guard") -> tuple[HarnessDocument | None, str | None, str | None, float, str]:
     """One harness process. Returns (document, error, error_kind, wall_ms, stderr_tail)."""
     cmd = [options.node, f"--max-old-space-size={options.heap_mb}"]
     if mode == "timing":
         cmd.append("--expose-gc")
     cmd.append(str(options.harness))
+    if isolation == "namespaces":
+        cmd = isolation_wrap(cmd)
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(
@@ -199,8 +204,11 @@ def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, time
     except ValueError as exc:
         if "heap limit" in stderr or "heap out of memory" in stderr:
             return None, f"ran out of memory: heap cap of {options.heap_mb} MB reached", "heap", wall, tail
-        if proc.returncode not in (0, None):
-            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"code {proc.returncode}"
+        code = proc.returncode
+        if isolation == "namespaces" and code is not None and code > 128:  # the namespace's shell reports 128 + N
+            code = -(code - 128)
+        if code not in (0, None):
+            how = f"signal {-code}" if code < 0 else f"code {code}"
             return None, f"harness died ({how}) without a result: {tail or 'no stderr'}", "harness", wall, tail
         return None, str(exc), "harness", wall, tail
     return doc, None, None, wall, tail
@@ -252,10 +260,11 @@ def profile_steps(
     options = options or ProfileOptions()
     options.validate()
     selected = registry.select(step_ids)
+    isolation = resolve_isolation(options.isolation)
     # Steps that cannot be run as found (no single `…Step` export, a missing module) get an error row
     # with the reason and no process.
     unrunnable = [
-        RunResult(step_id=e.id, mode=m, repetition=0, error=e.problem, error_kind="not_profiled")
+        RunResult(step_id=e.id, mode=m, repetition=0, error=e.problem, error_kind="not_profiled", isolation=isolation)
         for e in selected if e.problem for m in options.modes
     ]
     for r in unrunnable:
@@ -266,8 +275,10 @@ def profile_steps(
         return unrunnable
     with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp, contextlib.ExitStack() as stack:
         compiled, shim_dir = compile_steps(registry, entries, build_dir or Path(tmp), options.node)
-        # One stub process for the batch: profiled processes then run no stub code at all.
-        stub = stack.enter_context(StubProcess(options.node)) if any(e.responses for e in entries) else None
+        # One stub process for the batch: profiled processes then run no stub code at all. Isolated in their
+        # own network namespace, steps cannot reach it: each runs the stub in a worker thread of its own.
+        shared = isolation == "guard" and any(e.responses for e in entries)
+        stub = stack.enter_context(StubProcess(options.node)) if shared else None
 
         tasks: list[tuple[StepEntry, str, int]] = [
             (e, m, r) for m in options.modes for r in range(options.repeats(m)) for e in entries
@@ -275,7 +286,7 @@ def profile_steps(
 
         def run(task: tuple[StepEntry, str, int]) -> RunResult:
             entry, mode, rep = task
-            result = RunResult(step_id=entry.id, mode=mode, repetition=rep)
+            result = RunResult(step_id=entry.id, mode=mode, repetition=rep, isolation=isolation)
             built = compiled[entry.module]
             if built.error or not built.compiled:
                 result.error, result.error_kind = built.error or "not compiled", "compile"
@@ -291,7 +302,8 @@ def profile_steps(
                             token, url, port = stub.tenant(job["steps"][0]["responses"])
                             job["stub"] = {"url": url, "port": port}  # the only port this step may reach
                         doc, error, kind, wall, tail = run_harness(
-                            job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s
+                            job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s,
+                            isolation=isolation,
                         )
                         requests = stub.take_log(token) if stub and token else []
                     except OSError as exc:  # the shared stub process died: this step's row says so

@@ -60,6 +60,7 @@ class StepProfileRow:
     deterministic: bool | None = None
     error: str | None = None
     node_version: str | None = None
+    isolation: str | None = None  # namespaces | guard
 
 
 @dataclass
@@ -79,6 +80,7 @@ def _phase_rows(step_id: str, mode: str, phase: str, runs: list[RunResult]) -> S
     row.error = errors[0] if errors else None
     row.runs = len(results)
     row.node_version = next((r.node_version for r in runs if r.node_version), None)
+    row.isolation = next((r.isolation for r in runs if r.isolation), None)
     if not results:
         return row
     phases = [p for _, p in results]
