@@ -45,11 +45,17 @@ def test_warm_counts_are_identical_across_fresh_processes(raw_runs, three_proces
         phase = r.outcome.phases["execute_warm"]
         # each process's sequence of warm executions, own + packages: the same in all three
         per_process.setdefault(r.step_id, set()).add(tuple(phase.runs_own_packages))
-    # ethers batches JSON-RPC calls that fall in one 10 ms window: on a loaded machine the transfer's
-    # batches (so its calls) can differ by a fraction of a percent; every other step is exact.
-    transfer = per_process.pop("web3/transfer-funds")
-    values = [v for seq in transfer for v in seq]
-    assert max(values) / min(values) < 1.01, transfer
+    # ethers' JsonRpcProvider works on timers (10 ms request batching, network detection), so on a loaded
+    # machine its warm executions can take another path: then the row says so and keeps both counts.
+    # Every other step is exact.
+    ethers = {"web3/check-balance", "web3/read-contract", "web3/transfer-funds"}
+    for step in ethers:
+        seqs = per_process.pop(step)
+        values = {v for seq in seqs for v in seq}
+        if len(values) > 1:
+            row = warm[step]
+            assert row.deterministic is False, (step, seqs)
+            assert (row.calls_own_packages_min, row.calls_own_packages_max) == (min(values), max(values))
     assert {s: len(seqs) for s, seqs in per_process.items()} == {s: 1 for s in per_process}, per_process
     assert all(row.runs == 3 and row.warm_runs == 4 for row in warm.values())
 

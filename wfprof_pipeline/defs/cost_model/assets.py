@@ -376,7 +376,8 @@ def user_code_fuel(
 
 @dg.asset(
     group_name=GROUP, kinds={"html"}, pool="duckdb",
-    deps=["step_tiers", "step_pricing", "step_cost_history", "static_runtime_correlation", "cost_breakdown",
+    deps=["step_tiers", "step_pricing", "step_cost_history", "calls_cpu_fit", "static_runtime_correlation",
+          "cost_breakdown",
           "optimization_priorities", "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_traces"],
     description="The self-contained HTML cost report (SVG charts, no scripts, no network) in the reports "
     "directory (WFPROF_REPORTS_DIR, default data/reports/cost_report.html): the seed's claims checked, calls "
