@@ -442,7 +442,8 @@ def test_the_wall_clock_cap_does_not_overshoot_under_load() -> None:
             results = list(pool.map(timed, range(2)))
         for elapsed, body in results:
             assert body["error_kind"] == "timeout"
-            assert 3.0 <= body["duration_ms"] / 1000 < 3.15, body["duration_ms"]  # was ~15 % over (34.6 s for 30 s)
+            # the deadline is counted in 5 ms epoch ticks: it may end a tick early, never ~15 % late (34.6 s for 30 s)
+            assert 2.95 <= body["duration_ms"] / 1000 < 3.15, body["duration_ms"]
             assert elapsed < 4.5, elapsed  # plus HTTP, with the client, server and burners sharing 2 cores
     finally:
         for b in burners:

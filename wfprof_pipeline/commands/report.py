@@ -28,6 +28,10 @@ def handle(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = Settings.from_env()
     path = args.warehouse or settings.warehouse
+    if args.policy:  # a bad policy file is the first thing to say (pydantic only: still fast)
+        from wfprof_pipeline.lib.cost_model.policy import load_policy
+
+        load_policy(args.policy)
     # Before the heavy imports (polars, scipy: seconds): a missing warehouse is said at once.
     if not Path(path).exists():
         raise WfprofError(f"warehouse {path} does not exist yet: run `wfprof run` first")
