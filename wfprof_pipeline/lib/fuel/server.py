@@ -19,6 +19,7 @@ Evaluation slots (`max_concurrency`) are taken only once a whole, valid request 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -31,7 +32,7 @@ import h11
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -40,6 +41,7 @@ from wfprof_pipeline.lib.fuel.sandbox import MIN_MEMORY_BYTES, Limits, Sandbox, 
 
 # Deeper JSON is refused with a 400: Python's and QuickJS's recursive code would hit their stack limits.
 MAX_JSON_DEPTH = 256
+DRAIN_MAX_BYTES = 16 << 20  # an oversized body up to this is read and dropped before the 413
 
 
 class ServerConfig(BaseModel):
@@ -218,7 +220,15 @@ class SandboxApp:
             raise _Reply(400, "a valid Content-Length is required", close=True) from None
         limit = self.config.max_body_bytes
         if length > limit:
-            # Not read: answered and closed, so a huge body costs nothing.
+            # A client still sending when the server closes sees a reset instead of the 413: a body up to
+            # DRAIN_MAX_BYTES is read and dropped first (lingering close); a larger one is not read at all.
+            if length <= DRAIN_MAX_BYTES:
+                async def drain() -> None:
+                    async for _ in request.stream():
+                        pass
+
+                with contextlib.suppress(TimeoutError, ClientDisconnect):
+                    await asyncio.wait_for(drain(), timeout=self.config.body_timeout_s)
             raise _Reply(413, f"body of {length:,} bytes exceeds the limit of {limit:,} bytes", close=True)
         chunks: list[bytes] = []
 
