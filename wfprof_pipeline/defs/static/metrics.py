@@ -65,9 +65,10 @@ def static_analysis(
 ):
     root = step_corpus.resolved_root()
     rules = load_rules(static_config.external_call_rules_file())
-    files = require_steps(root, step_corpus.globs)
-    results = [analyze_file(f, rules) for f in files]
     found = discover_steps(root, step_corpus.globs)
+    if not found.files:
+        require_steps(root, step_corpus.globs)  # raises, naming where it looked
+    results = [analyze_file(d.file, rules) for d in found.files]
     roles = {d.file.rel: d.role for d in found.files}
     rows = tables.metrics_rows(results, roles)
     frames = {

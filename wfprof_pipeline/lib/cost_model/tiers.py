@@ -88,6 +88,16 @@ def phase_costs(row: dict, rate: float) -> dict[str, float | None]:
             "cold_total": None if cold is None else (marginal or 0.0) + cold}
 
 
+def _parts(basis: CallBasis) -> list[str]:
+    """The call categories a count-based basis sums (import + first execution)."""
+    parts = ["calls_own", "calls_packages"]
+    if basis in ("own_packages_node_execute", "all"):
+        parts.append("calls_node_execute")
+    if basis == "all":
+        parts += ["calls_node_import", "calls_other"]
+    return parts
+
+
 def basis_value(row: dict, basis: CallBasis, costs: dict[str, float | None]) -> float | None:
     if not row.get("profiled") or row.get("error") is not None or row.get("executed") is False:
         return None
@@ -95,20 +105,11 @@ def basis_value(row: dict, basis: CallBasis, costs: dict[str, float | None]) -> 
         return costs["cost"]
     if basis == "cold":
         return costs["cold_total"]
-    parts = ["calls_own", "calls_packages"]
-    if basis in ("own_packages_node_execute", "all"):
-        parts.append("calls_node_execute")
-    if basis == "all":
-        parts += ["calls_node_import", "calls_other"]
-    return sum(_num(row.get(p)) or 0.0 for p in parts)
+    return sum(_num(row.get(p)) or 0.0 for p in _parts(basis))
 
 
 def basis_calls(measurements: pl.DataFrame, basis: CallBasis) -> pl.Expr:
-    parts = ["calls_own", "calls_packages"]
-    if basis in ("own_packages_node_execute", "all"):
-        parts.append("calls_node_execute")
-    if basis == "all":
-        parts += ["calls_node_import", "calls_other"]
+    parts = _parts(basis)
     # A missing category of a profiled step counts as zero; an unprofiled step stays null.
     total = pl.sum_horizontal([pl.col(p).fill_null(0) for p in parts])
     executed = pl.col("executed").fill_null(True)

@@ -17,10 +17,9 @@ from typing import Any
 
 import tomlkit
 
-from wfprof_pipeline.lib.corpus import EXTENSIONS
 from wfprof_pipeline.lib.discovery.manifest import ConfigField
 from wfprof_pipeline.lib.discovery.source_facts import SourceFacts, facts
-from wfprof_pipeline.lib.discovery.steps import DiscoveredFile, Discovery
+from wfprof_pipeline.lib.discovery.steps import DiscoveredFile, Discovery, module_candidates
 
 # Packages whose import means "this module talks to a database or needs the app around it".
 DATABASE_PACKAGES = ("pg", "postgres", "mysql2", "better-sqlite3", "@neondatabase/serverless", "@prisma/client",
@@ -66,12 +65,7 @@ class ImportGraph:
         return None
 
     def _file(self, base: str) -> str | None:
-        stem, ext = posixpath.splitext(base)
-        for c in [base, *(base + e for e in EXTENSIONS), *(posixpath.join(base, "index" + e) for e in EXTENSIONS),
-                  *((stem + e for e in EXTENSIONS) if ext in (".js", ".mjs", ".jsx") else ())]:
-            if (self.root / c).is_file():
-                return c
-        return None
+        return next((c for c in module_candidates(base) if (self.root / c).is_file()), None)
 
     def facts_of(self, rel: str) -> SourceFacts:
         if rel not in self._facts:

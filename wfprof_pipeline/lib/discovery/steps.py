@@ -52,16 +52,23 @@ class Discovery:
         return {f.file.rel: f for f in self.files}
 
 
+def module_candidates(base: str) -> list[str]:
+    """Files an import of `base` (a '/'-path without or with an extension) may name, in resolution order:
+    as written, with each source extension, as a folder's index, and a TS source imported with its emitted
+    .js extension."""
+    stem, ext = posixpath.splitext(base)
+    out = [base, *(base + e for e in EXTENSIONS), *(posixpath.join(base, "index" + e) for e in EXTENSIONS)]
+    if ext in (".js", ".mjs", ".cjs", ".jsx"):
+        out += [stem + e for e in EXTENSIONS]
+    return out
+
+
 def _relative_target(importer: StepFile, spec: str, rels: set[str]) -> str | None:
     """The corpus file a relative import names, if it is one."""
     if not spec.startswith("."):
         return None
     base = posixpath.normpath(posixpath.join(posixpath.dirname(importer.rel), spec))
-    stem, ext = posixpath.splitext(base)
-    candidates = [base] + [base + e for e in EXTENSIONS]
-    if ext in (".js", ".mjs", ".cjs", ".jsx"):  # TS source imported with its emitted extension
-        candidates += [stem + e for e in EXTENSIONS]
-    return next((c for c in candidates if c in rels), None)
+    return next((c for c in module_candidates(base) if c in rels), None)
 
 
 def _ids(files: list[StepFile]) -> dict[str, str]:

@@ -8,19 +8,11 @@ not relative paths) that every profilable step imports directly.
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from pathlib import Path
 
 from wfprof_pipeline.lib.discovery.source_facts import facts
-from wfprof_pipeline.lib.profiling.isolation import resolve_isolation
-from wfprof_pipeline.lib.profiling.runner import (
-    ProfileOptions,
-    RunResult,
-    _job_for,
-    compile_steps,
-    run_harness,
-)
+from wfprof_pipeline.lib.profiling.runner import ProfileOptions, RunResult, profile_steps
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
 from wfprof_pipeline.lib.static.analyze import language_for
 
@@ -46,37 +38,17 @@ def profile_platform(registry: StepRegistry, modules: list[str], options: Profil
     """Import `modules` alone, in every mode of `options`, `repeat` fresh processes each. Empty when none."""
     if not modules:
         return []
-    options.validate()
-    with tempfile.TemporaryDirectory(prefix="wfprof-platform-") as tmp, contextlib.ExitStack():
+    with tempfile.TemporaryDirectory(prefix="wfprof-platform-") as tmp:
         entry_file = Path(tmp) / "platform-entry.ts"
         # Namespace imports keep every module whole (a bare `import "m"` would let esbuild drop what no step
         # code uses), exactly as each step's bundle includes them.
         entry_file.write_text("".join(f'import * as m{i} from {spec!r};\n' for i, spec in enumerate(modules))
                               + f"export {{ {', '.join(f'm{i}' for i in range(len(modules)))} }};\n")
+        # A step with no export and no input: the runner profiles its import only, like any discovered step.
         entry = StepEntry.model_construct(
             id=PLATFORM_ID, module=str(entry_file), export=None, action_type=PLATFORM_ID, io_class=None,
             runs_user_code=False, description="", input=None, input_file=None, env={}, timeout_s=None,
             warm_runs=0, responses=[], origin="discovered", problem=None, helpers=[],
         )
-        compiled, shim_dir = compile_steps(registry, [entry], Path(tmp) / "build", options.node)
-        built = compiled[entry.module]
-        results = []
-        for mode in options.modes:
-            for rep in range(options.repeats(mode)):
-                result = RunResult(step_id=PLATFORM_ID, mode=mode, repetition=rep)
-                if built.error or not built.compiled:
-                    result.error, result.error_kind = built.error or "not compiled", "compile"
-                else:
-                    job = _job_for(registry, entry, built.compiled, shim_dir, mode, options)
-                    doc, error, kind, wall, tail = run_harness(job, mode=mode, options=options,
-                                                               timeout_s=options.timeout_s,
-                                                               isolation=resolve_isolation(options.isolation))
-                    result.wall_ms, result.stderr_tail = wall, tail
-                    if doc is None or not doc.steps:
-                        result.error, result.error_kind = error or "harness returned no outcome", kind or "harness"
-                    else:
-                        result.outcome, result.node_version = doc.steps[0], doc.node
-                        if not doc.steps[0].ok:
-                            result.error, result.error_kind = doc.steps[0].error, doc.steps[0].error_kind
-                results.append(result)
-        return results
+        alone = registry.model_copy(update={"steps": {PLATFORM_ID: entry}})
+        return profile_steps(alone, [PLATFORM_ID], options)
