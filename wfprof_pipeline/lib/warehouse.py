@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.tables import Table
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 # DuckDB's own wording for a lock held by another process ("block" in a corruption message is no lock).
@@ -162,19 +163,28 @@ def _database_path(con: duckdb.DuckDBPyConnection) -> str:
     return str(row[0]) if row and row[0] else "(in memory)"
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
+def replace_table(con: duckdb.DuckDBPyConnection, table: str | Table, data: object) -> int:
     """Replace `table` with `data` (a polars/pandas frame or arrow table) in one transaction.
 
     Readers see either the old or the new table, never a half-written one; re-running gives the same rows.
+    A declared `Table` also writes its column docs into DuckDB's catalog (`COMMENT ON COLUMN`).
     """
-    return _write(con, table, data, [f'create or replace table "{table}" as select * from _wfprof_incoming'])
+    name, comments = _name_and_comments(table)
+    return _write(con, name, data, [f'create or replace table "{name}" as select * from _wfprof_incoming',
+                                    *comments])
 
 
-def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: object) -> int:
+def _name_and_comments(table: str | Table) -> tuple[str, list[str]]:
+    return (table, []) if isinstance(table, str) else (table.name, table.comment_sql())
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str | Table, data: object) -> int:
     """Append `data` to `table` (created with its columns on first use), in one transaction; the table's rows."""
-    return _write(con, table, data, [
-        f'create table if not exists "{table}" as select * from _wfprof_incoming limit 0',
-        f'insert into "{table}" by name select * from _wfprof_incoming',
+    name, comments = _name_and_comments(table)
+    return _write(con, name, data, [
+        f'create table if not exists "{name}" as select * from _wfprof_incoming limit 0',
+        f'insert into "{name}" by name select * from _wfprof_incoming',
+        *comments,
     ])
 
 
