@@ -31,7 +31,7 @@ from wfprof_pipeline.lib.cost_model.model import (  # noqa: E402
     pricing_with_context,
 )
 from wfprof_pipeline.lib.cost_model.report import write_report  # noqa: E402
-from wfprof_pipeline_tests.cost_fixtures import build_warehouse, write_registry, write_traces  # noqa: E402
+from wfprof_pipeline.lib.cost_model.synthetic import build_warehouse, write_registry, write_traces  # noqa: E402
 
 
 def recompute(db: Path, root: Path) -> dict[str, float]:

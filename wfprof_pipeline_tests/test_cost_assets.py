@@ -17,8 +17,8 @@ from wfprof_pipeline.defs.resources import (
     WarehouseResource,
 )
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.cost_model.synthetic import STEPS, UNPROFILED, build_warehouse, write_registry
 from wfprof_pipeline.lib.workflows.schema import create_schema
-from wfprof_pipeline_tests.cost_fixtures import STEPS, UNPROFILED, build_warehouse, write_registry
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "workflows"
 COST_ASSETS = [cm.step_tiers, cm.step_pricing, cm.static_runtime_correlation, cm.cost_breakdown,

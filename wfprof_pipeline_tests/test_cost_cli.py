@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wfprof_pipeline.cli import main
-from wfprof_pipeline_tests.cost_fixtures import UNPROFILED, build_warehouse, write_registry
+from wfprof_pipeline.lib.cost_model.synthetic import UNPROFILED, build_warehouse, write_registry
 
 WFPROF = Path(sys.executable).parent / "wfprof"
 

@@ -14,7 +14,15 @@ import pytest
 from wfprof_pipeline.lib.cost_model.inputs import read_inputs
 from wfprof_pipeline.lib.cost_model.model import compute_cost_model
 from wfprof_pipeline.lib.cost_model.report import render_html, summary_markdown, write_report
-from wfprof_pipeline_tests.cost_fixtures import STEPS, UNPROFILED, WORKFLOW_CALLS, build_warehouse, write_registry
+from wfprof_pipeline.lib.cost_model.synthetic import (
+    STEPS,
+    UNPROFILED,
+    WORKFLOW_CALLS,
+    build_warehouse,
+    insert_rows,
+    write_registry,
+)
+from wfprof_pipeline.lib.profiling.tables import IO_REQUESTS, STEP_PROFILES
 
 
 @pytest.fixture(scope="module")
@@ -118,29 +126,23 @@ def test_report_with_no_measurements_still_renders(tmp_path: Path) -> None:
     assert html.count('<img class="chart"') == 6
 
 
-def _profiles_db(path: Path, rpc_sql: str) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
-    con.execute("""create table step_profiles (step_id varchar, mode varchar, phase varchar, calls_own bigint,
-        calls_packages bigint, calls_node_internals bigint, calls_harness bigint, calls_other bigint,
-        io_operations bigint, rpc_methods varchar, duration_ms double, error varchar, action_type varchar,
-        io_class varchar)""")
-    con.execute("""insert into step_profiles values
-        ('w/tx', 'precise', 'import', 1, 100, 1000, 3, 0, 0, null, 5, null, 'web3/transfer', null),
-        ('w/tx', 'precise', 'execute', 2, 400, 50, 3, 1, 3, 'eth_chainId,eth_sendRawTransaction', 9, null,
-         'web3/transfer', null),
-        ('x/broken', 'precise', 'import', null, null, null, null, null, null, null, null, 'boom', 'x', 'http'),
-        ('x/broken', 'precise', 'execute', null, null, null, null, null, null, null, null, 'boom', 'x', 'http')""")
-    con.execute(rpc_sql)
-    return con
-
-
-@pytest.mark.parametrize("rpc_sql", [
-    "select 1",  # only the comma-separated column of step_profiles
-    """create table step_io_requests as select * from (values ('w/tx', 'execute', 'eth_sendRawTransaction'),
-       ('w/tx', 'execute', 'eth_chainId'), ('w/tx', 'execute', null)) t(step_id, phase, rpc_method)""",
-])
-def test_inputs_from_the_profilers_real_column_shapes(tmp_path: Path, rpc_sql: str) -> None:
-    con = _profiles_db(tmp_path / "p.duckdb", rpc_sql)
+def test_inputs_from_the_profilers_tables(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "p.duckdb"))
+    base = {"step_id": "w/tx", "mode": "precise", "action_type": "web3/transfer"}
+    insert_rows(con, STEP_PROFILES, [
+        {**base, "phase": "import", "calls_own": 1, "calls_packages": 100, "calls_node_internals": 1000,
+         "calls_harness": 3, "calls_other": 0, "io_operations": 0, "duration_ms": 5},
+        {**base, "phase": "execute", "calls_own": 2, "calls_packages": 400, "calls_node_internals": 50,
+         "calls_harness": 3, "calls_other": 1, "io_operations": 3, "duration_ms": 9,
+         "rpc_methods": "eth_chainId,eth_sendRawTransaction"},
+        *[{"step_id": "x/broken", "mode": "precise", "phase": p, "error": "boom", "action_type": "x",
+           "io_class": "http"} for p in ("import", "execute")],
+    ])
+    insert_rows(con, IO_REQUESTS, [
+        {"step_id": "w/tx", "phase": "execute", "request_seq": 1, "rpc_method": "eth_sendRawTransaction"},
+        {"step_id": "w/tx", "phase": "execute", "request_seq": 2, "rpc_method": "eth_chainId"},
+        {"step_id": "w/tx", "phase": "execute", "request_seq": 3, "rpc_method": None},
+    ])
     inputs = read_inputs(con, None)
     con.close()
     by = {r["step_id"]: r for r in inputs.measurements.iter_rows(named=True)}

@@ -10,8 +10,8 @@ import duckdb
 from wfprof_pipeline.lib.cost_model.inputs import read_inputs
 from wfprof_pipeline.lib.cost_model.model import compute_cost_model
 from wfprof_pipeline.lib.cost_model.report import write_report
+from wfprof_pipeline.lib.cost_model.synthetic import build_warehouse, write_registry
 from wfprof_pipeline_tests.browser import dump_dom
-from wfprof_pipeline_tests.cost_fixtures import build_warehouse, write_registry
 
 # Appended to a copy of the report (the report itself has no scripts): after load, record for every image
 # whether the browser decoded it, and the rendered size of every chart.

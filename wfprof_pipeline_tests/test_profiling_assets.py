@@ -10,13 +10,8 @@ import duckdb
 import pytest
 
 from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
-from wfprof_pipeline.defs.steps.assets import (
-    FUNCTIONS_SCHEMA,
-    IO_REQUESTS_SCHEMA,
-    PACKAGE_CALLS_SCHEMA,
-    STEP_PROFILES_SCHEMA,
-    step_profiling,
-)
+from wfprof_pipeline.defs.steps.assets import step_profiling
+from wfprof_pipeline.lib.profiling.tables import IO_REQUESTS, PACKAGE_CALLS, PROFILE_FUNCTIONS, STEP_PROFILES
 
 STEPS_ROOT = Path(__file__).resolve().parents[1] / "data" / "steps"
 STEPS = ["webhook/send-webhook", "web3/check-balance"]
@@ -48,10 +43,12 @@ def first_run(warehouse: Path) -> dg.ExecuteInProcessResult:
 def test_tables_have_the_declared_columns_and_rows(first_run, warehouse: Path) -> None:
     assert first_run.success
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        for table, schema in [("step_profiles", STEP_PROFILES_SCHEMA), ("step_package_calls", PACKAGE_CALLS_SCHEMA),
-                              ("step_profile_functions", FUNCTIONS_SCHEMA), ("step_io_requests", IO_REQUESTS_SCHEMA)]:
-            cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
-            assert cols == list(schema), table
+        for table in (STEP_PROFILES, PACKAGE_CALLS, PROFILE_FUNCTIONS, IO_REQUESTS):
+            cols = [r[0] for r in con.execute(f"describe {table.name}").fetchall()]
+            assert cols == table.names, table.name
+            comments = dict(con.execute("select column_name, comment from duckdb_columns() "
+                                        "where table_name = ?", [table.name]).fetchall())
+            assert comments == {c.name: c.doc for c in table.columns}, table.name
         rows = con.execute(
             "select step_id, mode, phase, action_type, io_class, deterministic, runs, error from step_profiles "
             "order by 1, 2, 3"

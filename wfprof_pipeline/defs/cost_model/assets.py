@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from wfprof_pipeline.defs.metadata import markdown_table, table_metadata
 from wfprof_pipeline.defs.resources import (
     KeeperHubDatabase,
     SandboxResource,
@@ -19,17 +20,15 @@ from wfprof_pipeline.defs.resources import (
 )
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib import warehouse as wh
-from wfprof_pipeline.lib.cost_model.breakdown import BREAKDOWN_SCHEMA, breakdown_table
-from wfprof_pipeline.lib.cost_model.columns import COLUMN_DOCS
+from wfprof_pipeline.lib.cost_model import tables
+from wfprof_pipeline.lib.cost_model.breakdown import breakdown_table
 from wfprof_pipeline.lib.cost_model.correlation import (
-    CORRELATION_SCHEMA,
     RUNTIME_MEASURES,
     STATIC_METRICS,
     correlation_table,
 )
-from wfprof_pipeline.lib.cost_model.cpu_fit import CPU_FIT_SCHEMA, cpu_fit
+from wfprof_pipeline.lib.cost_model.cpu_fit import cpu_fit
 from wfprof_pipeline.lib.cost_model.history import (
-    STEP_COST_HISTORY_SCHEMA,
     changes,
     history_rows,
     lockfile_digest,
@@ -37,20 +36,18 @@ from wfprof_pipeline.lib.cost_model.history import (
 )
 from wfprof_pipeline.lib.cost_model.inputs import CostInputs, read_inputs, read_table
 from wfprof_pipeline.lib.cost_model.model import (
-    PRICING_CONTEXT_COLUMNS,
     V_STEP_COSTS_SQL,
     assemble,
     per_step_frame,
     pricing_with_context,
 )
 from wfprof_pipeline.lib.cost_model.policy import PolicyError, load_policy
-from wfprof_pipeline.lib.cost_model.pricing import STEP_PRICING_SCHEMA, price_steps
-from wfprof_pipeline.lib.cost_model.priorities import PRIORITIES_SCHEMA, priorities_table
+from wfprof_pipeline.lib.cost_model.pricing import price_steps
+from wfprof_pipeline.lib.cost_model.priorities import priorities_table
 from wfprof_pipeline.lib.cost_model.report import summary_markdown, write_report
-from wfprof_pipeline.lib.cost_model.tiers import NEAR_THRESHOLD_MARGIN, STEP_TIERS_SCHEMA, assign_tiers
+from wfprof_pipeline.lib.cost_model.tiers import NEAR_THRESHOLD_MARGIN, assign_tiers
 from wfprof_pipeline.lib.cost_model.user_code import (
     DEFAULT_FUEL_BUDGET,
-    USER_CODE_FUEL_SCHEMA,
     load_code_nodes,
     meter_code_nodes,
     sandbox_evaluator,
@@ -59,15 +56,6 @@ from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
 
 GROUP = "cost_model"
-
-
-def _meta(table: str, schema: dict[str, pl.DataType]) -> dict[str, object]:
-    return {
-        "dagster/column_schema": dg.TableSchema(columns=[
-            dg.TableColumn(n, str(t), description=COLUMN_DOCS.get(table, {}).get(n)) for n, t in schema.items()
-        ]),
-        "dagster/table_name": table,
-    }
 
 
 def _load(warehouse: WarehouseResource, step_corpus: StepCorpusResource, *tables: str, latency: bool = False):
@@ -80,17 +68,6 @@ def _load(warehouse: WarehouseResource, step_corpus: StepCorpusResource, *tables
         inputs = read_inputs(con, step_corpus.resolved_root(), latency=latency)
         frames = {t: read_table(con, t) for t in tables}
     return inputs, policy, frames
-
-
-def _md(frame: pl.DataFrame, limit: int = 30) -> str:
-    if not frame.height:
-        return "(no rows)"
-    cols = frame.columns
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.head(limit).iter_rows():
-        cells = [f"{v:,.3g}" if isinstance(v, float) else ("—" if v is None else str(v)) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def _warn_missing(context: dg.AssetExecutionContext, inputs: CostInputs) -> None:
@@ -106,7 +83,7 @@ def _warn_missing(context: dg.AssetExecutionContext, inputs: CostInputs) -> None
     "execution), the figure it is tiered on, and its tier light / medium / heavy on absolute thresholds "
     "(defaults 27,500 / 180,000 calls: the seed's figures land in the seed's tiers), so no step's tier depends "
     "on the others. Every discovered step is listed; one without a usable profile has its coverage and no tier.",
-    metadata=_meta("step_tiers", STEP_TIERS_SCHEMA),
+    metadata=table_metadata(tables.STEP_TIERS),
 )
 def step_tiers(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
@@ -114,7 +91,7 @@ def step_tiers(
     inputs, policy, _ = _load(warehouse, step_corpus)
     _warn_missing(context, inputs)
     tiers = assign_tiers(inputs.measurements, policy)
-    count = warehouse.replace_table("step_tiers", tiers)
+    count = warehouse.replace_table(tables.STEP_TIERS, tiers)
     unt = tiers.filter(pl.col("tier").is_null())
     if unt.height:
         context.log.warning(f"{unt.height} step(s) not tiered: {', '.join(unt['step_id'].to_list())}")
@@ -136,7 +113,7 @@ def step_tiers(
         **{f"{t}_steps": n for t, n in by_tier.items()},
         "untiered_steps": ", ".join(unt["step_id"].to_list()) or "none",
         "near_threshold_steps": ", ".join(close["step_id"].to_list()) or "none",
-        "tiers": dg.MetadataValue.md(_md(tiers.select("step_id", "tier", "cost_calls", "calls_execute_warm",
+        "tiers": dg.MetadataValue.md(markdown_table(tiers.select("step_id", "tier", "cost_calls", "calls_execute_warm",
                                                         "calls_execute_cold", "calls_import_marginal",
                                                         "calls_own_packages", "coverage"))),
     })
@@ -150,7 +127,7 @@ def step_tiers(
     "total_units = base + multiplier × operations — the seed's formula; unpriceable steps are listed with their "
     "status. Also carries tier_calls, cyclomatic_complexity and p95 latency, and (re)creates the view "
     "`v_step_costs`.",
-    metadata=_meta("step_pricing", {**STEP_PRICING_SCHEMA, **PRICING_CONTEXT_COLUMNS}),
+    metadata=table_metadata(tables.STEP_PRICING),
 )
 def step_pricing(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
@@ -172,7 +149,7 @@ def step_pricing(
         "priced_steps": table.height - unpriced.height,
         "unpriced_steps": ", ".join(unpriced["step_id"].to_list()) or "none",
         "policy": policy.model_dump_json(),
-        "pricing": dg.MetadataValue.md(_md(table.select("step_id", "tier", "io_class", "io_operations",
+        "pricing": dg.MetadataValue.md(markdown_table(table.select("step_id", "tier", "io_class", "io_operations",
                                                         "total_units", "status"))),
     })
 
@@ -183,7 +160,7 @@ def step_pricing(
     description="Append-only: every materialization adds one row per step (materialized_at, run id, digests of "
     "the step's source and of the lockfile, calls per phase, cost_calls, tier, units, coverage), so each price "
     "shows its change since the last night and the steps whose source or dependencies changed.",
-    metadata=_meta("step_cost_history", STEP_COST_HISTORY_SCHEMA),
+    metadata=table_metadata(tables.STEP_COST_HISTORY),
 )
 def step_cost_history(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
@@ -206,8 +183,8 @@ def step_cost_history(
         "total_units": float(priced["total_units"].sum() or 0),
         "steps_with_price_change": moved.height,
         "steps_with_source_or_dependency_change": ", ".join(edited["step_id"].to_list()) or "none",
-        "changes": dg.MetadataValue.md(_md(moved.select("step_id", "units_before", "units_after", "units_change",
-                                                        "tier_before", "tier_after"))),
+        "changes": dg.MetadataValue.md(markdown_table(moved.select(
+            "step_id", "units_before", "units_after", "units_change", "tier_before", "tier_after"))),
     })
 
 
@@ -217,12 +194,12 @@ def step_cost_history(
     description="Calls as a proxy for CPU: across the corpus, warm executions' calls against their CPU ms "
     "(Spearman ρ, n), the median CPU ms per 1,000 calls with its quartiles, and a least-squares line — what a "
     "unit of calls costs in CPU time, and how far to trust it.",
-    metadata=_meta("calls_cpu_fit", CPU_FIT_SCHEMA),
+    metadata=table_metadata(tables.CALLS_CPU_FIT),
 )
 def calls_cpu_fit(warehouse: WarehouseResource, step_corpus: StepCorpusResource) -> dg.MaterializeResult:
     inputs, _, _ = _load(warehouse, step_corpus)
     fit = cpu_fit(inputs.measurements)
-    count = warehouse.replace_table("calls_cpu_fit", fit)
+    count = warehouse.replace_table(tables.CALLS_CPU_FIT, fit)
     row = fit.row(0, named=True)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count, "n": row["n"], "status": row["status"],
@@ -264,7 +241,7 @@ def pricing_covers_every_profiled_step(warehouse: WarehouseResource) -> dg.Asset
     "lines, external calls, awaits, function calls) and runtime measures (tier calls, execute calls, duration, "
     "I/O operations) across profiled steps — the seed's 'static ≠ runtime', measured. Fewer than 5 steps, a "
     "constant column or a missing measurement gives a status row, not a number.",
-    metadata=_meta("static_runtime_correlation", CORRELATION_SCHEMA),
+    metadata=table_metadata(tables.STATIC_RUNTIME_CORRELATION),
 )
 def static_runtime_correlation(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
@@ -274,7 +251,7 @@ def static_runtime_correlation(
         raise dg.Failure("step_tiers / step_pricing do not exist: materialize them first")
     per_step = per_step_frame(inputs, frames["step_tiers"], frames["step_pricing"])
     table = correlation_table(per_step.filter(pl.col("status") == "ok"), STATIC_METRICS, RUNTIME_MEASURES)
-    count = warehouse.replace_table("static_runtime_correlation", table)
+    count = warehouse.replace_table(tables.STATIC_RUNTIME_CORRELATION, table)
     ok = table.filter(pl.col("status") == "ok")
     if not ok.height:
         context.log.warning("no correlation could be computed: " + "; ".join(
@@ -282,7 +259,7 @@ def static_runtime_correlation(
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
         "computed_pairs": ok.height,
-        "correlations": dg.MetadataValue.md(_md(table.select("static_metric", "runtime_measure", "n", "rho",
+        "correlations": dg.MetadataValue.md(markdown_table(table.select("static_metric", "runtime_measure", "n", "rho",
                                                              "p_value", "status"))),
     })
 
@@ -294,18 +271,18 @@ def static_runtime_correlation(
     "npm package, per profiled workflow and over all workflow runs by category (database, step functions, "
     "executor, external API, Node internals) — the seed's 'dependencies dominate' and 'database is 50 %+', "
     "measured.",
-    metadata=_meta("cost_breakdown", BREAKDOWN_SCHEMA),
+    metadata=table_metadata(tables.COST_BREAKDOWN),
 )
 def cost_breakdown(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
 ) -> dg.MaterializeResult:
     inputs, _, _ = _load(warehouse, step_corpus)
     table = breakdown_table(inputs.measurements, inputs.package_calls, inputs.workflow_calls)
-    count = warehouse.replace_table("cost_breakdown", table)
+    count = warehouse.replace_table(tables.COST_BREAKDOWN, table)
     overall = table.filter(pl.col("scope").is_in(["steps", "workflows"]))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
-        "overall": dg.MetadataValue.md(_md(overall.select("scope", "category", "calls", "share"))),
+        "overall": dg.MetadataValue.md(markdown_table(overall.select("scope", "category", "calls", "share"))),
     })
 
 
@@ -316,7 +293,7 @@ def cost_breakdown(
     description="The seed's optimization list re-ranked by the data: each opportunity with the measured share "
     "of calls it addresses, an estimated reduction computed from the measurements (formula in `basis`), the "
     "seed's stated impact and whether the seed's range holds. Unmeasured opportunities are listed last.",
-    metadata=_meta("optimization_priorities", PRIORITIES_SCHEMA),
+    metadata=table_metadata(tables.OPTIMIZATION_PRIORITIES),
 )
 def optimization_priorities(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
@@ -326,10 +303,10 @@ def optimization_priorities(
         raise dg.Failure("step_tiers / cost_breakdown / static_runtime_correlation must be materialized first")
     table = priorities_table(inputs.measurements, f["step_tiers"], f["cost_breakdown"],
                              f["static_runtime_correlation"], inputs.package_calls, inputs.db_statements_per_run)
-    count = warehouse.replace_table("optimization_priorities", table)
+    count = warehouse.replace_table(tables.OPTIMIZATION_PRIORITIES, table)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
-        "priorities": dg.MetadataValue.md(_md(table.select("rank", "opportunity", "measured_share",
+        "priorities": dg.MetadataValue.md(markdown_table(table.select("rank", "opportunity", "measured_share",
                                                            "estimated_reduction", "impact", "seed_impact"))),
     })
 
@@ -346,7 +323,7 @@ class UserCodeFuelConfig(dg.Config):
     "run as `fn(inputs)` in the fuel sandbox (embedded QuickJS, or SANDBOX_URL) under a fuel budget, with the "
     "inputs of the node's latest successful run. Failures (out of fuel, syntax, runtime, sandbox down) are "
     "rows with their kind, not asset failures.",
-    metadata=_meta("user_code_fuel", USER_CODE_FUEL_SCHEMA),
+    metadata=table_metadata(tables.USER_CODE_FUEL),
 )
 def user_code_fuel(
     context: dg.AssetExecutionContext,
@@ -360,7 +337,7 @@ def user_code_fuel(
     url = sandbox.resolved_url()
     table = meter_code_nodes(nodes, sandbox_evaluator(url, config.timeout_s), last_inputs=last_inputs,
                              fuel_budget=config.fuel_budget)
-    count = warehouse.replace_table("user_code_fuel", table)
+    count = warehouse.replace_table(tables.USER_CODE_FUEL, table)
     failed = table.filter(~pl.col("success"))
     if failed.height:
         context.log.warning(f"{failed.height} code node(s) failed in the sandbox; see error_kind / error")
@@ -369,8 +346,8 @@ def user_code_fuel(
         "sandbox": url or "embedded",
         "failed_nodes": failed.height,
         "max_fuel": int(table["fuel_consumed"].max() or 0) if count else 0,
-        "nodes": dg.MetadataValue.md(_md(table.select("workflow_name", "node_label", "fuel_consumed", "success",
-                                                      "error_kind"))),
+        "nodes": dg.MetadataValue.md(markdown_table(table.select(
+            "workflow_name", "node_label", "fuel_consumed", "success", "error_kind"))),
     })
 
 

@@ -1,8 +1,8 @@
 """`static_metrics`, `static_functions`, `static_external_calls`: one tree-sitter pass over the step corpus."""
 
 import dagster as dg
-import polars as pl
 
+from wfprof_pipeline.defs.metadata import table_metadata
 from wfprof_pipeline.defs.resources import StepCorpusResource, WarehouseResource
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.corpus import require_steps
@@ -12,27 +12,17 @@ from wfprof_pipeline.lib.static import tables
 from wfprof_pipeline.lib.static.analyze import analyze_file
 from wfprof_pipeline.lib.static.external_calls import load_rules
 from wfprof_pipeline.lib.static.report import ranked_functions, step_id, summarize
-
-_TYPES = {"str": pl.Utf8, "int": pl.Int64}
-
-
-def _polars_schema(columns: dict[str, tuple[str, str]]) -> dict[str, pl.DataType]:
-    return {name: _TYPES[kind] for name, (kind, _) in columns.items()}
+from wfprof_pipeline.lib.tables import Table
 
 
-def _spec(table: str, columns: dict[str, tuple[str, str]], description: str) -> dg.AssetSpec:
+def _spec(table: Table, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key=table,
+        key=table.name,
         group_name="static",
         kinds={"duckdb", "typescript"},
         deps=["step_sources"],
         description=description,
-        metadata={
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(n, str(_TYPES[k]), description=doc) for n, (k, doc) in columns.items()]
-            ),
-            "dagster/table_name": table,
-        },
+        metadata=table_metadata(table),
     )
 
 
@@ -42,16 +32,16 @@ class StaticAnalysisConfig(dg.Config):
 
 @dg.multi_asset(
     specs=[
-        _spec("static_metrics", tables.METRICS_COLUMNS,
+        _spec(tables.STATIC_METRICS,
               "Per step file, the seed's static metrics with the seed's semantics (lines, awaits, calls, "
               "conditionals, try/throw, loops, cyclomatic complexity and details), external-call count and "
               "a parse_error flag."),
-        _spec("static_functions", tables.FUNCTIONS_COLUMNS,
+        _spec(tables.STATIC_FUNCTIONS,
               "Per function (and class field initializer / static block): ESLint-exact cyclomatic complexity, "
               "lines, awaits and calls."),
-        _spec("static_external_calls", tables.EXTERNAL_CALLS_COLUMNS,
+        _spec(tables.STATIC_EXTERNAL_CALLS,
               "Every call classified as external (fetch, http, db, web3, sdk) by the identifier-path rules."),
-        _spec("static_step_metrics", tables.STEP_METRICS_COLUMNS,
+        _spec(tables.STATIC_STEP_METRICS,
               "Per step (not per file): the step file's metrics with its -core helpers folded in. The cost "
               "model and the static-vs-runtime correlation read this table."),
     ],
@@ -72,19 +62,18 @@ def static_analysis(
     roles = {d.file.rel: d.role for d in found.files}
     rows = tables.metrics_rows(results, roles)
     frames = {
-        "static_metrics": pl.DataFrame(rows, schema=_polars_schema(tables.METRICS_COLUMNS)),
-        "static_step_metrics": pl.DataFrame(
+        "static_metrics": tables.STATIC_METRICS.frame(rows),
+        "static_step_metrics": tables.STATIC_STEP_METRICS.frame(
             tables.step_metric_rows(rows, {d.file.rel: d.step_id for d in found.steps},
-                                    {d.file.rel: d.helpers for d in found.steps}),
-            schema=_polars_schema(tables.STEP_METRICS_COLUMNS),
+                                    {d.file.rel: d.helpers for d in found.steps})
         ),
-        "static_functions": pl.DataFrame(tables.function_rows(results),
-                                         schema=_polars_schema(tables.FUNCTIONS_COLUMNS)),
-        "static_external_calls": pl.DataFrame(tables.external_call_rows(results),
-                                              schema=_polars_schema(tables.EXTERNAL_CALLS_COLUMNS)),
+        "static_functions": tables.STATIC_FUNCTIONS.frame(tables.function_rows(results)),
+        "static_external_calls": tables.STATIC_EXTERNAL_CALLS.frame(tables.external_call_rows(results)),
     }
+    declared = {t.name: t for t in (tables.STATIC_METRICS, tables.STATIC_STEP_METRICS, tables.STATIC_FUNCTIONS,
+                                    tables.STATIC_EXTERNAL_CALLS)}
     with warehouse.connect() as con:
-        counts = {table: wh.replace_table(con, table, frame) for table, frame in frames.items()}
+        counts = {name: wh.replace_table(con, declared[name], frame) for name, frame in frames.items()}
 
     flagged = [r for r in results if r.parse_error]
     for r in flagged:

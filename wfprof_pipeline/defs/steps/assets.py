@@ -11,109 +11,22 @@ import dagster as dg
 import polars as pl
 from pydantic import Field, field_validator
 
+from wfprof_pipeline.defs.metadata import markdown_table, table_metadata
 from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
 from wfprof_pipeline.lib.profiling.platform import profile_platform, shared_modules
 from wfprof_pipeline.lib.profiling.regression import compare_counts
 from wfprof_pipeline.lib.profiling.runner import ProfileOptions, profile_steps
 from wfprof_pipeline.lib.profiling.summary import StepProfileRow, Summary, summarize
+from wfprof_pipeline.lib.profiling.tables import (
+    IO_REQUESTS,
+    PACKAGE_CALLS,
+    PLATFORM_PROFILES,
+    PROFILE_FUNCTIONS,
+    STEP_PROFILES,
+)
 from wfprof_pipeline.lib.registry import StepRegistry, load_for_root
 
 GROUP = "steps"
-
-STEP_PROFILES_SCHEMA: dict[str, pl.DataType] = {
-    "step_id": pl.Utf8,
-    "action_type": pl.Utf8,
-    "io_class": pl.Utf8,
-    "mode": pl.Utf8,
-    "phase": pl.Utf8,
-    "calls_own": pl.Int64,
-    "calls_packages": pl.Int64,
-    "calls_node_internals": pl.Int64,
-    "calls_harness": pl.Int64,
-    "calls_other": pl.Int64,
-    "calls_total": pl.Int64,
-    "calls_fetch_internals": pl.Int64,
-    "unique_functions": pl.Int64,
-    "io_operations": pl.Int64,
-    "rpc_methods": pl.Utf8,
-    "duration_ms": pl.Float64,
-    "duration_ms_min": pl.Float64,
-    "duration_ms_max": pl.Float64,
-    "module_load_ms": pl.Float64,
-    "heap_delta_bytes": pl.Int64,
-    "cpu_ms": pl.Float64,
-    "warm_runs": pl.Int64,
-    "calls_own_packages_min": pl.Int64,
-    "calls_own_packages_max": pl.Int64,
-    "samples": pl.Int64,
-    "self_ms_own": pl.Float64,
-    "self_ms_packages": pl.Float64,
-    "self_ms_node_internals": pl.Float64,
-    "runs": pl.Int64,
-    "deterministic": pl.Boolean,
-    "error": pl.Utf8,
-    "node_version": pl.Utf8,
-    "isolation": pl.Utf8,
-}
-_PROFILE_DOCS = {
-    "step_id": "Registry id, e.g. web3/check-balance",
-    "action_type": "KeeperHub action type the step implements",
-    "io_class": "Declared I/O class: none, http, chat, chain_read, chain_write",
-    "mode": "precise (exact call counts), sampling (CPU samples) or timing (no profiler)",
-    "phase": "import (cold start), execute (the first, cold execution on canned I/O) or execute_warm (the "
-             "per-execution median of the later executions in the same process)",
-    "calls_own": "Calls in the step's own code (incl. @/ aliases); precise mode; reproducible",
-    "calls_packages": "Calls in node_modules packages; precise mode; reproducible",
-    "calls_node_internals": "Calls in node:* internals (median; varies in the import phase)",
-    "calls_harness": "Calls in the harness and registry shims (a few per phase)",
-    "calls_other": "Calls in eval/new Function/node:vm code (e.g. user code of the code step)",
-    "calls_total": "All calls of the phase",
-    "calls_fetch_internals": "Of the node:* calls, those in Node's bundled undici: what fetch costs",
-    "unique_functions": "Functions called at least once",
-    "io_operations": "Requests served by the stub in this phase",
-    "rpc_methods": "JSON-RPC methods requested in this phase (comma-separated)",
-    "duration_ms": "Median wall time of the phase (clean only in timing mode)",
-    "duration_ms_min": "Fastest run",
-    "duration_ms_max": "Slowest run",
-    "module_load_ms": "Timing mode, import phase: module load time",
-    "heap_delta_bytes": "Timing mode: heapUsed after minus before, both after a forced GC",
-    "cpu_ms": "Timing mode: user + system CPU milliseconds of the phase (per execution for execute_warm)",
-    "warm_runs": "execute_warm: the warm executions per process the figures summarize",
-    "calls_own_packages_min": "Precise mode: the lowest own + package count of any run (warm: of any execution)",
-    "calls_own_packages_max": "Precise mode: the highest; differs from the min exactly when not deterministic",
-    "samples": "Sampling mode: CPU samples taken (median)",
-    "self_ms_own": "Sampling mode: self time in the step's code",
-    "self_ms_packages": "Sampling mode: self time in packages",
-    "self_ms_node_internals": "Sampling mode: self time in node:* internals",
-    "runs": "Fresh processes that produced this phase",
-    "deterministic": "Precise mode: own + package counts identical in every run (and every warm execution); "
-                     "NULL when there is nothing to compare",
-    "error": "Why the step failed (error row), if it did",
-    "node_version": "Node.js version that ran the step",
-    "isolation": "namespaces (own user, network and PID namespaces) or guard (the in-process egress guard only)",
-}
-PLATFORM_PROFILES_SCHEMA: dict[str, pl.DataType] = {**STEP_PROFILES_SCHEMA, "modules": pl.Utf8}
-_PROFILE_DOCS["modules"] = "platform_profiles: the modules imported (comma-separated)"
-PACKAGE_CALLS_SCHEMA: dict[str, pl.DataType] = {
-    "step_id": pl.Utf8, "phase": pl.Utf8, "package": pl.Utf8, "calls": pl.Int64,
-}
-FUNCTIONS_SCHEMA: dict[str, pl.DataType] = {
-    "step_id": pl.Utf8, "mode": pl.Utf8, "phase": pl.Utf8, "rank": pl.Int64, "function": pl.Utf8,
-    "category": pl.Utf8, "package": pl.Utf8, "file": pl.Utf8, "line": pl.Int64, "calls": pl.Int64,
-    "self_ms": pl.Float64,
-}
-IO_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
-    "step_id": pl.Utf8, "phase": pl.Utf8, "request_seq": pl.Int64, "method": pl.Utf8, "host": pl.Utf8,
-    "path": pl.Utf8, "rpc_method": pl.Utf8, "batch_size": pl.Int64, "status": pl.Int64, "matched": pl.Boolean,
-}
-
-
-def _schema(columns: dict[str, pl.DataType], docs: dict[str, str] | None = None) -> dg.TableSchema:
-    docs = docs or {}
-    return dg.TableSchema(
-        columns=[dg.TableColumn(n, str(t), description=docs.get(n)) for n, t in columns.items()]
-    )
-
 
 class StepProfilingConfig(dg.Config):
     """Knobs of the nightly profile. Exact counts are checked for determinism across `repeat` fresh
@@ -154,8 +67,8 @@ def _profile_frame(rows: list[StepProfileRow], registry: StepRegistry) -> pl.Dat
         record = dataclasses.asdict(r)
         record["action_type"] = entry.action_type if entry else None
         record["io_class"] = entry.io_class if entry else None
-        records.append({k: record.get(k) for k in STEP_PROFILES_SCHEMA})
-    return pl.DataFrame(records, schema=STEP_PROFILES_SCHEMA)
+        records.append(record)
+    return STEP_PROFILES.frame(records)
 
 
 def _deterministic_counts(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
@@ -191,8 +104,7 @@ def _previous_counts(warehouse: WarehouseResource) -> dict[tuple[str, str], int]
             "harness), I/O requests served by the stub, JSON-RPC methods, wall time, module load time, heap "
             "delta, samples, and whether exact counts were identical across fresh processes.",
             kinds={"duckdb", "nodejs"},
-            metadata={"dagster/column_schema": _schema(STEP_PROFILES_SCHEMA, _PROFILE_DOCS),
-                      "dagster/table_name": "step_profiles"},
+            metadata=table_metadata(STEP_PROFILES),
             deps=["step_sources"],
         ),
         dg.AssetSpec(
@@ -201,16 +113,14 @@ def _previous_counts(warehouse: WarehouseResource) -> dict[tuple[str, str], int]
             "modules), imported alone in fresh processes — what a worker pays once, whatever it runs. Same "
             "columns as step_profiles (step_id '(platform)', phase import) plus `modules`.",
             kinds={"duckdb", "nodejs"},
-            metadata={"dagster/column_schema": _schema(PLATFORM_PROFILES_SCHEMA, _PROFILE_DOCS),
-                      "dagster/table_name": "platform_profiles"},
+            metadata=table_metadata(PLATFORM_PROFILES),
             deps=["step_sources"],
         ),
         dg.AssetSpec(
             "step_package_calls",
             description="Calls per npm package, per step and phase (precise mode, median of the runs).",
             kinds={"duckdb", "nodejs"},
-            metadata={"dagster/column_schema": _schema(PACKAGE_CALLS_SCHEMA),
-                      "dagster/table_name": "step_package_calls"},
+            metadata=table_metadata(PACKAGE_CALLS),
             deps=["step_sources"],
         ),
         dg.AssetSpec(
@@ -218,8 +128,7 @@ def _previous_counts(warehouse: WarehouseResource) -> dict[tuple[str, str], int]
             description="Top functions per step, mode and phase: by call count (precise) or self time "
             "(sampling), with category, package, file and line.",
             kinds={"duckdb", "nodejs"},
-            metadata={"dagster/column_schema": _schema(FUNCTIONS_SCHEMA),
-                      "dagster/table_name": "step_profile_functions"},
+            metadata=table_metadata(PROFILE_FUNCTIONS),
             deps=["step_sources"],
         ),
         dg.AssetSpec(
@@ -227,8 +136,7 @@ def _previous_counts(warehouse: WarehouseResource) -> dict[tuple[str, str], int]
             description="Every request a step made to the canned-response stub, one row per JSON-RPC call "
             "in a batch: method, path, rpc_method. Chain reads vs writes show here (eth_sendRawTransaction).",
             kinds={"duckdb", "nodejs"},
-            metadata={"dagster/column_schema": _schema(IO_REQUESTS_SCHEMA),
-                      "dagster/table_name": "step_io_requests"},
+            metadata=table_metadata(IO_REQUESTS),
             deps=["step_sources"],
         ),
     ],
@@ -269,18 +177,12 @@ def step_profiling(
     previous = _previous_counts(warehouse)
 
     counts = {
-        "step_profiles": warehouse.replace_table("step_profiles", profiles),
-        "platform_profiles": warehouse.replace_table("platform_profiles", platform.select(
-            list(PLATFORM_PROFILES_SCHEMA)).cast(PLATFORM_PROFILES_SCHEMA)),
-        "step_package_calls": warehouse.replace_table(
-            "step_package_calls", pl.DataFrame(summary.package_calls, schema=PACKAGE_CALLS_SCHEMA)
-        ),
-        "step_profile_functions": warehouse.replace_table(
-            "step_profile_functions", pl.DataFrame(summary.functions, schema=FUNCTIONS_SCHEMA)
-        ),
-        "step_io_requests": warehouse.replace_table(
-            "step_io_requests", pl.DataFrame(summary.io_requests, schema=IO_REQUESTS_SCHEMA)
-        ),
+        "step_profiles": warehouse.replace_table(STEP_PROFILES, profiles),
+        "platform_profiles": warehouse.replace_table(PLATFORM_PROFILES, PLATFORM_PROFILES.conform(platform)),
+        "step_package_calls": warehouse.replace_table(PACKAGE_CALLS, PACKAGE_CALLS.frame(summary.package_calls)),
+        "step_profile_functions": warehouse.replace_table(PROFILE_FUNCTIONS,
+                                                          PROFILE_FUNCTIONS.frame(summary.functions)),
+        "step_io_requests": warehouse.replace_table(IO_REQUESTS, IO_REQUESTS.frame(summary.io_requests)),
     }
     failed = sorted({r.step_id for r in results if r.failed})
     if failed:
@@ -298,7 +200,7 @@ def step_profiling(
             "failed_steps": ", ".join(failed) or "none",
             "nondeterministic_steps": ", ".join(nondeterministic["step_id"].to_list()) or "none",
             "node_version": next((r.node_version for r in results if r.node_version), "unknown"),
-            "precise_counts": dg.MetadataValue.md(_markdown(table)),
+            "precise_counts": dg.MetadataValue.md(markdown_table(table, limit=200)),
         },
     )
     baseline = platform.filter((pl.col("mode") == "precise") & pl.col("error").is_null())
@@ -332,10 +234,3 @@ def step_profiling(
         },
     )
 
-
-def _markdown(frame: pl.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
-    body = "".join(
-        "| " + " | ".join("" if v is None else str(v)[:80] for v in row) + " |\n" for row in frame.iter_rows()
-    )
-    return head + body

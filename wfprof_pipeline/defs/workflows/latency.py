@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from wfprof_pipeline.defs.metadata import markdown_table, table_metadata
 from wfprof_pipeline.defs.resources import WarehouseResource
 from wfprof_pipeline.lib.workflows import latency
 
@@ -14,17 +15,12 @@ from wfprof_pipeline.lib.workflows import latency
     description="Per action type over every ingested day of `workflow_step_runs`: runs, errors, error rate, "
     "p5/p50/p95/p99/min/max/mean duration (ms), spreads p99/p50, p95/p5 and max/min (the seed's "
     "'web3 steps vary 10x'), median payload sizes.",
-    metadata={
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(n, description=d) for n, d in latency.COLUMNS.items()]
-        ),
-        "dagster/table_name": "step_latency",
-    },
+    metadata=table_metadata(latency.STEP_LATENCY),
 )
 def step_latency(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         frame = latency.step_latency(con)
-    count = warehouse.replace_table("step_latency", frame)
+    count = warehouse.replace_table(latency.STEP_LATENCY, frame)
     if count == 0:
         context.log.warning("no step runs in the warehouse yet: materialize workflow_traces partitions first")
     widest = frame.sort("spread_p95_p5", descending=True, nulls_last=True).head(5)
@@ -32,15 +28,8 @@ def step_latency(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         metadata={
             "dagster/row_count": count,
             "step_runs": int(frame["runs"].sum() or 0) if count else 0,
-            "widest_spread": dg.MetadataValue.md(_markdown(widest)),
+            "widest_spread": dg.MetadataValue.md(markdown_table(widest.select(
+                "action_type", "runs", "p50_ms", "p95_ms", "spread_p95_p5", "error_rate"))),
         }
     )
 
-
-def _markdown(frame) -> str:
-    cols = ["action_type", "runs", "p50_ms", "p95_ms", "spread_p95_p5", "error_rate"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.select(cols).iter_rows():
-        cells = [f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

@@ -16,6 +16,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from wfprof_pipeline.defs.metadata import table_metadata
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
 from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
 from wfprof_pipeline.lib import postgres
@@ -38,10 +39,6 @@ class WorkflowProfileConfig(dg.Config):
     executor: Literal["auto", "platform", "wfprof"] = "auto"
 
 
-def _schema(columns: dict) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=d) for n, (t, d) in columns.items()])
-
-
 @dg.multi_asset(
     group_name="workflows",
     pool="duckdb",
@@ -51,19 +48,13 @@ def _schema(columns: dict) -> dg.TableSchema:
             kinds={"duckdb", "nodejs"},
             description="Per profiled execution and category (database, step_functions, external_api, "
             "executor, node_internals, other): calls and share (precise) or self time (sampling).",
-            metadata={
-                "dagster/column_schema": _schema(profiles.PROFILE_COLUMNS),
-                "dagster/table_name": "workflow_profiles",
-            },
+            metadata=table_metadata(profiles.WORKFLOW_PROFILES),
         ),
         dg.AssetSpec(
             "workflow_profile_steps",
             kinds={"duckdb", "nodejs"},
             description="Per profiled execution and node: status, duration, requests, calls by category.",
-            metadata={
-                "dagster/column_schema": _schema(profiles.STEP_COLUMNS),
-                "dagster/table_name": "workflow_profile_steps",
-            },
+            metadata=table_metadata(profiles.WORKFLOW_PROFILE_STEPS),
         ),
     ],
 )
@@ -137,8 +128,8 @@ def workflow_profiles(
     if targets and not docs and failures:  # before any write: the previous profiles stay in the warehouse
         raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}")
     profile_frame, step_frame = profiles.frames(docs)
-    n_profiles = warehouse.replace_table("workflow_profiles", profile_frame)
-    n_steps = warehouse.replace_table("workflow_profile_steps", step_frame)
+    n_profiles = warehouse.replace_table(profiles.WORKFLOW_PROFILES, profile_frame)
+    n_steps = warehouse.replace_table(profiles.WORKFLOW_PROFILE_STEPS, step_frame)
     totals = profile_frame.group_by("category").agg(pl.col("calls").sum()).sort("calls", descending=True)
     all_calls = int(totals["calls"].sum() or 0)
     yield dg.MaterializeResult(

@@ -9,14 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-BREAKDOWN_SCHEMA: dict[str, pl.DataType] = {
-    "scope": pl.Utf8,  # step | steps | package | workflow | workflows
-    "subject": pl.Utf8,  # step id, package name, workflow id, or 'all'
-    "category": pl.Utf8,
-    "calls": pl.Int64,
-    "share": pl.Float64,
-    "share_of": pl.Utf8,  # what the share is a fraction of
-}
+from wfprof_pipeline.lib.cost_model.tables import COST_BREAKDOWN
 
 # Step-profile categories, in display order, and the measurement columns they add up.
 STEP_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -106,7 +99,7 @@ def breakdown_table(
             for c, v in calls.items():
                 overall[c] = overall.get(c, 0) + v
         rows += _share_rows("workflows", "all", _ordered(overall), "all profiled workflow runs' calls")
-    return pl.DataFrame(rows, schema=BREAKDOWN_SCHEMA)
+    return pl.DataFrame(rows, schema=COST_BREAKDOWN.schema)
 
 
 def _ordered(calls: dict[str, int]) -> dict[str, int]:

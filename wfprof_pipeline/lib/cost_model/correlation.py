@@ -11,20 +11,13 @@ import math
 import polars as pl
 from scipy import stats
 
+from wfprof_pipeline.lib.cost_model.tables import STATIC_RUNTIME_CORRELATION
+
 MIN_STEPS = 5
 
 STATIC_METRICS = ("cyclomatic_complexity", "lines", "external_calls", "await_expressions", "function_calls")
 RUNTIME_MEASURES = ("tier_calls", "execute_calls", "duration_ms", "io_operations")
 
-CORRELATION_SCHEMA: dict[str, pl.DataType] = {
-    "static_metric": pl.Utf8,
-    "runtime_measure": pl.Utf8,
-    "n": pl.Int64,
-    "rho": pl.Float64,
-    "p_value": pl.Float64,
-    "status": pl.Utf8,  # ok | insufficient_data | constant_input | missing_column
-    "note": pl.Utf8,
-}
 
 
 def spearman(xs: list[float], ys: list[float], *, min_n: int = MIN_STEPS) -> dict[str, object]:
@@ -67,7 +60,7 @@ def correlation_table(
             xs = per_step[s].cast(pl.Float64).to_list()
             ys = per_step[r].cast(pl.Float64).to_list()
             rows.append({**base, **spearman(xs, ys, min_n=min_n)})
-    return pl.DataFrame(rows, schema=CORRELATION_SCHEMA)
+    return pl.DataFrame(rows, schema=STATIC_RUNTIME_CORRELATION.schema)
 
 
 def strength(rho: float | None) -> str:

@@ -9,34 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
+from wfprof_pipeline.lib.cost_model.tables import STEP_COST_HISTORY
 from wfprof_pipeline.lib.registry import StepRegistry
 
 LOCKFILES = ("package-lock.json", "pnpm-lock.yaml", "yarn.lock", "bun.lockb", "npm-shrinkwrap.json")
 
-STEP_COST_HISTORY_SCHEMA: dict[str, pl.DataType] = {
-    "materialized_at": pl.Datetime("us", "UTC"),
-    "run_id": pl.Utf8,
-    "step_id": pl.Utf8,
-    "source_sha256": pl.Utf8,
-    "lockfile_sha256": pl.Utf8,
-    "calls_import": pl.Int64,
-    "calls_import_marginal": pl.Int64,
-    "calls_execute_cold": pl.Int64,
-    "calls_execute_warm": pl.Int64,
-    "calls_own_packages": pl.Int64,
-    "cost_calls": pl.Int64,
-    "tier": pl.Utf8,
-    "total_units": pl.Float64,
-    "coverage": pl.Utf8,
-}
-FUEL_FIT_HISTORY_SCHEMA: dict[str, pl.DataType] = {
-    "materialized_at": pl.Datetime("us", "UTC"),
-    "run_id": pl.Utf8,
-    "workload": pl.Utf8,
-    "fuel_per_op": pl.Float64,
-    "fixed_fuel": pl.Float64,
-    "r_squared": pl.Float64,
-}
 CHANGE_SCHEMA: dict[str, pl.DataType] = {
     "step_id": pl.Utf8,
     "units_before": pl.Float64,
@@ -87,7 +64,7 @@ def history_rows(tiers: pl.DataFrame, pricing: pl.DataFrame, digests: dict[str, 
          "total_units": units.get(t["step_id"]), "coverage": coverage.get(t["step_id"], t["coverage"])}
         for t in tiers.iter_rows(named=True)
     ]
-    return pl.DataFrame(rows, schema=STEP_COST_HISTORY_SCHEMA)
+    return pl.DataFrame(rows, schema=STEP_COST_HISTORY.schema)
 
 
 def policy_changes(current: pl.DataFrame, what_if: pl.DataFrame) -> pl.DataFrame:

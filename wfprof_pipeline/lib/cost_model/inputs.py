@@ -1,6 +1,6 @@
 """Read the measurements the cost model needs from the warehouse (and the step registry).
 
-Every upstream table is optional: a missing table or column becomes an entry in `CostInputs.missing`
+Every upstream table is optional: a table not materialized yet becomes an entry in `CostInputs.missing`
 (reported in the tables' notes and the report) instead of an exception, so the cost model always
 says what it could not compute and why.
 """
@@ -20,9 +20,9 @@ from wfprof_pipeline.lib.cost_model.measurements import (
     empty_measurements,
     step_measurements,
 )
+from wfprof_pipeline.lib.workflows.ingest import STEP_RUNS_TABLE
 
 STATIC_COLUMNS = ("cyclomatic_complexity", "lines", "external_calls", "await_expressions", "function_calls")
-TRACE_TABLES = ("workflow_step_runs", "workflow_traces")
 
 
 @dataclass
@@ -60,60 +60,43 @@ def registry_steps(steps_root: Path) -> list[RegistryStep]:
                          problem=e.problem) for e in registry.select(None)]
 
 
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = 'main' and table_name = ?",
-        [table],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def _col(cols: set[str], name: str, default: str = "null") -> str:
-    return f'"{name}"' if name in cols else default
+def exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """The table has been materialized (its columns are then the declared ones: lib/*/tables.py)."""
+    row = con.execute("select count(*) from duckdb_tables() where schema_name = 'main' and table_name = ?",
+                      [table]).fetchone()
+    return bool(row and row[0])
 
 
 def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFrame | None:
-    cols = columns(con, "step_profiles")
-    if not cols:
+    if not exists(con, "step_profiles"):
         missing.append("step_profiles (no step profiles: every step is listed as missing_profile)")
         return None
-    need = {"step_id", "mode", "phase"}
-    if not need <= cols:
-        missing.append(f"step_profiles lacks column(s) {', '.join(sorted(need - cols))}")
-        return None
-    c = {n: _col(cols, n, "0") for n in ("calls_own", "calls_packages", "calls_node_internals")}
     # Harness/shim calls and eval'd code (e.g. the code step's user snippet) are neither own nor packages.
-    c["other"] = " + ".join(f"coalesce({_col(cols, n, '0')}, 0)" for n in ("calls_harness", "calls_other"))
-    io = _col(cols, "io_operations")
-    dur = _col(cols, "duration_ms")
-    cpu = _col(cols, "cpu_ms")
-    load = _col(cols, "module_load_ms")
-    err = _col(cols, "error")
+    other = "coalesce(calls_harness, 0) + coalesce(calls_other, 0)"
     # Precise runs give the call counts (median over repeats per phase, then import + execute);
     # the timing run (no profiler) gives wall times; requests come from the execute phase.
     sql = f"""
     with precise as (
         select step_id, phase,
-               median({c['calls_own']}) own, median({c['calls_packages']}) pkgs,
-               median({c['calls_node_internals']}) node, median({c['other']}) other,
-               median({io}) io, max({err}) err
+               median(coalesce(calls_own, 0)) own, median(coalesce(calls_packages, 0)) pkgs,
+               median(coalesce(calls_node_internals, 0)) node, median({other}) other,
+               median(io_operations) io, max(error) err
         from step_profiles where mode = 'precise' and phase in ('import', 'execute') group by step_id, phase
     ), warm as (
-        select step_id, median({c['calls_own']} + {c['calls_packages']} + {c['calls_node_internals']} + {c['other']})
-                   execute_warm_calls,
-               median({c['calls_own']} + {c['calls_packages']}) warm_own_packages
+        select step_id, median(calls_own + calls_packages + calls_node_internals + {other}) execute_warm_calls,
+               median(calls_own + calls_packages) warm_own_packages
         from step_profiles where mode = 'precise' and phase = 'execute_warm' group by step_id
     ), timing as (
         select step_id,
-               median(case when phase = 'execute' then {dur} end) duration_ms,
-               median(case when phase = 'import' then {load} end) module_load_ms,
-               median(case when phase = 'execute_warm' then {cpu} end) warm_cpu_ms,
-               median(case when phase = 'execute_warm' then {dur} end) warm_duration_ms
+               median(case when phase = 'execute' then duration_ms end) duration_ms,
+               median(case when phase = 'import' then module_load_ms end) module_load_ms,
+               median(case when phase = 'execute_warm' then cpu_ms end) warm_cpu_ms,
+               median(case when phase = 'execute_warm' then duration_ms end) warm_duration_ms
         from step_profiles where mode = 'timing' group by step_id
     ), anyerr as (
         -- a step with no precise row at all still shows its error (from whatever mode ran)
-        select step_id, case when count(*) filter (where mode = 'precise') = 0 then max({err}) end err,
-               median(case when phase = 'execute' then {dur} end) any_duration
+        select step_id, case when count(*) filter (where mode = 'precise') = 0 then max(error) end err,
+               median(case when phase = 'execute' then duration_ms end) any_duration
         from step_profiles group by step_id
     )
     select a.step_id,
@@ -136,25 +119,17 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
     group by a.step_id, a.err, a.any_duration
     """
     frame = con.execute(sql).pl()
-    # JSON-RPC methods of the execute phase: one row per call in step_io_requests, or a comma-separated
-    # (or list) column of step_profiles.
-    rpc_sql = None
-    if {"step_id", "rpc_method"} <= columns(con, "step_io_requests"):
-        phase = "and phase = 'execute'" if "phase" in columns(con, "step_io_requests") else ""
-        rpc_sql = (f"select step_id, rpc_method m from step_io_requests where rpc_method is not null {phase}")
-    elif "rpc_methods" in cols:
-        typ = con.execute("select data_type from information_schema.columns where table_schema = 'main' "
-                          "and table_name = 'step_profiles' and column_name = 'rpc_methods'").fetchone()[0]
-        expr = "rpc_methods" if typ.endswith("[]") else "string_split(rpc_methods, ',')"
-        rpc_sql = f"select step_id, unnest({expr}) m from step_profiles where rpc_methods is not null"
-    if rpc_sql:
-        rpc = con.execute(
-            f"select step_id, list(distinct trim(m) order by trim(m)) rpc_methods from ({rpc_sql}) "
-            "where trim(m) <> '' group by step_id"
-        ).pl()
-        frame = frame.join(rpc, on="step_id", how="left")
+    # JSON-RPC methods of the execute phase (step_profiles keeps them comma-separated, per phase).
+    frame = frame.join(
+        con.execute(
+            "select step_id, list(distinct trim(m) order by trim(m)) rpc_methods from (select step_id, "
+            "unnest(string_split(rpc_methods, ',')) m from step_profiles where phase = 'execute' "
+            "and rpc_methods is not null) where trim(m) <> '' group by step_id"
+        ).pl(),
+        on="step_id", how="left",
+    )
     # Requests of the execute phase that carry a JSON-RPC write: priced at chain_write, the rest at chain_read.
-    if {"step_id", "phase", "request_seq", "rpc_method"} <= columns(con, "step_io_requests"):
+    if exists(con, "step_io_requests"):
         writes = ", ".join(f"'{m}'" for m in sorted(JSON_RPC_WRITE_METHODS))
         frame = frame.join(
             con.execute(
@@ -164,101 +139,52 @@ def _profiles(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFram
             ).pl(),
             on="step_id", how="left",
         )
-    for extra in ("action_type", "io_class"):
-        if extra in cols:
-            frame = frame.join(
-                con.execute(f"select step_id, max({extra}) profile_{extra} from step_profiles group by step_id").pl(),
-                on="step_id", how="left",
-            )
-    return frame
+    return frame.join(
+        con.execute("select step_id, max(action_type) profile_action_type, max(io_class) profile_io_class "
+                    "from step_profiles group by step_id").pl(),
+        on="step_id", how="left",
+    )
 
 
 def _platform_import_calls(con: duckdb.DuckDBPyConnection) -> int | None:
     """The shared platform import alone (platform_profiles, precise, every category), if it was measured."""
-    cols = columns(con, "platform_profiles")
-    if not {"mode", "phase", "calls_total"} <= cols:
+    if not exists(con, "platform_profiles"):
         return None
     row = con.execute("select median(calls_total) from platform_profiles where mode = 'precise' and "
                       "phase = 'import' and error is null").fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
 
-def _static(con: duckdb.DuckDBPyConnection, registry: list[RegistryStep], missing: list[str]) -> pl.DataFrame | None:
-    # Per step with its -core helpers folded in, when the warehouse has it (a helper is not a step).
-    step_cols = columns(con, "static_step_metrics")
-    if "step_id" in step_cols:
-        present = [c for c in STATIC_COLUMNS if c in step_cols]
-        return con.execute(f"select step_id, {', '.join(present)} from static_step_metrics").pl()
-    cols = columns(con, "static_metrics")
-    if not cols:
-        missing.append("static_metrics (no static analysis: correlations cannot be computed)")
+def _static(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFrame | None:
+    # Per step with its -core helpers folded in (a helper is not a step).
+    if not exists(con, "static_step_metrics"):
+        missing.append("static_step_metrics (no static analysis: correlations cannot be computed)")
         return None
-    present = [c for c in STATIC_COLUMNS if c in cols]
-    keys = [k for k in ("file", "plugin", "step") if k in cols]
-    frame = con.execute(f"select {', '.join(keys + present)} from static_metrics").pl()
-    by_module = {r.module: r.step_id for r in registry if r.module}
-    ids = []
-    for row in frame.iter_rows(named=True):
-        sid = by_module.get(row.get("file")) if "file" in row else None
-        if sid is None and row.get("plugin") and row.get("step"):
-            sid = f"{row['plugin']}/{row['step']}"
-        ids.append(sid)
-    return frame.with_columns(pl.Series("step_id", ids, dtype=pl.Utf8)).select(["step_id", *present])
+    return con.execute(f"select step_id, {', '.join(STATIC_COLUMNS)} from static_step_metrics").pl()
 
 
 def _package_calls(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    cols = columns(con, "step_package_calls")
-    if not {"step_id", "package", "calls"} <= cols:
+    if not exists(con, "step_package_calls"):
         return None
-    mode = "where mode = 'precise'" if "mode" in cols else ""
     # Median over repeats per phase, then import + execute, like the step totals.
-    per_phase = "step_id, phase, package" if "phase" in cols else "step_id, package"
     return con.execute(
-        f"select step_id, package, sum(c)::bigint calls from (select {per_phase}, median(calls) c "
-        f"from step_package_calls {mode} group by {per_phase}) group by step_id, package"
+        "select step_id, package, sum(c)::bigint calls from (select step_id, phase, package, median(calls) c "
+        "from step_package_calls group by step_id, phase, package) group by step_id, package"
     ).pl()
 
 
 def _workflow_calls(con: duckdb.DuckDBPyConnection, missing: list[str]) -> tuple[pl.DataFrame | None, float | None]:
-    cols = columns(con, "workflow_profiles")
-    if not cols:
+    if not exists(con, "workflow_profiles"):
         missing.append("workflow_profiles (no profiled workflow runs: database share not measured)")
         return None, None
-    wf = "workflow_id" if "workflow_id" in cols else "execution_id" if "execution_id" in cols else None
-    if wf is None:
-        missing.append("workflow_profiles has no workflow_id / execution_id column")
-        return None, None
-    run = wf  # one subject per workflow: its profiled executions summed
-    if {"category", "calls"} <= cols:
-        where = ["calls is not null"]
-        if "mode" in cols:
-            where.append("mode = 'precise'")  # sampling rows carry self time, not calls
-        if "step_id" in cols:
-            where.append("coalesce(step_id, '') = ''")
-        # Which executor produced the figure (the platform's own, or wfprof's runner) goes with it.
-        executor = "executor, " if "executor" in cols else ""
-        frame = con.execute(
-            f"select {run}::varchar workflow_id, {executor}category, sum(calls)::bigint calls from workflow_profiles "
-            f"where {' and '.join(where)} group by all"
-        ).pl()
-    else:
-        wide = sorted(c for c in cols if c.startswith("calls_") and c != "calls_total")
-        if not wide:
-            missing.append("workflow_profiles has no call categories")
-            return None, None
-        unions = " union all ".join(
-            f"select {run}::varchar workflow_id, '{c.removeprefix('calls_')}' category, "
-            f"sum(\"{c}\")::bigint calls from workflow_profiles group by 1" for c in wide
-        )
-        frame = con.execute(unions).pl()
+    # One subject per workflow: its profiled executions summed; which executor produced the figure (the
+    # platform's own, or wfprof's runner) goes with it. Sampling rows carry self time, not calls.
+    frame = con.execute(
+        "select workflow_id, executor, category, sum(calls)::bigint calls from workflow_profiles "
+        "where calls is not null and mode = 'precise' group by all"
+    ).pl()
     statements = None
-    for name in ("db_queries", "db_statements", "database_queries"):
-        if name in cols:
-            row = con.execute(f"select avg({name}) from workflow_profiles").fetchone()
-            statements = float(row[0]) if row and row[0] is not None else None
-            break
-    step_cols = columns(con, "workflow_profile_steps")
-    if statements is None and {"execution_id", "node_id"} <= step_cols:
+    if exists(con, "workflow_profile_steps"):
         # The runner writes one log row per node, as KeeperHub does: per-node statements per run.
         row = con.execute("select avg(n) from (select execution_id, count(*) n from workflow_profile_steps "
                           "group by execution_id)").fetchone()
@@ -267,25 +193,22 @@ def _workflow_calls(con: duckdb.DuckDBPyConnection, missing: list[str]) -> tuple
 
 
 def _latency(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFrame | None:
-    for table in TRACE_TABLES:
-        cols = columns(con, table)
-        if {"action_type", "duration_ms"} <= cols:
-            finished = "and status in ('success', 'error')" if "status" in cols else ""
-            return con.execute(
-                f"""select action_type, count(*) n,
-                       quantile_cont(duration_ms, [0.05, 0.25, 0.5, 0.75, 0.95]) q
-                from "{table}" where duration_ms is not null and action_type is not null {finished}
-                group by action_type order by action_type"""
-            ).pl().with_columns(
-                [pl.col("q").list.get(i).alias(name) for i, name in enumerate(("p5", "p25", "p50", "p75", "p95"))]
-            ).drop("q")
-    missing.append("workflow traces (no workflow_step_runs: latency per action type not measured)")
-    return None
+    if not exists(con, STEP_RUNS_TABLE):
+        missing.append("workflow traces (no workflow_step_runs: latency per action type not measured)")
+        return None
+    return con.execute(
+        f"""select action_type, count(*) n, quantile_cont(duration_ms, [0.05, 0.25, 0.5, 0.75, 0.95]) q
+        from "{STEP_RUNS_TABLE}" where duration_ms is not null and action_type is not null
+             and status in ('success', 'error')
+        group by action_type order by action_type"""
+    ).pl().with_columns(
+        [pl.col("q").list.get(i).alias(name) for i, name in enumerate(("p5", "p25", "p50", "p75", "p95"))]
+    ).drop("q")
 
 
 def read_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame | None:
     """The whole table, or None if it does not exist (yet)."""
-    return con.execute(f'select * from "{table}"').pl() if columns(con, table) else None
+    return con.execute(f'select * from "{table}"').pl() if exists(con, table) else None
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None, *,
@@ -316,7 +239,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, steps_root: Path | None = None, 
         missing.append("fuel_fits (no fuel calibration)")
     return CostInputs(
         measurements=measurements.sort("step_id"),
-        static=_static(con, registry, missing),
+        static=_static(con, missing),
         package_calls=_package_calls(con),
         workflow_calls=workflow_calls,
         db_statements_per_run=statements,

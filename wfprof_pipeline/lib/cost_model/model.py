@@ -14,6 +14,7 @@ from wfprof_pipeline.lib.cost_model.inputs import CostInputs
 from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
 from wfprof_pipeline.lib.cost_model.pricing import price_steps
 from wfprof_pipeline.lib.cost_model.priorities import priorities_table
+from wfprof_pipeline.lib.cost_model.tables import PRICING_CONTEXT, STEP_PRICING
 from wfprof_pipeline.lib.cost_model.tiers import assign_tiers
 
 
@@ -117,22 +118,15 @@ def assemble(
 
 
 # Extra columns `step_pricing` carries so `v_step_costs` needs no joins: what the price was based on.
-PRICING_CONTEXT_COLUMNS: dict[str, pl.DataType] = {
-    "tier_calls": pl.Int64,
-    "calls_own_packages": pl.Int64,
-    "cyclomatic_complexity": pl.Int64,
-    "p95_latency_ms": pl.Float64,
-    "latency_note": pl.Utf8,
-}
 
 
 def pricing_with_context(pricing: pl.DataFrame, per_step: pl.DataFrame) -> pl.DataFrame:
     context = per_step.select(
         "step_id",
-        *[(pl.col(c) if c in per_step.columns else pl.lit(None)).cast(t).alias(c)
-          for c, t in PRICING_CONTEXT_COLUMNS.items()],
+        *[(pl.col(c) if c in per_step.columns else pl.lit(None)).cast(STEP_PRICING.column(c).dtype).alias(c)
+          for c in PRICING_CONTEXT],
     )
-    return pricing.drop([c for c in PRICING_CONTEXT_COLUMNS if c in pricing.columns]).join(
+    return pricing.drop([c for c in PRICING_CONTEXT if c in pricing.columns]).join(
         context, on="step_id", how="left"
     )
 

@@ -11,23 +11,11 @@ import polars as pl
 
 from wfprof_pipeline.lib.cost_model.io_class import choose_io_class
 from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
+from wfprof_pipeline.lib.cost_model.tables import PRICING_CONTEXT, STEP_PRICING
 from wfprof_pipeline.lib.cost_model.tiers import STATUS_OK, coverage_of
 
-STEP_PRICING_SCHEMA: dict[str, pl.DataType] = {
-    "step_id": pl.Utf8,
-    "step_type": pl.Utf8,
-    "tier": pl.Utf8,
-    "base_units": pl.Float64,
-    "io_class": pl.Utf8,
-    "io_class_source": pl.Utf8,
-    "io_multiplier": pl.Float64,
-    "io_operations": pl.Float64,
-    "io_write_operations": pl.Float64,
-    "total_units": pl.Float64,
-    "status": pl.Utf8,
-    "coverage": pl.Utf8,
-    "note": pl.Utf8,
-}
+# What price_steps computes; the per-step context columns are joined on by model.pricing_with_context.
+_PRICE_SCHEMA = {n: t for n, t in STEP_PRICING.schema.items() if n not in PRICING_CONTEXT}
 
 
 def price_steps(measurements: pl.DataFrame, tiers: pl.DataFrame, policy: PricingPolicy) -> pl.DataFrame:
@@ -76,4 +64,4 @@ def price_steps(measurements: pl.DataFrame, tiers: pl.DataFrame, policy: Pricing
                 "note": "; ".join(notes) or None,
             }
         )
-    return pl.DataFrame(rows, schema=STEP_PRICING_SCHEMA).sort("step_id")
+    return pl.DataFrame(rows, schema=_PRICE_SCHEMA).sort("step_id")

@@ -14,18 +14,7 @@ import polars as pl
 
 from wfprof_pipeline.lib.cost_model.breakdown import share
 from wfprof_pipeline.lib.cost_model.correlation import strength
-
-PRIORITIES_SCHEMA: dict[str, pl.DataType] = {
-    "rank": pl.Int64,
-    "opportunity": pl.Utf8,
-    "area": pl.Utf8,
-    "measured_share": pl.Float64,
-    "estimated_reduction": pl.Float64,
-    "impact": pl.Utf8,
-    "basis": pl.Utf8,
-    "seed_impact": pl.Utf8,
-    "seed_claim_holds": pl.Boolean,
-}
+from wfprof_pipeline.lib.cost_model.tables import OPTIMIZATION_PRIORITIES
 
 
 @dataclass
@@ -120,7 +109,7 @@ def rank(opportunities: list[Opportunity]) -> pl.DataFrame:
         }
         for i, o in enumerate(ordered, start=1)
     ]
-    return pl.DataFrame(rows, schema=PRIORITIES_SCHEMA)
+    return pl.DataFrame(rows, schema=OPTIMIZATION_PRIORITIES.schema)
 
 
 def priorities_table(

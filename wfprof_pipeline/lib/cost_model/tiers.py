@@ -15,34 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from wfprof_pipeline.lib.cost_model.policy import CallBasis, PricingPolicy
-
-STEP_TIERS_SCHEMA: dict[str, pl.DataType] = {
-    "step_id": pl.Utf8,
-    "action_type": pl.Utf8,
-    "basis": pl.Utf8,
-    "tier_calls": pl.Int64,
-    # own + packages, import + execute: bit-identical run to run, shown whatever the basis is.
-    "calls_own_packages": pl.Int64,
-    "calls_own": pl.Int64,
-    "calls_packages": pl.Int64,
-    "calls_node_execute": pl.Int64,
-    "calls_node_import": pl.Int64,
-    "calls_other": pl.Int64,
-    "cost_calls": pl.Int64,
-    "calls_import": pl.Int64,
-    "calls_import_marginal": pl.Int64,
-    "calls_platform_import": pl.Int64,
-    "calls_execute_cold": pl.Int64,
-    "calls_execute_warm": pl.Int64,
-    "cold_start_rate": pl.Float64,
-    "lightest_step": pl.Utf8,
-    "ratio_to_lightest": pl.Float64,
-    "tier": pl.Utf8,
-    "boundary_margin": pl.Float64,
-    "status": pl.Utf8,
-    "coverage": pl.Utf8,
-    "note": pl.Utf8,
-}
+from wfprof_pipeline.lib.cost_model.tables import STEP_TIERS
 
 # On the "all" basis a tier this close to a threshold may flip between nights: Node's import-phase
 # internals are not reproducible (Slack's import measured 41,945 and 50,548 in two runs, +20 %).
@@ -196,4 +169,4 @@ def assign_tiers(measurements: pl.DataFrame, policy: PricingPolicy) -> pl.DataFr
                 "note": note,
             }
         )
-    return pl.DataFrame(out, schema=STEP_TIERS_SCHEMA).sort("step_id")
+    return pl.DataFrame(out, schema=STEP_TIERS.schema).sort("step_id")

@@ -15,24 +15,11 @@ from typing import Any
 
 import polars as pl
 
+from wfprof_pipeline.lib.cost_model.tables import USER_CODE_FUEL
+
 CODE_ACTION_TYPES = frozenset({"code/run-code", "code"})
 DEFAULT_FUEL_BUDGET = 500_000_000
 
-USER_CODE_FUEL_SCHEMA: dict[str, pl.DataType] = {
-    "workflow_id": pl.Utf8,
-    "workflow_name": pl.Utf8,
-    "node_id": pl.Utf8,
-    "node_label": pl.Utf8,
-    "code_bytes": pl.Int64,
-    "inputs_source": pl.Utf8,  # last_run | config | none
-    "fuel_budget": pl.Int64,
-    "fuel_consumed": pl.Int64,
-    "memory_used": pl.Int64,
-    "duration_ms": pl.Float64,
-    "success": pl.Boolean,
-    "error_kind": pl.Utf8,
-    "error": pl.Utf8,
-}
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,7 @@ def meter_code_nodes(
         rows.append({**base, "fuel_consumed": out.fuel_consumed, "memory_used": out.memory_used,
                      "duration_ms": out.duration_ms, "success": out.success, "error_kind": out.error_kind,
                      "error": error[:500] if error else None})
-    return pl.DataFrame(rows, schema=USER_CODE_FUEL_SCHEMA)
+    return pl.DataFrame(rows, schema=USER_CODE_FUEL.schema)
 
 
 def sandbox_evaluator(url: str | None, timeout_s: float = 5.0) -> Callable[[str, Any, int], Outcome]:

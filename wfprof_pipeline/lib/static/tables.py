@@ -1,68 +1,79 @@
-"""Analysis results as warehouse rows (snake_case columns): static_metrics, static_functions,
-static_external_calls. Column types are DuckDB/polars-neutral names ("str", "int") so this stays Dagster- and
-polars-free; defs/static/metrics.py maps them."""
+"""Analysis results as warehouse rows (snake_case columns): step_sources, static_metrics, static_functions,
+static_external_calls and static_step_metrics, each declared once."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+
 from wfprof_pipeline.lib.static.analyze import FileResult
+from wfprof_pipeline.lib.tables import Table
 
-_KEY_COLUMNS = {
-    "file": ("str", "Path relative to the corpus root"),
-    "plugin": ("str", "Folder above `steps/` (KeeperHub plugin)"),
-    "step": ("str", "File name without extension"),
-}
+STEP_SOURCES = Table.of("step_sources", [
+    ("plugin", pl.Utf8, "Folder above `steps/` (KeeperHub plugin)"),
+    ("step", pl.Utf8, "File name without extension"),
+    ("path", pl.Utf8, "Path relative to the corpus root"),
+    ("language", pl.Utf8, "typescript, tsx or javascript"),
+    ("bytes", pl.Int64, "File size"),
+    ("lines", pl.Int64, "Newline count + 1 (the seed's definition)"),
+    ("sha256", pl.Utf8, "Content hash: lets downstream tables tell which code they measured"),
+    ("error", pl.Utf8, "Why the file could not be read, if it could not"),
+])
 
-METRICS_COLUMNS: dict[str, tuple[str, str]] = {
-    **_KEY_COLUMNS,
-    "role": ("str", "step (exports a …Step function) or helper (a -core file a sibling step imports)"),
-    "language": ("str", "Grammar used: typescript, tsx or javascript"),
-    "lines": ("int", "Newline count + 1 (the seed's definition)"),
-    "await_expressions": ("int", "`await` expressions (for-await loops are loops, not awaits)"),
-    "function_calls": ("int", "Call expressions incl. optional and chained calls; not `new`, not tagged templates"),
-    "conditionals": ("int", "if + ternary + switch"),
-    "try_catch_blocks": ("int", "try statements, with or without catch"),
-    "throw_statements": ("int", "throw statements"),
-    "loops": ("int", "for, for-in, for-of, while, do-while"),
-    "cyclomatic_complexity": (
-        "int", "The seed's file complexity: 1 + if + ternary + case + catch + loops + && + || + ??"
-    ),
-    "ifs": ("int", "if statements (each else-if is one)"),
-    "ternaries": ("int", "Conditional expressions (not conditional types)"),
-    "switches": ("int", "switch statements"),
-    "switch_cases": ("int", "`case` clauses (not `default`)"),
-    "for_loops": ("int", "for, for-in and for-of loops"),
-    "while_loops": ("int", "while loops"),
-    "do_while_loops": ("int", "do-while loops"),
-    "logical_ands": ("int", "`&&` operators"),
-    "logical_ors": ("int", "`||` operators"),
-    "nullish_coalescing": ("int", "`??` operators"),
-    "external_calls": ("int", "Calls classified as external (rows in static_external_calls)"),
-    "functions": ("int", "Functions, class field initializers and static blocks (rows in static_functions)"),
-    "max_function_complexity": ("int", "Highest per-function (ESLint) complexity in the file; null if none"),
-    "parse_error": ("str", "Why counts are partial or missing (syntax error, unreadable, …); null if clean"),
-}
+_KEY_COLUMNS = [
+    ("file", pl.Utf8, "Path relative to the corpus root"),
+    ("plugin", pl.Utf8, "Folder above `steps/` (KeeperHub plugin)"),
+    ("step", pl.Utf8, "File name without extension"),
+]
 
-FUNCTIONS_COLUMNS: dict[str, tuple[str, str]] = {
-    **_KEY_COLUMNS,
-    "name": ("str", "As ESLint reports it: Function 'f', Arrow function, Method 'm', Class field initializer, …"),
-    "kind": ("str", "function, class_field_initializer or class_static_block"),
-    "start_line": ("int", "First line (1-based)"),
-    "end_line": ("int", "Last line"),
-    "cyclomatic_complexity": (
-        "int", "ESLint `complexity` rule (classic): 1 + decision points incl. ?., defaults, &&= ||= ??="
-    ),
-    "await_expressions": ("int", "`await`s in the function's own body (nested functions excluded)"),
-    "function_calls": ("int", "Calls in the function's own body (nested functions excluded)"),
-}
+STATIC_METRICS = Table.of("static_metrics", [
+    *_KEY_COLUMNS,
+    ("role", pl.Utf8, "step (exports a …Step function) or helper (a -core file a sibling step imports)"),
+    ("language", pl.Utf8, "Grammar used: typescript, tsx or javascript"),
+    ("lines", pl.Int64, "Newline count + 1 (the seed's definition)"),
+    ("await_expressions", pl.Int64, "`await` expressions (for-await loops are loops, not awaits)"),
+    ("function_calls", pl.Int64, "Call expressions incl. optional and chained calls; not `new`, not tagged templates"),
+    ("conditionals", pl.Int64, "if + ternary + switch"),
+    ("try_catch_blocks", pl.Int64, "try statements, with or without catch"),
+    ("throw_statements", pl.Int64, "throw statements"),
+    ("loops", pl.Int64, "for, for-in, for-of, while, do-while"),
+    ("cyclomatic_complexity", pl.Int64,
+     "The seed's file complexity: 1 + if + ternary + case + catch + loops + && + || + ??"),
+    ("ifs", pl.Int64, "if statements (each else-if is one)"),
+    ("ternaries", pl.Int64, "Conditional expressions (not conditional types)"),
+    ("switches", pl.Int64, "switch statements"),
+    ("switch_cases", pl.Int64, "`case` clauses (not `default`)"),
+    ("for_loops", pl.Int64, "for, for-in and for-of loops"),
+    ("while_loops", pl.Int64, "while loops"),
+    ("do_while_loops", pl.Int64, "do-while loops"),
+    ("logical_ands", pl.Int64, "`&&` operators"),
+    ("logical_ors", pl.Int64, "`||` operators"),
+    ("nullish_coalescing", pl.Int64, "`??` operators"),
+    ("external_calls", pl.Int64, "Calls classified as external (rows in static_external_calls)"),
+    ("functions", pl.Int64, "Functions, class field initializers and static blocks (rows in static_functions)"),
+    ("max_function_complexity", pl.Int64, "Highest per-function (ESLint) complexity in the file; null if none"),
+    ("parse_error", pl.Utf8, "Why counts are partial or missing (syntax error, unreadable, …); null if clean"),
+])
 
-EXTERNAL_CALLS_COLUMNS: dict[str, tuple[str, str]] = {
-    **_KEY_COLUMNS,
-    "line": ("int", "Line of the call (1-based)"),
-    "callee": ("str", "Identifier path of the callee, e.g. db.select, signer.sendTransaction"),
-    "kind": ("str", "Class from the rules: fetch, http, db, web3, sdk, …"),
-}
+STATIC_FUNCTIONS = Table.of("static_functions", [
+    *_KEY_COLUMNS,
+    ("name", pl.Utf8, "As ESLint reports it: Function 'f', Arrow function, Method 'm', Class field initializer, …"),
+    ("kind", pl.Utf8, "function, class_field_initializer or class_static_block"),
+    ("start_line", pl.Int64, "First line (1-based)"),
+    ("end_line", pl.Int64, "Last line"),
+    ("cyclomatic_complexity", pl.Int64,
+     "ESLint `complexity` rule (classic): 1 + decision points incl. ?., defaults, &&= ||= ??="),
+    ("await_expressions", pl.Int64, "`await`s in the function's own body (nested functions excluded)"),
+    ("function_calls", pl.Int64, "Calls in the function's own body (nested functions excluded)"),
+])
+
+STATIC_EXTERNAL_CALLS = Table.of("static_external_calls", [
+    *_KEY_COLUMNS,
+    ("line", pl.Int64, "Line of the call (1-based)"),
+    ("callee", pl.Utf8, "Identifier path of the callee, e.g. db.select, signer.sendTransaction"),
+    ("kind", pl.Utf8, "Class from the rules: fetch, http, db, web3, sdk, …"),
+])
 
 
 # Counts that add up when a helper's code is folded into the step that imports it.
@@ -70,16 +81,16 @@ ADDITIVE = ("lines", "await_expressions", "function_calls", "conditionals", "try
             "loops", "ifs", "ternaries", "switches", "switch_cases", "for_loops", "while_loops", "do_while_loops",
             "logical_ands", "logical_ors", "nullish_coalescing", "external_calls", "functions")
 
-STEP_METRICS_COLUMNS: dict[str, tuple[str, str]] = {
-    "step_id": ("str", "Step id (plugin/file stem), as in step_profiles"),
-    "file": ("str", "The step file, relative to the corpus root"),
-    "helpers": ("str", "Helper files folded in (comma-separated), or empty"),
-    **{k: METRICS_COLUMNS[k] for k in ADDITIVE},
-    "cyclomatic_complexity": ("int", "The seed's complexity of the step file and its helpers together: "
-                              "1 + every decision point of all of them"),
-    "max_function_complexity": ("int", "Highest per-function complexity over the step and its helpers"),
-    "parse_error": ("str", "Any file's parse error, prefixed with the file"),
-}
+STATIC_STEP_METRICS = Table.of("static_step_metrics", [
+    ("step_id", pl.Utf8, "Step id (plugin/file stem), as in step_profiles"),
+    ("file", pl.Utf8, "The step file, relative to the corpus root"),
+    ("helpers", pl.Utf8, "Helper files folded in (comma-separated), or empty"),
+    *STATIC_METRICS.select("_additive", ADDITIVE).columns,
+    ("cyclomatic_complexity", pl.Int64, "The seed's complexity of the step file and its helpers together: "
+                                        "1 + every decision point of all of them"),
+    ("max_function_complexity", pl.Int64, "Highest per-function complexity over the step and its helpers"),
+    ("parse_error", pl.Utf8, "Any file's parse error, prefixed with the file"),
+])
 
 
 def step_metric_rows(rows: list[dict[str, Any]], step_ids: dict[str, str],

@@ -9,29 +9,30 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from wfprof_pipeline.lib.tables import Table
 from wfprof_pipeline.lib.workflows.ingest import STEP_RUNS_TABLE, ensure_tables
 
-COLUMNS = {
-    "action_type": "KeeperHub node_type (action type, or trigger)",
-    "runs": "Step runs that finished (success or error)",
-    "errors": "Runs with status error",
-    "error_rate": "errors / runs",
-    "executions": "Distinct executions the action ran in",
-    "p5_ms": "5th percentile duration (ms)",
-    "p50_ms": "Median duration (ms)",
-    "p95_ms": "95th percentile duration (ms)",
-    "p99_ms": "99th percentile duration (ms)",
-    "min_ms": "Fastest run (ms)",
-    "max_ms": "Slowest run (ms)",
-    "mean_ms": "Mean duration (ms)",
-    "spread_p99_p50": "p99 / p50: tail latency relative to the typical run",
-    "spread_p95_p5": "p95 / p5: the seed's 'web3 steps vary 10x', robust to outliers",
-    "spread_max_min": "max / min",
-    "input_bytes_p50": "Median size of the step input JSON",
-    "output_bytes_p50": "Median size of the step output JSON",
-    "first_started_at": "Earliest run in the warehouse",
-    "last_started_at": "Latest run in the warehouse",
-}
+STEP_LATENCY = Table.of("step_latency", [
+    ("action_type", pl.Utf8, "KeeperHub node_type (action type, or trigger)"),
+    ("runs", pl.Int64, "Step runs that finished (success or error)"),
+    ("errors", pl.Int64, "Runs with status error"),
+    ("error_rate", pl.Float64, "errors / runs"),
+    ("executions", pl.Int64, "Distinct executions the action ran in"),
+    ("p5_ms", pl.Float64, "5th percentile duration (ms)"),
+    ("p50_ms", pl.Float64, "Median duration (ms)"),
+    ("p95_ms", pl.Float64, "95th percentile duration (ms)"),
+    ("p99_ms", pl.Float64, "99th percentile duration (ms)"),
+    ("min_ms", pl.Float64, "Fastest run (ms)"),
+    ("max_ms", pl.Float64, "Slowest run (ms)"),
+    ("mean_ms", pl.Float64, "Mean duration (ms)"),
+    ("spread_p99_p50", pl.Float64, "p99 / p50: tail latency relative to the typical run"),
+    ("spread_p95_p5", pl.Float64, "p95 / p5: the seed's 'web3 steps vary 10x', robust to outliers"),
+    ("spread_max_min", pl.Float64, "max / min"),
+    ("input_bytes_p50", pl.Float64, "Median size of the step input JSON"),
+    ("output_bytes_p50", pl.Float64, "Median size of the step output JSON"),
+    ("first_started_at", pl.Datetime("us"), "Earliest run in the warehouse"),
+    ("last_started_at", pl.Datetime("us"), "Latest run in the warehouse"),
+])
 
 _SQL = f"""
 with finished as (
@@ -66,4 +67,4 @@ from q order by action_type
 
 def step_latency(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     ensure_tables(con)
-    return con.execute(_SQL).pl()
+    return STEP_LATENCY.conform(con.execute(_SQL).pl())

@@ -7,43 +7,44 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 
+from wfprof_pipeline.lib.tables import Table
 from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.runner import CATEGORIES, RunnerDocument
 from wfprof_pipeline.lib.workflows.scrub import clean_error
 
-PROFILE_COLUMNS = {
-    "execution_id": (pl.Utf8, "The execution the profiled run wrote"),
-    "workflow_id": (pl.Utf8, "Workflow profiled"),
-    "workflow_name": (pl.Utf8, "Its name"),
-    "mode": (pl.Utf8, "precise (exact call counts) or sampling (self time)"),
-    "executor": (pl.Utf8, "Whose executor ran it: platform (the checkout's own) or wfprof (wfprof's runner)"),
-    "status": (pl.Utf8, "success or error"),
-    "category": (pl.Utf8, "database, step_functions, external_api, executor, node_internals or other"),
-    "calls": (pl.Int64, "Function calls in this category (precise mode)"),
-    "import_calls": (pl.Int64, "Of `calls`, those made importing the platform's executor (platform, precise)"),
-    "share": (pl.Float64, "calls / all calls of the execution (precise), or self time share (sampling)"),
-    "self_ms": (pl.Float64, "CPU self time in this category (sampling mode)"),
-    "duration_ms": (pl.Float64, "Wall time of the execution"),
-    "profiled_at": (pl.Datetime("us"), "When it was profiled (UTC)"),
-}
+WORKFLOW_PROFILES = Table.of("workflow_profiles", [
+    ("execution_id", pl.Utf8, "The execution the profiled run wrote"),
+    ("workflow_id", pl.Utf8, "Workflow profiled"),
+    ("workflow_name", pl.Utf8, "Its name"),
+    ("mode", pl.Utf8, "precise (exact call counts) or sampling (self time)"),
+    ("executor", pl.Utf8, "Whose executor ran it: platform (the checkout's own) or wfprof (wfprof's runner)"),
+    ("status", pl.Utf8, "success or error"),
+    ("category", pl.Utf8, "database, step_functions, external_api, executor, node_internals or other"),
+    ("calls", pl.Int64, "Function calls in this category (precise mode)"),
+    ("import_calls", pl.Int64, "Of `calls`, those made importing the platform's executor (platform, precise)"),
+    ("share", pl.Float64, "calls / all calls of the execution (precise), or self time share (sampling)"),
+    ("self_ms", pl.Float64, "CPU self time in this category (sampling mode)"),
+    ("duration_ms", pl.Float64, "Wall time of the execution"),
+    ("profiled_at", pl.Datetime("us"), "When it was profiled (UTC)"),
+])
 
-STEP_COLUMNS = {
-    "execution_id": (pl.Utf8, "The profiled execution"),
-    "workflow_id": (pl.Utf8, "Workflow"),
-    "executor": (pl.Utf8, "platform or wfprof"),
-    "position": (pl.Int64, "Order the node ran in (0 = trigger)"),
-    "node_id": (pl.Utf8, "Workflow node id"),
-    "node_name": (pl.Utf8, "Node label"),
-    "action_type": (pl.Utf8, "Action type (or trigger)"),
-    "step_id": (pl.Utf8, "Registry step that implemented it"),
-    "status": (pl.Utf8, "success or error"),
-    "duration_ms": (pl.Float64, "The step's own wall time (ms)"),
-    "io_requests": (pl.Int64, "Requests the step made (answered by the canned-response stub)"),
-    "calls_total": (pl.Int64, "All calls charged to this node (its step, its log writes, its preparation)"),
-    **{f"calls_{c}": (pl.Int64, f"Calls in category {c}") for c in CATEGORIES},
-    "self_ms_total": (pl.Float64, "CPU self time charged to this node (sampling mode)"),
-    "error": (pl.Utf8, "Why the node failed, if it did"),
-}
+WORKFLOW_PROFILE_STEPS = Table.of("workflow_profile_steps", [
+    ("execution_id", pl.Utf8, "The profiled execution"),
+    ("workflow_id", pl.Utf8, "Workflow"),
+    ("executor", pl.Utf8, "platform or wfprof"),
+    ("position", pl.Int64, "Order the node ran in (0 = trigger)"),
+    ("node_id", pl.Utf8, "Workflow node id"),
+    ("node_name", pl.Utf8, "Node label"),
+    ("action_type", pl.Utf8, "Action type (or trigger)"),
+    ("step_id", pl.Utf8, "Registry step that implemented it"),
+    ("status", pl.Utf8, "success or error"),
+    ("duration_ms", pl.Float64, "The step's own wall time (ms)"),
+    ("io_requests", pl.Int64, "Requests the step made (answered by the canned-response stub)"),
+    ("calls_total", pl.Int64, "All calls charged to this node (its step, its log writes, its preparation)"),
+    *[(f"calls_{c}", pl.Int64, f"Calls in category {c}") for c in CATEGORIES],
+    ("self_ms_total", pl.Float64, "CPU self time charged to this node (sampling mode)"),
+    ("error", pl.Utf8, "Why the node failed, if it did"),
+])
 
 
 def frames(
@@ -102,9 +103,7 @@ def frames(
                         "error": clean_error(node.error),
                     }
                 )
-    profiles = pl.DataFrame(prof_rows, schema={k: v[0] for k, v in PROFILE_COLUMNS.items()})
-    steps = pl.DataFrame(step_rows, schema={k: v[0] for k, v in STEP_COLUMNS.items()})
-    return profiles, steps
+    return WORKFLOW_PROFILES.frame(prof_rows), WORKFLOW_PROFILE_STEPS.frame(step_rows)
 
 
 def targets(conn: psycopg.Connection, workflow_ids: list[str], limit: int) -> list[tuple[str, dict]]:

@@ -1,4 +1,5 @@
-"""A small warehouse shaped like the upstream measurement tables, built with real DuckDB for cost tests."""
+"""A small synthetic warehouse shaped like the measurement tables (built from their declarations), for the cost
+model's tests and benchmark: seven steps with known call counts, two profiled workflows, fuel fits and traces."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+
+from wfprof_pipeline.lib.fuel.tables import FUEL_FITS
+from wfprof_pipeline.lib.profiling.tables import PACKAGE_CALLS, STEP_PROFILES
+from wfprof_pipeline.lib.static.tables import STATIC_STEP_METRICS
+from wfprof_pipeline.lib.tables import Table
+from wfprof_pipeline.lib.workflows.ingest import STEP_RUNS_TABLE, ensure_tables
+from wfprof_pipeline.lib.workflows.profiles import WORKFLOW_PROFILE_STEPS, WORKFLOW_PROFILES
 
 # step id → (own import, own exec, packages import, packages exec, node import, node exec, io ops,
 #            package, rpc methods, cyclomatic complexity, lines, action type, declared io class)
@@ -44,44 +52,51 @@ def write_registry(root: Path) -> Path:
     return path
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: Table, rows: list[dict]) -> None:
+    """Rows into `table` created from its declaration (columns a row leaves out are null)."""
+    con.execute(table.ddl())
+    if rows:
+        con.register("_rows", table.frame(rows))
+        con.execute(f'insert into "{table.name}" by name select * from _rows')
+        con.unregister("_rows")
+
+
 def build_warehouse(path: Path, *, trace_rows: int = 2_000, seed: int = 7) -> None:
     con = duckdb.connect(str(path))
-    con.execute("""create table step_profiles (step_id varchar, mode varchar, phase varchar, calls_own bigint,
-        calls_packages bigint, calls_node_internals bigint, calls_harness bigint, io_operations bigint,
-        duration_ms double, module_load_ms double, error varchar, rpc_methods varchar[])""")
-    con.execute("create table step_package_calls (step_id varchar, phase varchar, package varchar, calls bigint)")
-    con.execute("""create table static_metrics (file varchar, plugin varchar, step varchar, lines bigint,
-        await_expressions bigint, function_calls bigint, cyclomatic_complexity bigint, external_calls bigint)""")
+    profiles, packages, static = [], [], []
     for sid, (oi, oe, pi, pe, ni, ne, io, pkg, rpc, cc, lines, _, _) in STEPS.items():
         for phase, own, pkgs, node in (("import", oi, pi, ni), ("execute", oe, pe, ne)):
-            con.execute("insert into step_profiles values (?, 'precise', ?, ?, ?, ?, 8, ?, null, null, null, ?)",
-                        [sid, phase, own, pkgs, node, io if phase == "execute" else 0, rpc])
+            profiles.append({"step_id": sid, "mode": "precise", "phase": phase, "calls_own": own,
+                             "calls_packages": pkgs, "calls_node_internals": node, "calls_harness": 8,
+                             "io_operations": io if phase == "execute" else 0,
+                             "rpc_methods": (",".join(rpc) or None) if phase == "execute" else None})
             if pkg:
-                con.execute("insert into step_package_calls values (?, ?, ?, ?)", [sid, phase, pkg, pkgs])
-        con.execute("insert into step_profiles values (?, 'timing', 'execute', null, null, null, null, ?, ?, null,"
-                    " null, null)", [sid, io, 10.0 + cc])
-        con.execute("insert into step_profiles values (?, 'timing', 'import', null, null, null, null, 0, null, ?,"
-                    " null, null)", [sid, 1.0 + ni / 1000])
-        plugin, step = sid.split("/")
-        con.execute("insert into static_metrics values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [f"plugins/{plugin}/steps/{step}.ts", plugin, step, lines, cc // 3, cc * 4, cc, 1])
+                packages.append({"step_id": sid, "phase": phase, "package": pkg, "calls": pkgs})
+        profiles.append({"step_id": sid, "mode": "timing", "phase": "execute", "io_operations": io,
+                         "duration_ms": 10.0 + cc})
+        profiles.append({"step_id": sid, "mode": "timing", "phase": "import", "io_operations": 0,
+                         "module_load_ms": 1.0 + ni / 1000})
+        static.append({"step_id": sid, "file": f"plugins/{sid}.ts", "lines": lines, "await_expressions": cc // 3,
+                       "function_calls": cc * 4, "cyclomatic_complexity": cc, "external_calls": 1})
+    insert_rows(con, STEP_PROFILES, profiles)
+    insert_rows(con, PACKAGE_CALLS, packages)
+    insert_rows(con, STATIC_STEP_METRICS, static)
     # Shaped like the workflow runner's tables: precise rows carry calls, sampling rows self time only.
-    con.execute("""create table workflow_profiles (execution_id varchar, workflow_id varchar, workflow_name varchar,
-        mode varchar, status varchar, category varchar, calls bigint, share double, self_ms double)""")
-    con.execute("create table workflow_profile_steps (execution_id varchar, workflow_id varchar, node_id varchar)")
+    workflow_rows, step_rows = [], []
     for wf, (db, steps, ex, nodes) in WORKFLOW_CALLS.items():
         for cat, calls in (("database", db), ("step_functions", steps), ("executor", ex), ("node_internals", 20_000)):
-            con.execute("insert into workflow_profiles values (?, ?, ?, 'precise', 'success', ?, ?, null, null)",
-                        [f"{wf}-x1", wf, wf, cat, calls])
-            con.execute("insert into workflow_profiles values (?, ?, ?, 'sampling', 'success', ?, null, null, ?)",
-                        [f"{wf}-x2", wf, wf, cat, 99.0])
-        for i in range(nodes):
-            con.execute("insert into workflow_profile_steps values (?, ?, ?)", [f"{wf}-x1", wf, f"n{i}"])
-    con.execute("""create table fuel_fits (workload varchar, fuel_per_op double, fixed_fuel double,
-        r_squared double)""")
-    for w, f in (("baseline", 0.0), ("arithmetic_add", 410.0), ("property_read", 520.0), ("json_stringify", 3_900.0),
-                 ("workflow_sim", 44_000.0)):
-        con.execute("insert into fuel_fits values (?, ?, 1800000, 0.9999)", [w, f])
+            workflow_rows.append({"execution_id": f"{wf}-x1", "workflow_id": wf, "workflow_name": wf,
+                                  "mode": "precise", "executor": "wfprof", "status": "success", "category": cat,
+                                  "calls": calls})
+            workflow_rows.append({"execution_id": f"{wf}-x2", "workflow_id": wf, "workflow_name": wf,
+                                  "mode": "sampling", "executor": "wfprof", "status": "success", "category": cat,
+                                  "self_ms": 99.0})
+        step_rows += [{"execution_id": f"{wf}-x1", "workflow_id": wf, "node_id": f"n{i}"} for i in range(nodes)]
+    insert_rows(con, WORKFLOW_PROFILES, workflow_rows)
+    insert_rows(con, WORKFLOW_PROFILE_STEPS, step_rows)
+    insert_rows(con, FUEL_FITS, [{"workload": w, "fuel_per_op": f, "fixed_fuel": 1_800_000, "r_squared": 0.9999}
+                             for w, f in (("baseline", 0.0), ("arithmetic_add", 410.0), ("property_read", 520.0),
+                                          ("json_stringify", 3_900.0), ("workflow_sim", 44_000.0))])
     write_traces(con, trace_rows, seed=seed)
     con.close()
 
@@ -93,8 +108,11 @@ def write_traces(con: duckdb.DuckDBPyConnection, rows: int, *, seed: int = 7) ->
     frame = pl.DataFrame({
         "log_id": [f"log{i}" for i in range(rows)],
         "action_type": actions[rng.integers(0, len(actions), rows)],
+        "status": "success",
         "duration_ms": rng.lognormal(3, 0.8, rows),
     })
+    ensure_tables(con)  # the trace tables as ingest declares them
     con.register("_traces", frame)
-    con.execute("create or replace table workflow_step_runs as select * from _traces")
+    con.execute(f'delete from "{STEP_RUNS_TABLE}"')
+    con.execute(f'insert into "{STEP_RUNS_TABLE}" by name select * from _traces')
     con.unregister("_traces")
