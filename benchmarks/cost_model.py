@@ -21,17 +21,15 @@ from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wfprof_pipeline.lib import warehouse  # noqa: E402
-from wfprof_pipeline.lib.cost_model.inputs import read_inputs  # noqa: E402
-from wfprof_pipeline.lib.cost_model.model import (  # noqa: E402
+from wfprof_pipeline.lib import warehouse
+from wfprof_pipeline.lib.cost_model.inputs import read_inputs
+from wfprof_pipeline.lib.cost_model.model import (
     V_STEP_COSTS_SQL,
     compute_cost_model,
     pricing_with_context,
 )
-from wfprof_pipeline.lib.cost_model.report import write_report  # noqa: E402
-from wfprof_pipeline.lib.cost_model.synthetic import build_warehouse, write_registry, write_traces  # noqa: E402
+from wfprof_pipeline.lib.cost_model.report import write_report
+from wfprof_pipeline.lib.cost_model.synthetic import build_warehouse, write_registry, write_traces
 
 
 def recompute(db: Path, root: Path) -> dict[str, float]:

@@ -26,13 +26,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import wasmtime
+
+from wfprof_pipeline.lib.fuel import engine
+from wfprof_pipeline.lib.fuel.sandbox import Capture, Limits, default_sandbox
+
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-import wasmtime  # noqa: E402
-
-from wfprof_pipeline.lib.fuel import engine  # noqa: E402
-from wfprof_pipeline.lib.fuel.sandbox import Capture, Limits, default_sandbox  # noqa: E402
 
 WFPROF = str(Path(sys.executable).parent / "wfprof")
 LOAD_CHILD = "from wfprof_pipeline.lib.fuel import engine; m = engine.load_module(); print(m.source, m.load_seconds)"

@@ -21,12 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import static_corpus  # the sibling script: a script's own folder is on sys.path
+
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(PROJECT))
-
-import static_corpus  # noqa: E402
 
 BASELINE_DIR = HERE / "static-baseline"
 WFPROF = Path(sys.executable).parent / "wfprof"
