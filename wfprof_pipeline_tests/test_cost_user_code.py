@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from wfprof_pipeline.lib.cost_model.user_code import (
-    find_code_nodes,
-    meter_code_nodes,
-    sandbox_evaluator,
-)
+from wfprof_pipeline.lib.cost_model.user_code import as_fn, find_code_nodes, meter_code_nodes
+from wfprof_pipeline.lib.fuel.protocol import open_evaluator
+from wfprof_pipeline.lib.fuel.sandbox import Limits
+from wfprof_pipeline_tests.fakes import FakeEvaluator
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "workflows"
 
@@ -30,7 +29,7 @@ def _wf(wf_id: str, *codes: str | None) -> tuple[str, str, str]:
 
 @pytest.fixture(scope="module")
 def embedded():
-    return sandbox_evaluator(None)
+    return open_evaluator(None)
 
 
 def test_demo_workflows_code_nodes_are_found_and_metered(embedded) -> None:
@@ -76,11 +75,24 @@ def test_unreachable_remote_sandbox_is_a_row_per_node() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens here
-    evaluate = sandbox_evaluator(f"http://127.0.0.1:{port}")
-    table = meter_code_nodes(find_code_nodes([_wf("r", "return 1;", "return 2;")]), evaluate)
+    remote = open_evaluator(f"http://127.0.0.1:{port}")
+    table = meter_code_nodes(find_code_nodes([_wf("r", "return 1;", "return 2;")]), remote)
     assert table["error_kind"].to_list() == ["sandbox_error", "sandbox_error"]
     assert "Unreachable" in table["error"][0] or "connect" in table["error"][0].lower()
 
 
 def test_malformed_nodes_json_is_skipped() -> None:
     assert find_code_nodes([("x", None, "not json"), ("y", None, json.dumps({"a": 1})), ("z", None, None)]) == []
+
+
+def test_metering_maps_each_outcome_to_its_row_fast() -> None:
+    """The fast layer: the row mapping with a fake evaluator (the real sandbox is the tests above)."""
+    fake = FakeEvaluator()
+    nodes = find_code_nodes([_wf("f", "return 1;", "FAIL", "x".join(["y"] * 400))])
+    table = meter_code_nodes(nodes, fake, fuel_budget=100_000, timeout_s=2.5,
+                             last_inputs={("f", "c0"): {"inputs": {"n": 3}}})
+    rows = table.to_dicts()
+    assert [r["error_kind"] for r in rows] == [None, "sandbox_error", "out_of_fuel"]
+    assert rows[0]["fuel_consumed"] == 1_000 * len(as_fn("return 1;")) and rows[0]["inputs_source"] == "last_run"
+    assert "fake sandbox is down" in rows[1]["error"] and rows[2]["fuel_consumed"] == 100_000
+    assert fake.calls[0][1] == {"n": 3} and fake.calls[0][2] == Limits(fuel=100_000, timeout_s=2.5)

@@ -23,8 +23,8 @@ from wfprof_pipeline.lib.fuel.client import (
     SandboxClient,
     SandboxRequestFailed,
     SandboxUnreachable,
-    open_sandbox,
 )
+from wfprof_pipeline.lib.fuel.protocol import open_evaluator, sandbox_info
 from wfprof_pipeline.lib.fuel.sandbox import ErrorKind, Limits, default_sandbox
 from wfprof_pipeline.lib.fuel.server import SandboxServer, ServerConfig, make_server
 
@@ -263,11 +263,12 @@ def test_client_raises_on_http_errors(server: SandboxServer) -> None:
         client.evaluate("x" * (CONFIG.max_body_bytes + 10))
 
 
-def test_open_sandbox_picks_http_when_a_url_is_set(server: SandboxServer) -> None:
-    evaluator, info = open_sandbox(server.url)
+def test_open_evaluator_picks_http_when_a_url_is_set(server: SandboxServer) -> None:
+    evaluator = open_evaluator(server.url)
+    info = sandbox_info(evaluator)
     assert isinstance(evaluator, SandboxClient) and info.label == server.url and info.quickjs_version != "unknown"
-    _, embedded = open_sandbox(None)
-    assert embedded.label == "embedded"
+    embedded = sandbox_info(open_evaluator(None))
+    assert embedded.label == "embedded" and embedded.quickjs_version == info.quickjs_version
 
 
 # --- the CLI: a real `wfprof sandbox serve` process, used through SANDBOX_URL ------------------------

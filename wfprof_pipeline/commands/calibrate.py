@@ -25,7 +25,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from wfprof_pipeline.cli import CliError
     from wfprof_pipeline.lib.fuel.calibrate import calibrate, seed_json, text_report
-    from wfprof_pipeline.lib.fuel.client import open_sandbox
+    from wfprof_pipeline.lib.fuel.protocol import open_evaluator, sandbox_info
     from wfprof_pipeline.lib.fuel.workloads import WORKLOADS
     from wfprof_pipeline.lib.progress import Progress
     from wfprof_pipeline.lib.settings import Settings
@@ -40,7 +40,8 @@ def handle(args: argparse.Namespace) -> int:
         if out.is_dir():
             raise CliError(f"cannot write {out}: it is a folder")
     url = args.sandbox_url or Settings.from_env().sandbox_url
-    evaluator, info = open_sandbox(url)
+    evaluator = open_evaluator(url)
+    info = sandbox_info(evaluator)
     with Progress(f"calibrate ({info.label})", len(WORKLOADS)) as progress:
         cal = calibrate(evaluator, sandbox=info.label, wasmtime_version=info.wasmtime_version,
                         quickjs_version=info.quickjs_version, repeats=args.repeats, progress=progress.step)

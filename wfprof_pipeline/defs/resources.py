@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 
 from wfprof_pipeline.lib import warehouse
 from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS
+from wfprof_pipeline.lib.fuel.protocol import Evaluator, open_evaluator
 from wfprof_pipeline.lib.settings import Settings
 
 
@@ -97,6 +98,9 @@ class SandboxResource(_EnvResource):
 
     def resolved_url(self) -> str | None:
         return self._pinned("url") or Settings.from_env().sandbox_url
+
+    def evaluator(self) -> Evaluator:
+        return open_evaluator(self.resolved_url())
 
 
 class NodeResource(_EnvResource):

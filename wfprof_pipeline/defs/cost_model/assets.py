@@ -50,7 +50,6 @@ from wfprof_pipeline.lib.cost_model.user_code import (
     DEFAULT_FUEL_BUDGET,
     load_code_nodes,
     meter_code_nodes,
-    sandbox_evaluator,
 )
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
@@ -334,16 +333,15 @@ def user_code_fuel(
 ) -> dg.MaterializeResult:
     with postgres.connect(keeperhub_db.resolved_url(), retries=2) as conn:
         nodes, last_inputs = load_code_nodes(conn)
-    url = sandbox.resolved_url()
-    table = meter_code_nodes(nodes, sandbox_evaluator(url, config.timeout_s), last_inputs=last_inputs,
-                             fuel_budget=config.fuel_budget)
+    table = meter_code_nodes(nodes, sandbox.evaluator(), last_inputs=last_inputs, fuel_budget=config.fuel_budget,
+                             timeout_s=config.timeout_s)
     count = warehouse.replace_table(tables.USER_CODE_FUEL, table)
     failed = table.filter(~pl.col("success"))
     if failed.height:
         context.log.warning(f"{failed.height} code node(s) failed in the sandbox; see error_kind / error")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
-        "sandbox": url or "embedded",
+        "sandbox": sandbox.resolved_url() or "embedded",
         "failed_nodes": failed.height,
         "max_fuel": int(table["fuel_consumed"].max() or 0) if count else 0,
         "nodes": dg.MetadataValue.md(markdown_table(table.select(

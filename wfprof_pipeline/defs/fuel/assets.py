@@ -9,7 +9,7 @@ from wfprof_pipeline.defs.metadata import markdown_table, table_metadata
 from wfprof_pipeline.defs.resources import SandboxResource, WarehouseResource
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.fuel import calibrate as cal
-from wfprof_pipeline.lib.fuel.client import open_sandbox
+from wfprof_pipeline.lib.fuel.protocol import sandbox_info
 from wfprof_pipeline.lib.fuel.tables import FUEL_BUDGETS, FUEL_CALIBRATIONS, FUEL_FIT_HISTORY, FUEL_FITS
 
 
@@ -24,7 +24,8 @@ from wfprof_pipeline.lib.fuel.tables import FUEL_BUDGETS, FUEL_CALIBRATIONS, FUE
 def fuel_calibrations(
     context: dg.AssetExecutionContext, sandbox: SandboxResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    evaluator, info = open_sandbox(sandbox.resolved_url())
+    evaluator = sandbox.evaluator()
+    info = sandbox_info(evaluator)
     result = cal.calibrate(evaluator, sandbox=info.label, wasmtime_version=info.wasmtime_version,
                            quickjs_version=info.quickjs_version)
     rows = [

@@ -5,7 +5,6 @@ import dagster as dg
 from wfprof_pipeline.defs.fuel.assets import fuel_calibrations, fuel_fits
 from wfprof_pipeline.defs.resources import SandboxResource, WarehouseResource
 from wfprof_pipeline.lib.fuel import calibrate as cal
-from wfprof_pipeline.lib.fuel.client import open_sandbox
 from wfprof_pipeline.lib.fuel.workloads import workload
 
 # Re-measured by the check: the cheapest and the heaviest shapes (loop, calls, allocation + JSON).
@@ -27,7 +26,7 @@ def fuel_deterministic(sandbox: SandboxResource, warehouse: WarehouseResource) -
             "select workload, iterations, fuel_consumed, deterministic, success from fuel_calibrations"
         ).fetchall()
     varied = [f"{w}@{n}" for w, n, _, det, ok in stored if ok and not det]
-    evaluator, _ = open_sandbox(sandbox.resolved_url())
+    evaluator = sandbox.evaluator()
     mismatches = []
     for name in RECHECK:
         rows = [(n, fuel) for w, n, fuel, _, ok in stored if w == name and ok]

@@ -9,13 +9,15 @@ still holds `{{@node.field}}` templates). Every failure is a row with its kind, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from wfprof_pipeline.lib.cost_model.tables import USER_CODE_FUEL
+from wfprof_pipeline.lib.fuel.protocol import Evaluator
+from wfprof_pipeline.lib.fuel.sandbox import Limits
 
 CODE_ACTION_TYPES = frozenset({"code/run-code", "code"})
 DEFAULT_FUEL_BUDGET = 500_000_000
@@ -30,16 +32,6 @@ class CodeNode:
     label: str | None
     code: str
     config_inputs: Any
-
-
-@dataclass(frozen=True)
-class Outcome:
-    success: bool
-    fuel_consumed: int = 0
-    memory_used: int = 0
-    duration_ms: float = 0.0
-    error_kind: str | None = None
-    error: str | None = None
 
 
 def _as_json(value: Any) -> Any:
@@ -86,13 +78,15 @@ def _inputs_of(node: CodeNode, last_inputs: dict[tuple[str, str], Any]) -> tuple
 
 def meter_code_nodes(
     nodes: list[CodeNode],
-    evaluate: Callable[[str, Any, int], Outcome],
+    evaluator: Evaluator,
     *,
     last_inputs: dict[tuple[str, str], Any] | None = None,
     fuel_budget: int = DEFAULT_FUEL_BUDGET,
+    timeout_s: float = 5.0,
 ) -> pl.DataFrame:
-    """Run each node's code through `evaluate(code, parameters, fuel)`; an exception from `evaluate`
-    (e.g. a remote sandbox that is down) is recorded on that node's row."""
+    """Run each node's code in `evaluator` under `fuel_budget`; an exception from it (e.g. a remote sandbox
+    that is down) is recorded on that node's row."""
+    limits = Limits(fuel=fuel_budget, timeout_s=timeout_s)
     rows = []
     for node in nodes:
         params, source = _inputs_of(node, last_inputs or {})
@@ -103,49 +97,20 @@ def meter_code_nodes(
             rows.append({**base, "success": False, "error_kind": "empty_code", "error": "the code node has no code"})
             continue
         try:
-            out = evaluate(as_fn(node.code), params, fuel_budget)
+            out = evaluator.evaluate(as_fn(node.code), params, limits=limits, filename="user-code.js",
+                                     deterministic=True)
         except Exception as exc:  # a sandbox fault must not stop the other nodes
             rows.append({**base, "success": False, "error_kind": "sandbox_error",
                          "error": f"{type(exc).__name__}: {exc}"[:500]})
             continue
         error = out.error
-        if out.error_kind == "syntax_error" and "await" in node.code:
+        kind = out.error_kind.value if out.error_kind is not None else None
+        if kind == "syntax_error" and "await" in node.code:
             error = f"{error} (the fuel sandbox runs no event loop: code using await cannot be metered)"
         rows.append({**base, "fuel_consumed": out.fuel_consumed, "memory_used": out.memory_used,
-                     "duration_ms": out.duration_ms, "success": out.success, "error_kind": out.error_kind,
+                     "duration_ms": out.duration_ms, "success": out.success, "error_kind": kind,
                      "error": error[:500] if error else None})
     return pl.DataFrame(rows, schema=USER_CODE_FUEL.schema)
-
-
-def sandbox_evaluator(url: str | None, timeout_s: float = 5.0) -> Callable[[str, Any, int], Outcome]:
-    """An `evaluate` for `meter_code_nodes`: the embedded QuickJS sandbox, or the HTTP one at `url`."""
-    from wfprof_pipeline.lib.fuel.sandbox import Limits
-
-    if url:
-        from wfprof_pipeline.lib.fuel.client import SandboxClient
-
-        client = SandboxClient(url)
-
-        def run(code: str, params: Any, fuel: int) -> Outcome:
-            r = client.evaluate(code, params, limits=Limits(fuel=fuel, timeout_s=timeout_s), filename="user-code.js")
-            return _outcome(r)
-    else:
-        from wfprof_pipeline.lib.fuel.sandbox import default_sandbox
-
-        sandbox = default_sandbox()
-
-        def run(code: str, params: Any, fuel: int) -> Outcome:
-            r = sandbox.evaluate(code, params, limits=Limits(fuel=fuel, timeout_s=timeout_s), filename="user-code.js",
-                                 deterministic=True)
-            return _outcome(r)
-
-    return run
-
-
-def _outcome(r: Any) -> Outcome:
-    kind = r.error_kind.value if hasattr(r.error_kind, "value") else r.error_kind
-    return Outcome(success=r.success, fuel_consumed=r.fuel_consumed, memory_used=r.memory_used,
-                   duration_ms=r.duration_ms, error_kind=kind, error=r.error)
 
 
 # The latest successful run's input of every node: what the code really received (templates resolved).

@@ -11,11 +11,12 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
-from wfprof_pipeline.lib.fuel.sandbox import EvaluationResult, Limits
+from wfprof_pipeline.lib.fuel.protocol import Evaluator
+from wfprof_pipeline.lib.fuel.sandbox import Limits
 from wfprof_pipeline.lib.fuel.workloads import EMPTY_CODE, WORKLOADS, Workload
 
 BUDGET_TARGETS = (1_000, 10_000, 100_000, 1_000_000)
@@ -23,11 +24,6 @@ BUDGET_TARGETS = (1_000, 10_000, 100_000, 1_000_000)
 # slopes (over every workload except the empty-loop baseline) is the budget rate.
 BUDGET_QUANTILE = 0.9
 CALIBRATION_LIMITS = Limits(fuel=20_000_000_000, memory_bytes=128 << 20, timeout_s=60)
-
-
-class Evaluator(Protocol):
-    def evaluate(self, code: str, parameters: Any = None, *, limits: Limits | None = None,
-                 filename: str = "code.js", deterministic: bool = True) -> EvaluationResult: ...
 
 
 class Measurement(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -91,21 +90,3 @@ class SandboxClient:
             raise SandboxRequestFailed(f"POST {self.url}/evaluate answered {response.status_code}: {str(detail)[:300]}")
         return EvaluationResult.model_validate(response.json())
 
-
-@dataclass
-class SandboxInfo:
-    label: str  # "embedded" or the URL
-    wasmtime_version: str
-    quickjs_version: str
-
-
-def open_sandbox(url: str | None) -> tuple[Any, SandboxInfo]:
-    """The evaluator to use: the HTTP client when `url` (SANDBOX_URL) is set, else the embedded sandbox."""
-    if url:
-        client = SandboxClient(url)
-        health = client.health()
-        return client, SandboxInfo(url, str(health.get("wasmtime", "unknown")), str(health.get("quickjs", "unknown")))
-    from wfprof_pipeline.lib.fuel.sandbox import default_sandbox
-
-    sandbox = default_sandbox()
-    return sandbox, SandboxInfo("embedded", sandbox.loaded.wasmtime_version, sandbox.loaded.quickjs_version)

@@ -253,9 +253,10 @@ def measure_steps(
 def measure_fuel() -> FuelSection:
     """Calibration workloads on the embedded engine (a remote SANDBOX_URL may run another engine build)."""
     from wfprof_pipeline.lib.fuel.calibrate import calibrate
-    from wfprof_pipeline.lib.fuel.client import open_sandbox
+    from wfprof_pipeline.lib.fuel.protocol import open_evaluator, sandbox_info
 
-    evaluator, info = open_sandbox(None)
+    evaluator = open_evaluator(None)
+    info = sandbox_info(evaluator)
     # One evaluation per size: fuel is deterministic, and the gate compares two snapshots anyway.
     cal = calibrate(evaluator, sandbox=info.label, wasmtime_version=info.wasmtime_version,
                     quickjs_version=info.quickjs_version, repeats=1)
@@ -281,11 +282,12 @@ def measure_fuel() -> FuelSection:
 
 def measure_user_code(database_url: str) -> dict[str, UserCodeNode]:
     from wfprof_pipeline.lib import postgres
-    from wfprof_pipeline.lib.cost_model.user_code import load_code_nodes, meter_code_nodes, sandbox_evaluator
+    from wfprof_pipeline.lib.cost_model.user_code import load_code_nodes, meter_code_nodes
+    from wfprof_pipeline.lib.fuel.protocol import open_evaluator
 
     with postgres.connect(database_url, retries=1) as conn:
         nodes, last_inputs = load_code_nodes(conn)
-    table = meter_code_nodes(nodes, sandbox_evaluator(None), last_inputs=last_inputs)
+    table = meter_code_nodes(nodes, open_evaluator(None), last_inputs=last_inputs)
     return {
         f"{r['workflow_id']}/{r['node_id']}": UserCodeNode(
             workflow_id=r["workflow_id"], node_id=r["node_id"], fuel=r["fuel_consumed"], success=bool(r["success"]),
