@@ -154,14 +154,17 @@ def test_calibrate_cli_text_and_json(tmp_path: Path) -> None:
     assert doc["sandboxUrl"] == "embedded" and doc["deterministic"] is True
 
 
-def test_progress_rewrites_one_line_on_a_terminal_and_counts_only_finished_work() -> None:
+def test_progress_draws_a_bar_on_a_terminal_and_counts_only_finished_work() -> None:
     live = io.StringIO()
     with Progress("job", 3, stream=live, live=True) as p:
         p.step("a long first name")
         p.step("b")
-    out = live.getvalue()
-    assert "\n" not in out and out.endswith("\r")
-    assert "\rjob: b (1/3 done, " in out
+        p._bar.refresh()  # what a terminal shows now (rich redraws on a timer)
+        shown = live.getvalue()
+    assert "job: b" in shown and "1/3" in shown  # a finished first unit, the second running
+    assert p._bar is None and p.done == 2  # stopped; b counted once the block ended
+    tail = live.getvalue()[len(shown):]
+    assert "\x1b[?25h" in tail and tail.endswith("\x1b[2K")  # transient: cursor back, the bar's line erased
     plain = io.StringIO()
     with pytest.raises(RuntimeError), Progress("job", 2, stream=plain, live=False) as p:
         p.step("a")

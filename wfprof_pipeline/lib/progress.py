@@ -1,6 +1,7 @@
-"""A progress line for long CLI work: rewritten in place on a terminal, plain lines elsewhere (CI, pipes).
+"""Progress for long CLI work: a rich progress bar on a terminal, plain lines elsewhere (CI, pipes).
 
-It writes to stderr, so a command's stdout (e.g. `--json`) stays machine-readable.
+It writes to stderr, so a command's stdout (e.g. `--json`) stays machine-readable. Plain lines are kept for
+logs: one per unit as it starts or finishes, and a summary, which a CI log shows better than redraws.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import os
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class Progress:
@@ -27,10 +28,12 @@ class Progress:
         self.live = live
         self.done = 0
         self.started = time.monotonic()
-        self._width = 0
         self._running = False
         self._summarized = False
         self._lock = threading.Lock()  # finished() is called from worker threads
+        self._bar: Any = None
+        if live:
+            self._bar, self._task = _rich_bar(self.stream, label, total)
 
     def line(self, what: str) -> str:
         return f"{self.label}: {what} ({self.done}/{self.total} done, {time.monotonic() - self.started:.1f} s)"
@@ -39,36 +42,36 @@ class Progress:
         if self._running:
             self.done += 1
         self._running = True
-        self._show(self.line(what))
+        self._show(what)
 
     def finished(self, what: str) -> None:
         with self._lock:
             self.done += 1
-            self._show(self.line(what))
+            self._show(what)
 
-    def _show(self, text: str) -> None:
-        if self.live:
-            # Pad over the previous, possibly longer, line.
-            self.stream.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-        else:
-            self.stream.write(text + "\n")
+    def _show(self, what: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done, description=f"{self.label}: {what}")
+            return
+        self.stream.write(self.line(what) + "\n")
         self.stream.flush()
 
     def close(self) -> None:
-        # A summary line once all work finished (a failed unit leaves the last line as it was).
+        # A summary once all work finished (a failed unit leaves the count as it was).
         finishing = self._running or (self.done == self.total and self.done > 0 and not self._summarized)
         if finishing:
             if self._running:
                 self.done += 1
             self._running = False
             self._summarized = True
-            if not self.live:
-                self._show(f"{self.label}: {self.done}/{self.total} done in {time.monotonic() - self.started:.1f} s")
-        if self.live and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")  # leave the terminal clean for the report
-            self.stream.flush()
-        self._width = 0
+            if self._bar is None:
+                self.stream.write(f"{self.label}: {self.done}/{self.total} done in "
+                                  f"{time.monotonic() - self.started:.1f} s\n")
+                self.stream.flush()
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+            self._bar.stop()  # transient: the terminal is left clean for the report
+            self._bar = None
 
     def __enter__(self) -> Progress:
         return self
@@ -77,6 +80,19 @@ class Progress:
         if exc_type is not None:
             self._running = False  # the unit that raised is not done
         self.close()
+
+
+def _rich_bar(stream: TextIO, label: str, total: int) -> tuple[Any, Any]:
+    # rich only on a terminal: the plain path (CI, pipes, `wfprof analyze`) does not pay for its import.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=Console(file=stream, force_terminal=True), transient=True)
+    task = bar.add_task(label, total=total)
+    bar.start()
+    return bar, task
 
 
 def _isatty(stream: TextIO) -> bool:
