@@ -78,30 +78,24 @@ class Calibration(BaseModel):
 
 
 def least_squares(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float]:
-    """(slope, intercept, r_squared) of the ordinary least-squares line through the points."""
+    """(slope, intercept, r_squared) of the ordinary least-squares line through the points (scipy)."""
     if len(xs) != len(ys) or len(set(xs)) < 2:
         raise ValueError("a fit needs at least two distinct x values")
-    k = len(xs)
-    mx, my = sum(xs) / k, sum(ys) / k
-    sxx = sum((x - mx) ** 2 for x in xs)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    slope = sxy / sxx
-    intercept = my - slope * mx
-    ss_tot = sum((y - my) ** 2 for y in ys)
-    ss_res = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
-    r_squared = 1.0 if ss_tot == 0 else 1.0 - ss_res / ss_tot
-    return slope, intercept, r_squared
+    from scipy import stats
+
+    if len(set(ys)) == 1:  # a flat line fits exactly (scipy's r is undefined there)
+        return 0.0, float(ys[0]), 1.0
+    line = stats.linregress(xs, ys)
+    return float(line.slope), float(line.intercept), float(line.rvalue**2)
 
 
 def quantile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolation quantile (numpy's default), for small lists."""
-    ordered = sorted(values)
-    if not ordered:
+    """Linear-interpolation quantile (numpy's default)."""
+    if not len(values):
         raise ValueError("quantile of nothing")
-    pos = (len(ordered) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    import numpy as np
+
+    return float(np.quantile(values, q))
 
 
 def measure(evaluator: Evaluator, w: Workload, iterations: int, repeats: int) -> Measurement:
