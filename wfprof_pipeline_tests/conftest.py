@@ -58,3 +58,15 @@ def system_db() -> Iterator[str]:
 @pytest.fixture
 def warehouse_path(tmp_path: Path) -> Path:
     return tmp_path / "wfprof.duckdb"
+
+
+# Fixtures that start or reach a real PostgreSQL server; SYSTEM_PG_URL users mark their module by hand.
+_POSTGRES_FIXTURES = frozenset({"embedded_pg", "embedded_db", "system_db"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses a Postgres fixture (directly or through another fixture) is `integration`."""
+    for item in items:
+        if _POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+

@@ -11,6 +11,7 @@ from wfprof_pipeline.lib.postgres import connect
 from wfprof_pipeline_tests.dagster_env import BIN, PROJECT_ROOT, dagster_env
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("server", ["embedded", "system"])
 def test_materialize_step_sources_with_postgres_instance(server: str, request, tmp_path: Path) -> None:
     db_url = request.getfixturevalue("embedded_db" if server == "embedded" else "system_db")

@@ -121,6 +121,7 @@ def test_a_read_only_file_system_says_so(tmp_path: Path) -> None:
 
 # --- a SQL_ASCII source database ----------------------------------------------------------------------
 
+@pytest.mark.integration
 def test_a_sql_ascii_source_is_read_not_reported_missing(warehouse_path: Path) -> None:
     from wfprof_pipeline.lib.workflows import ingest, synthetic
 

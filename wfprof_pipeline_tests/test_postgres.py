@@ -35,6 +35,7 @@ def test_url_helpers() -> None:
     assert describe("postgresql://postgres:@/keeperhub?host=/run/pg") == "postgres@/run/pg/keeperhub"
 
 
+@pytest.mark.integration
 def test_embedded_server_recovers_from_a_stale_postmaster_pid(tmp_path: Path) -> None:
     home = tmp_path / "home"
     server = postgres.start_embedded(home)

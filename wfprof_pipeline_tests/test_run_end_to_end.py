@@ -20,6 +20,7 @@ def snapshot(path: Path) -> dict[str, int]:
         return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
