@@ -135,8 +135,9 @@ class ScenarioPrices(_Strict):
     cpu_ms: float = Field(ge=0, description="per CPU ms: the profiles' warm CPU time of each step run")
 
 
-DEFAULT_SCENARIO_PRICES = ScenarioPrices(unit=0.001, execution=0.02, step=0.002, run=0.01, compute_second=0.005,
-                                         cpu_ms=0.0001)
+# Placeholders of the same order as a unit at 0.001 on the demo (about 7 units per execution): set your own.
+DEFAULT_SCENARIO_PRICES = ScenarioPrices(unit=0.001, execution=0.005, step=0.001, run=0.002, compute_second=0.01,
+                                         cpu_ms=0.0002)
 
 
 class UsagePolicy(_Strict):

@@ -11,8 +11,10 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
 from wfprof_pipeline.lib.errors import UsageError
@@ -90,3 +92,29 @@ def write_text(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+ExportFormat = Literal["cloudevents", "csv"]
+
+
+class UsageExportRequest(BaseModel):
+    """`wfprof export usage`: a day or an inclusive range of UTC days, and a format."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first: dt.date
+    last: dt.date
+    format: ExportFormat = "cloudevents"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UsageExportRequest:
+        if self.last < self.first:
+            raise ValueError(f"--to {self.last} is before --from {self.first}")
+        return self
+
+    def label(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first} … {self.last}"
+
+
+def render(costs: pl.DataFrame, fmt: ExportFormat) -> str:
+    return cloudevents_batch(costs) if fmt == "cloudevents" else csv_text(costs)

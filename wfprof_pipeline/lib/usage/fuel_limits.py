@@ -1,9 +1,11 @@
 """`fuel_limit_recommendations`: sandbox fuel caps judged on the fuel real user code used (user_code_fuel).
 
 Candidates are 1, 2 and 5 × powers of ten up to the server's maximum, plus the sandbox's default. The
-recommended default is the smallest candidate that stops no measured evaluation that succeeded and leaves
-HEADROOM × the most fuel one used (code grows; inputs vary), and at least the fixed start-up fuel of the
-calibration fits (an empty program must run). Without measurements the sandbox's default stays.
+recommended default is the smallest candidate at or above HEADROOM × the most fuel a successful evaluation
+used (code grows; inputs vary) and the calibration's fixed start-up fuel (an empty program must run): it
+stops no evaluation that succeeded. An evaluation that ran out of fuel under its own budget counts as stopped
+by every cap up to that budget (above it, whether it would finish is unknown). Without measurements the
+sandbox's default stays.
 """
 
 from __future__ import annotations
@@ -65,10 +67,8 @@ def _choose(rows: list[dict], peak: int | None, overhead: float | None, default_
         why = "no user-code evaluation succeeded" if evaluations else "no user code was measured"
         return default_fuel, f"{why}: keep the sandbox's default of {default_fuel:,} fuel"
     floor = max(HEADROOM * peak, overhead or 0)
-    # What even the largest cap stops (out of fuel whatever the cap) is not a smaller cap's fault.
-    unavoidable = rows[-1]["stopped"]
-    fits = [r for r in rows if r["cap"] >= floor and r["stopped"] <= unavoidable]
-    chosen = fits[0] if fits else rows[-1]
+    # At or above the floor no successful evaluation is stopped; what it still stops ran out of fuel anyway.
+    chosen = next((r for r in rows if r["cap"] >= floor), rows[-1])
     basis = (f"the most fuel a successful evaluation used is {peak:,}; ×{HEADROOM:g} headroom = {HEADROOM * peak:,.0f}"
              + (f"; the calibration's fixed start-up is {overhead:,.0f}" if overhead else ""))
     stopped = (f"it stops {chosen['stopped']} of {chosen['evaluations']} measured evaluation(s)"

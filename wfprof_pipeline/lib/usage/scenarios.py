@@ -45,11 +45,13 @@ def pricing_scenarios(costs: pl.DataFrame, policy: PricingPolicy) -> pl.DataFram
         return PRICING_SCENARIOS.frame()
     per_model = []
     for model, (quantity, unmeasured, price, revenue) in _quantities(policy).items():
-        per_model.append(part.lazy().group_by("subject").agg(
-            pl.len().cast(pl.Int64).alias("executions"),
-            quantity.sum().cast(pl.Float64).alias("quantity"),
-            revenue.sum().cast(pl.Float64).alias("revenue"),
-            unmeasured.sum().cast(pl.Int64).alias("unmeasured_executions"),
+        # Per execution first (a literal broadcasts there; summed in an aggregation it would count once).
+        per_model.append(part.lazy().select(
+            "subject", quantity.cast(pl.Float64).alias("quantity"), revenue.cast(pl.Float64).alias("revenue"),
+            unmeasured.alias("unmeasured"),
+        ).group_by("subject").agg(
+            pl.len().cast(pl.Int64).alias("executions"), pl.col("quantity").sum(), pl.col("revenue").sum(),
+            pl.col("unmeasured").sum().cast(pl.Int64).alias("unmeasured_executions"),
         ).with_columns(pl.lit(model).alias("model"), pl.lit(float(price)).alias("unit_price")))
     frame = pl.concat(per_model).collect()
     current = frame.filter(pl.col("model") == CURRENT_MODEL).select("subject",
