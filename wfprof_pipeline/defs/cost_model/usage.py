@@ -42,10 +42,6 @@ def _policy() -> PricingPolicy:
         raise dg.Failure(description=str(exc)) from None
 
 
-def _day_sql(column: str, start: date, end: date) -> str:
-    return f"{column} >= timestamp '{start.isoformat()}' and {column} < timestamp '{end.isoformat()}'"
-
-
 @dg.asset(
     group_name=GROUP, kinds={"duckdb", "polars"}, pool="duckdb",
     partitions_def=traces_partitions, tags={"partitioning": "daily"},
@@ -64,19 +60,12 @@ def execution_costs(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.connect() as con:
         prices = costs.step_type_prices(read_table(con, "step_pricing"), read_table(con, "step_tiers"),
                                         read_inputs(con, None, latency=False).measurements)
-        if not columns(con, "workflow_executions") or not columns(con, "workflow_step_runs"):
-            executions, step_runs = pl.DataFrame(), pl.DataFrame()
-            context.log.warning("no trace tables yet: materialize workflow_traces first")
+        if columns(con, "workflow_executions") and columns(con, "workflow_step_runs"):
+            frame = costs.warehouse_costs(con, start, end, prices, policy)
         else:
-            day = _day_sql("started_at", start, end)
-            executions = con.execute(f"select * from workflow_executions where {day}").pl()
-            # A step belongs to its execution's day, even one that ran past midnight.
-            step_runs = con.execute(
-                "select * from workflow_step_runs where execution_id in "
-                f"(select execution_id from workflow_executions where {day})").pl()
-        frame = (costs.execution_costs(executions, step_runs, prices, policy) if executions.height
-                 else EXECUTION_COSTS.frame())
-        wh.replace_rows(con, EXECUTION_COSTS, frame, _day_sql("day", start, end))
+            frame = EXECUTION_COSTS.frame()
+            context.log.warning("no trace tables yet: materialize workflow_traces first")
+        wh.replace_rows(con, EXECUTION_COSTS, frame, costs.between("day", start, end))
     if prices.height == 0:
         context.log.warning("step_pricing is empty or missing: every step run is unpriced")
     unpriced = frame.filter(pl.col("unpriced_steps") > 0)

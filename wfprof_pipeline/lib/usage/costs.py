@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import duckdb
 import polars as pl
 
 from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
@@ -49,65 +50,103 @@ def step_type_prices(pricing: pl.DataFrame | None, tiers: pl.DataFrame | None,
             .select(list(PRICE_SCHEMA)).sort("action_type"))
 
 
-def _charged(policy: PricingPolicy) -> pl.Expr:
-    """Whether a step run is charged, from its execution's status (`ex_status`) and its own."""
-    step_ok = pl.col("status") == SUCCESS
-    mode = policy.usage.charge_failed
-    on_failure = pl.lit(True) if mode == "full" else step_ok if mode == "steps_run" else pl.lit(False)
-    return (pl.when(pl.col("ex_status") == SUCCESS).then(pl.lit(True))
-            .when(pl.col("ex_status").is_in(FAILED_STATUSES)).then(on_failure)
-            .otherwise(step_ok))
+def _charged_sql(policy: PricingPolicy) -> str:
+    """Whether a step run is charged, from its execution's status (`ex_status`) and its own (SQL)."""
+    on_failure = {"full": "true", "steps_run": "s.status = 'success'", "none": "false"}[policy.usage.charge_failed]
+    failed = ", ".join(f"'{s}'" for s in FAILED_STATUSES)
+    return (f"case when e.ex_status = '{SUCCESS}' then true when e.ex_status in ({failed}) then {on_failure} "
+            f"else s.status = '{SUCCESS}' end")
+
+
+# DuckDB, not polars: the join and the group-by over a million string-keyed step runs run several times faster
+# there, and the asset's rows never leave the warehouse until they are aggregated.
+_COSTS_SQL = """
+with ex as (select execution_id, workflow_id, user_id, status, started_at, duration_ms from {executions}),
+runs as (
+    select s.execution_id, s.action_type, s.status, s.duration_ms, p.cost_calls, p.cpu_ms,
+           case when s.action_type = '{trigger_type}' then {trigger_units}::double else p.units end as price,
+           {charged} as charged
+    from (select execution_id, action_type, status, duration_ms from {step_runs}) s
+    join (select execution_id, status as ex_status from ex) e using (execution_id)
+    left join _wfprof_prices p using (action_type)
+),
+agg as (
+    select execution_id,
+           count(*) as steps_run,
+           count(*) filter (status = '{success}') as steps_succeeded,
+           count(*) filter (status = 'error') as steps_failed,
+           count(*) filter (charged) as steps_charged,
+           count(*) filter (charged and action_type is distinct from '{trigger_type}') as billable_steps,
+           coalesce(sum(price) filter (charged), 0) as units,
+           count(*) filter (charged and price is null) as unpriced_steps,
+           coalesce(sum(duration_ms), 0) as compute_ms,
+           sum(cost_calls) as cost_calls,
+           sum(cpu_ms) as cpu_ms,
+           count(cost_calls) as profiled_steps
+    from runs group by execution_id
+),
+unpriced as (  -- only the few executions with a step without a price
+    select execution_id, string_agg(distinct coalesce(action_type, '(none)'), ',' order by
+           coalesce(action_type, '(none)')) as unpriced_action_types
+    from runs where charged and price is null group by execution_id
+)
+select ex.*, agg.* exclude (execution_id), unpriced.unpriced_action_types
+from ex left join agg using (execution_id) left join unpriced using (execution_id)
+"""
+
+
+def execution_costs_sql(con: duckdb.DuckDBPyConnection, executions: str, step_runs: str, prices: pl.DataFrame,
+                        policy: PricingPolicy) -> pl.DataFrame:
+    """EXECUTION_COSTS from two relations on `con` (table names, or subqueries in parentheses, built by the
+    caller from trusted values). Step runs of executions not in `executions` are ignored."""
+    con.register("_wfprof_prices", prices.select(list(PRICE_SCHEMA)).cast(PRICE_SCHEMA))
+    try:
+        sql = _COSTS_SQL.format(executions=executions, step_runs=step_runs, charged=_charged_sql(policy),
+                                trigger_type=TRIGGER_ACTION_TYPE, trigger_units=repr(float(policy.usage.trigger_units)),
+                                success=SUCCESS)
+        frame = con.execute(sql).pl()
+    finally:
+        con.unregister("_wfprof_prices")
+    status = pl.col("status")
+    counts = ("steps_run", "steps_succeeded", "steps_failed", "steps_charged", "billable_steps", "unpriced_steps",
+              "profiled_steps")
+    out = frame.with_columns(
+        pl.col("user_id").fill_null(NO_USER_SUBJECT).alias("subject"),
+        pl.col("started_at").dt.date().alias("day"),
+        pl.when(status == SUCCESS).then(pl.lit("complete")).when(status.is_in(FAILED_STATUSES))
+        .then(pl.lit(policy.usage.charge_failed)).otherwise(pl.lit("steps_run")).alias("charge"),
+        *[pl.col(c).fill_null(0).cast(pl.Int64) for c in counts],
+        pl.col("units").fill_null(0.0), pl.col("compute_ms").fill_null(0.0),
+        pl.col("duration_ms").alias("execution_ms"),
+        pl.lit(policy.digest()).alias("policy_digest"),
+    ).with_columns((pl.col("steps_run") - pl.col("steps_succeeded") - pl.col("steps_failed")).alias("steps_other"))
+    return EXECUTION_COSTS.conform(out).sort("started_at", "execution_id")
+
+
+def between(column: str, start: date, end: date) -> str:
+    """`start <= column < end` as SQL (dates from the partition, never user text)."""
+    return f"{column} >= timestamp '{start.isoformat()}' and {column} < timestamp '{end.isoformat()}'"
+
+
+def warehouse_costs(con: duckdb.DuckDBPyConnection, start: date, end: date, prices: pl.DataFrame,
+                    policy: PricingPolicy) -> pl.DataFrame:
+    """execution_costs of the executions that started in [start, end), from the warehouse's trace tables.
+
+    A step belongs to its execution's day, even one that ran past midnight."""
+    day = between("started_at", start, end)
+    return execution_costs_sql(
+        con, f"(select * from workflow_executions where {day})",
+        f"(select * from workflow_step_runs where execution_id in "
+        f"(select execution_id from workflow_executions where {day}))", prices, policy)
 
 
 def execution_costs(executions: pl.DataFrame, step_runs: pl.DataFrame, prices: pl.DataFrame,
                     policy: PricingPolicy) -> pl.DataFrame:
-    """One row per execution (EXECUTION_COSTS). Step runs of executions not in `executions` are ignored."""
-    ex = executions.select(EXECUTION_INPUT)
-    trigger = pl.col("action_type") == TRIGGER_ACTION_TYPE
-    runs = (step_runs.lazy().select(STEP_RUN_INPUT)
-            .join(ex.lazy().select("execution_id", pl.col("status").alias("ex_status")), on="execution_id")
-            .join(prices.lazy(), on="action_type", how="left")
-            .with_columns(
-                pl.when(trigger).then(pl.lit(policy.usage.trigger_units)).otherwise(pl.col("units")).alias("price"),
-                _charged(policy).alias("charged"),
-            ))
-    charged = pl.col("charged")
-    unpriced = charged & pl.col("price").is_null()
-    agg = runs.group_by("execution_id").agg(
-        pl.len().cast(pl.Int64).alias("steps_run"),
-        (pl.col("status") == SUCCESS).sum().cast(pl.Int64).alias("steps_succeeded"),
-        (pl.col("status") == "error").sum().cast(pl.Int64).alias("steps_failed"),
-        charged.sum().cast(pl.Int64).alias("steps_charged"),
-        (charged & ~trigger.fill_null(False)).sum().cast(pl.Int64).alias("billable_steps"),
-        pl.col("price").filter(charged).sum().alias("units"),
-        unpriced.sum().cast(pl.Int64).alias("unpriced_steps"),
-        pl.col("action_type").filter(unpriced).fill_null("(none)").unique().sort().str.join(",")
-        .alias("unpriced_action_types"),
-        pl.col("duration_ms").sum().alias("compute_ms"),
-        pl.when(pl.col("cost_calls").is_not_null().any()).then(pl.col("cost_calls").sum()).alias("cost_calls"),
-        pl.when(pl.col("cpu_ms").is_not_null().any()).then(pl.col("cpu_ms").sum()).alias("cpu_ms"),
-        pl.col("cost_calls").is_not_null().sum().cast(pl.Int64).alias("profiled_steps"),
-    )
-    mode = policy.usage.charge_failed
-    status = pl.col("status")
-    out = (ex.lazy().join(agg, on="execution_id", how="left")
-           .with_columns(
-               pl.col("user_id").fill_null(NO_USER_SUBJECT).alias("subject"),
-               pl.col("started_at").dt.date().alias("day"),
-               pl.when(status == SUCCESS).then(pl.lit("complete"))
-               .when(status.is_in(FAILED_STATUSES)).then(pl.lit(mode)).otherwise(pl.lit("steps_run")).alias("charge"),
-               *[pl.col(c).fill_null(0) for c in ("steps_run", "steps_succeeded", "steps_failed", "steps_charged",
-                                                  "billable_steps", "unpriced_steps", "profiled_steps")],
-               pl.col("units").fill_null(0.0), pl.col("compute_ms").fill_null(0.0),
-               pl.col("duration_ms").alias("execution_ms"),
-               pl.when(pl.col("unpriced_action_types") != "").then(pl.col("unpriced_action_types"))
-               .alias("unpriced_action_types"),
-               pl.lit(policy.digest()).alias("policy_digest"),
-           )
-           .with_columns((pl.col("steps_run") - pl.col("steps_succeeded") - pl.col("steps_failed"))
-                         .alias("steps_other"))
-           .collect())
-    return EXECUTION_COSTS.conform(out).sort("started_at", "execution_id")
+    """execution_costs_sql over frames (an in-memory DuckDB)."""
+    with duckdb.connect() as con:
+        con.register("_wfprof_ex", executions.select(EXECUTION_INPUT))
+        con.register("_wfprof_sr", step_runs.select(STEP_RUN_INPUT))
+        return execution_costs_sql(con, "_wfprof_ex", "_wfprof_sr", prices, policy)
 
 
 def customer_usage_daily(costs: pl.DataFrame) -> pl.DataFrame:
