@@ -86,7 +86,8 @@ def _costs(warehouse: WarehouseResource, context: dg.AssetExecutionContext) -> p
     with warehouse.connect() as con:
         frame = read_table(con, EXECUTION_COSTS.name)
     if frame is None:
-        context.log.warning("execution_costs does not exist yet: materialize it for the trace days")
+        context.log.warning("execution_costs does not exist yet: materialize it for the trace days (`wfprof run` "
+                            "prices them after the nightly job)")
         return EXECUTION_COSTS.frame()
     return frame
 

@@ -83,7 +83,7 @@ def fuel_limit_html(frame: pl.DataFrame | None) -> str:
     pick = frame.filter(pl.col("recommended")).row(0, named=True)
     return (f"<h3>Fuel cap</h3><p>Recommended default: <b>{pick['cap']:,}</b> fuel per evaluation; the sandbox is "
             f"configured with a default of {pick['sandbox_default_fuel']:,} and a maximum of "
-            f"{pick['sandbox_max_fuel']:,}. {escape(pick['reasoning'] or '')}.</p>"
+            f"{pick['sandbox_max_fuel']:,}. Why: {escape(pick['reasoning'] or '')}.</p>"
             + table(frame.filter(pl.col("stopped_share").is_not_null() | pl.col("recommended")),
                     [("cap", "cap", None), ("evaluations", "evaluations", None), ("stopped", "stopped", None),
                      ("stopped_share", "share stopped", lambda v: "—" if v is None else f"{v:.0%}"),

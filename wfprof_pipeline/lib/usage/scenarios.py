@@ -77,7 +77,7 @@ def totals(scenarios: pl.DataFrame) -> pl.DataFrame:
     order = {m: i for i, m in enumerate(MODELS)}
 
     def mover(expr: pl.Expr, descending: bool) -> pl.Expr:
-        return (pl.when(expr).then(pl.col("subject") + " (" + pl.col("change").round(2).cast(pl.Utf8) + ")")
+        return (pl.when(expr).then(pl.col("subject") + " (" + pl.col("change").round(4).cast(pl.Utf8) + ")")
                 .sort_by("change", descending=descending).drop_nulls().first())
 
     return (scenarios.group_by("model").agg(
