@@ -1,4 +1,4 @@
-"""`execution_costs` from the traces, vectorised in polars, and the roll-ups per customer-day and per workflow.
+"""`execution_costs` from the traces (DuckDB SQL), and the roll-ups per customer-day and per workflow (polars).
 
 A step run is priced by its action type (`workflow_step_runs.action_type` = `step_pricing.step_type`). When
 several steps implement one action type, the step named after it is the price (as the report's latency
