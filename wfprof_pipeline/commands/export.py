@@ -74,7 +74,7 @@ def handle_usage(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib.cost_model.inputs import columns
     from wfprof_pipeline.lib.errors import WfprofError
     from wfprof_pipeline.lib.settings import Settings
-    from wfprof_pipeline.lib.usage.export import render
+    from wfprof_pipeline.lib.usage.export import CLOUDEVENTS_BATCH_TYPE, render
     from wfprof_pipeline.lib.usage.tables import EXECUTION_COSTS
 
     req = _request(args)
@@ -96,7 +96,8 @@ def handle_usage(args: argparse.Namespace) -> int:
         print(f"no ingested traces on {req.label()}: an empty batch", file=sys.stderr)
     _emit(render(EXECUTION_COSTS.conform(costs), req.format), args.output)
     if args.output:
-        print(f"wrote {costs.height} event(s) for {req.label()} to {args.output}", file=sys.stderr)
+        kind = CLOUDEVENTS_BATCH_TYPE if req.format == "cloudevents" else "CSV"
+        print(f"wrote {costs.height} event(s) for {req.label()} to {args.output} ({kind})", file=sys.stderr)
     return 0
 
 
