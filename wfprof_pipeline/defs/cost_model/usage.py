@@ -45,7 +45,6 @@ def _policy() -> PricingPolicy:
 @dg.asset(
     group_name=GROUP, kinds={"duckdb", "polars"}, pool="duckdb",
     partitions_def=traces_partitions, tags={"partitioning": "daily"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[*TRACE_ASSETS, "step_pricing", "step_tiers"],
     description="One row per traced execution of the day: status, step runs by status, units under the pricing "
     "policy (step_pricing per action type; trigger at usage.trigger_units; failed and cancelled executions per "
