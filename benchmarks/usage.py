@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -25,13 +24,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wfprof_pipeline.lib import warehouse  # noqa: E402
-from wfprof_pipeline.lib.cost_model.policy import PricingPolicy  # noqa: E402
-from wfprof_pipeline.lib.usage import costs, export, scenarios  # noqa: E402
-from wfprof_pipeline.lib.usage.tables import EXECUTION_COSTS, PRICING_SCENARIOS  # noqa: E402
-from wfprof_pipeline.lib.workflows import ingest  # noqa: E402
+from wfprof_pipeline.lib import warehouse
+from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
+from wfprof_pipeline.lib.usage import costs, export, scenarios
+from wfprof_pipeline.lib.usage.tables import EXECUTION_COSTS, PRICING_SCENARIOS
+from wfprof_pipeline.lib.workflows import ingest
 
 ACTION_TYPES = [f"plugin{i}/action" for i in range(20)]
 FIRST_DAY, DAYS = date(2026, 3, 1), 30
