@@ -18,7 +18,7 @@ from wfprof_pipeline.lib.errors import WfprofError
 # Order = order in `wfprof --help`.
 COMMAND_MODULES = [
     "run", "analyze", "profile", "registry", "profile_workflow", "demo", "dev", "sql", "pg", "calibrate", "sandbox",
-    "report", "snapshot", "gate",
+    "report", "export", "snapshot", "gate",
 ]
 
 

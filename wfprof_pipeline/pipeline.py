@@ -62,6 +62,10 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
         outcome.jobs.append((NIGHTLY_JOB, result.success))
         outcome.run_id = result.run_id
         outcome.failed_checks.extend(failed_checks(result))
+        # Usage is priced with tonight's prices, so after the nightly job (defs/cost_model/usage.py).
+        from wfprof_pipeline.defs.cost_model.usage import price_usage
+
+        outcome.jobs.extend(price_usage(definitions, instance, log, tags=tags))
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data is not None:
                 outcome.failures.append((event.step_key or "?", _root_cause(event.step_failure_data.error)))

@@ -95,7 +95,7 @@ def test_lineage_in_the_dagster_ui(ui, graph, tmp_path: Path) -> None:
     names = {k.to_user_string() for k in keys}
     groups = {graph.get(k).group_name for k in keys}
     cost_assets = {k.to_user_string() for k in keys if graph.get(k).group_name == COST_GROUP}
-    assert len(cost_assets) == 9
+    assert len(cost_assets) == 14  # 9 step-cost assets + 5 usage assets
 
     # The global asset lineage: one (collapsed) box per asset group.
     page.goto(f"{base}/asset-groups")

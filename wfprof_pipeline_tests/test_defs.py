@@ -26,6 +26,11 @@ EXPECTED_ASSETS = {
     ("cost_report", "cost_model"),
     ("step_cost_history", "cost_model"),
     ("calls_cpu_fit", "cost_model"),
+    ("execution_costs", "cost_model"),
+    ("customer_usage_daily", "cost_model"),
+    ("workflow_costs", "cost_model"),
+    ("pricing_scenarios", "cost_model"),
+    ("fuel_limit_recommendations", "cost_model"),
     ("fuel_calibrations", "fuel"),
     ("fuel_fits", "fuel"),
     ("fuel_budgets", "fuel"),
@@ -38,6 +43,7 @@ EXPECTED_ASSETS = {
 EXPECTED_SCHEDULES = {
     "wfprof_nightly_schedule": ("0 2 * * *", "wfprof_nightly"),
     "workflow_traces_daily_schedule": ("30 0 * * *", "workflow_traces_daily"),
+    "execution_costs_daily_schedule": ("0 1 * * *", "execution_costs_daily"),
 }
 EXPECTED_SENSORS = {"step_sources_sensor", "dead_runs_sensor"}
 

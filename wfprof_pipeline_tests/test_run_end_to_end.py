@@ -36,6 +36,9 @@ def test_wfprof_run_twice_on_the_embedded_default(tmp_path: Path) -> None:
         tables = snapshot(tmp_path / "wfprof.duckdb")
         assert tables.get("step_sources", 0) >= 1
         assert all(rows > 0 for rows in tables.values()), tables
+        usage = ("execution_costs", "customer_usage_daily", "workflow_costs", "pricing_scenarios",
+                 "fuel_limit_recommendations")
+        assert all(tables.get(t, 0) > 0 for t in usage), tables  # real usage priced (issue 14)
 
         with duckdb.connect(str(tmp_path / "wfprof.duckdb"), read_only=True) as con:
             sources_before = con.execute("select * from step_sources order by path").fetchall()

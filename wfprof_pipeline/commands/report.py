@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "file with --policy)")
     p.add_argument("--no-html", action="store_true", help="print only; do not write the HTML report")
     p.add_argument("--json", action="store_true", help="print the model as JSON instead of tables")
+    p.add_argument("--scenarios", action="store_true", help="print the billing what-ifs (pricing_scenarios): "
+                   "revenue per model and customer against the current model, and who moves most")
     p.set_defaults(handler=handle)
 
 
@@ -67,6 +69,7 @@ def _report(args: argparse.Namespace, settings, path, started: float) -> int:  #
     from wfprof_pipeline.lib.cost_model.model import compute_cost_model
     from wfprof_pipeline.lib.cost_model.policy import load_policy
     from wfprof_pipeline.lib.cost_model.report import REPORT_FILE, write_report
+    from wfprof_pipeline.lib.usage.report import UsageTables
 
     current = load_policy()
     policy = load_policy(args.policy) if args.policy else current
@@ -75,6 +78,7 @@ def _report(args: argparse.Namespace, settings, path, started: float) -> int:  #
             inputs = read_inputs(con, settings.steps_root)
             user_code = read_table(con, "user_code_fuel")
             history = read_table(con, "step_cost_history")
+            usage = UsageTables.read(con)
     except duckdb.Error as exc:  # e.g. not a DuckDB file
         raise CliError(f"cannot read warehouse {path}: {str(exc).splitlines()[0]}") from None
     model = compute_cost_model(inputs, policy)
@@ -93,7 +97,7 @@ def _report(args: argparse.Namespace, settings, path, started: float) -> int:  #
     if not args.no_html:
         try:
             html_path = write_report(model, settings.reports_dir, dt.datetime.now(dt.UTC), user_code,
-                                     path=output, changes=delta, change_label=label)
+                                     path=output, changes=delta, change_label=label, usage=usage)
         except OSError as exc:
             raise CliError(f"cannot write the HTML report: {exc}") from None
 
@@ -112,6 +116,11 @@ def _report(args: argparse.Namespace, settings, path, started: float) -> int:  #
         print(json.dumps(camel_keys(doc), indent=2, default=str))
         return 0
 
+    if args.scenarios:
+        _print_scenarios(usage.pricing_scenarios)
+        if html_path:
+            print(f"\nreport: {html_path}")
+        return 0
     _print_model(model)
     _print_changes(delta, label)
     if html_path:
@@ -133,6 +142,29 @@ def _print_changes(delta, label: str) -> None:  # noqa: ANN001 - a polars frame,
     edited = delta.filter(pl.col("source_changed").fill_null(False) | pl.col("dependencies_changed").fill_null(False))
     if edited.height:
         print("  source or dependencies changed: " + ", ".join(edited["step_id"].to_list()))
+
+
+def _print_scenarios(scenarios) -> None:  # noqa: ANN001 - a polars frame or None, imported lazily
+    import polars as pl
+
+    from wfprof_pipeline.lib.usage.scenarios import MODELS, totals
+
+    if scenarios is None:
+        print("no pricing_scenarios table yet: run `wfprof run` (it prices the ingested traces)")
+        return
+    if not scenarios.height:
+        print("pricing_scenarios is empty: no charged executions in the window")
+        return
+    first = scenarios.row(0, named=True)
+    print(f"Billing models over {first['window_start']} … {first['window_end']} (change = against the current "
+          "model, units; positive: the customer pays more)")
+    for model, text in MODELS.items():
+        print(f"  {model}: {text}")
+    with pl.Config(tbl_rows=200, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, float_precision=4):
+        print(totals(scenarios))
+        print(scenarios.select("model", "subject", "executions", "quantity", "revenue", "current_revenue", "change",
+                               "change_pct", "change_rank"))
 
 
 def _print_model(model) -> None:  # noqa: ANN001 - CostModel, imported lazily

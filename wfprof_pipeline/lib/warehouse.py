@@ -198,3 +198,14 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
         ).fetchall()
     ]
     return [(n, int(con.execute(f'select count(*) from "{n}"').fetchone()[0])) for n in names]
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: Table, data: object, where: str) -> int:
+    """Replace the rows of `table` matching `where` (a SQL predicate the caller builds from trusted values,
+    e.g. a day's bounds) with `data`, in one transaction: re-running a partition replaces exactly it."""
+    return _write(con, table.name, data, [
+        table.ddl(),
+        f'delete from "{table.name}" where {where}',
+        f'insert into "{table.name}" by name select * from _wfprof_incoming',
+        *table.comment_sql(),
+    ])

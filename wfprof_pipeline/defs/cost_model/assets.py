@@ -53,6 +53,7 @@ from wfprof_pipeline.lib.cost_model.user_code import (
 )
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
+from wfprof_pipeline.lib.usage.report import UsageTables
 
 GROUP = "cost_model"
 
@@ -353,11 +354,13 @@ def user_code_fuel(
     group_name=GROUP, kinds={"html"}, pool="duckdb",
     deps=["step_tiers", "step_pricing", "step_cost_history", "calls_cpu_fit", "static_runtime_correlation",
           "cost_breakdown",
-          "optimization_priorities", "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_traces"],
+          "optimization_priorities", "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_traces",
+          "workflow_costs", "pricing_scenarios", "fuel_limit_recommendations"],
     description="The self-contained HTML cost report (SVG charts, no scripts, no network) in the reports "
     "directory (WFPROF_REPORTS_DIR, default data/reports/cost_report.html): the seed's claims checked, calls "
     "per step by tier, prices, fuel per operation and budgets, static vs runtime, latency per action type, "
-    "call shares and ranked priorities.",
+    "call shares and ranked priorities, cost per workflow, customers under each billing model and the "
+    "recommended fuel cap.",
 )
 def cost_report(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, step_corpus: StepCorpusResource
@@ -368,8 +371,10 @@ def cost_report(
     model = assemble(inputs, policy, tiers=f["step_tiers"], pricing=f["step_pricing"],
                      correlation=f["static_runtime_correlation"], breakdown=f["cost_breakdown"],
                      priorities=f["optimization_priorities"])
+    with warehouse.connect() as con:
+        usage = UsageTables.read(con)
     path = write_report(model, Settings.from_env().reports_dir, dt.datetime.now(dt.UTC), f["user_code_fuel"],
-                        changes=changes(f["step_cost_history"]))
+                        changes=changes(f["step_cost_history"]), usage=usage)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path.resolve())),
         "bytes": path.stat().st_size,

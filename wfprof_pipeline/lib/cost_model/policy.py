@@ -8,6 +8,7 @@ permitted`), because the models forbid unknown keys and negative values.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tomllib
@@ -115,14 +116,59 @@ class TierThresholds(_Strict):
 DEFAULT_COLD_START_RATE = 0.05
 
 
+ChargeFailed = Literal["full", "steps_run", "none"]
+CHARGE_FAILED: tuple[str, ...] = get_args(ChargeFailed)
+
+
+class ScenarioPrices(_Strict):
+    """Prices of the billing models `pricing_scenarios` replays the traces under (currency per quantity).
+
+    Every price is required once the table is given: a what-if with a forgotten price would compare
+    against a model that charges nothing.
+    """
+
+    unit: float = Field(ge=0, description="wfprof units: price per unit (the current model)")
+    execution: float = Field(ge=0, description="flat per execution (n8n-style)")
+    step: float = Field(ge=0, description="per step run, triggers excluded (Inngest-style, with `run`)")
+    run: float = Field(ge=0, description="per run, added to the per-step charge")
+    compute_second: float = Field(ge=0, description="per second of step compute in the traces (Trigger.dev-style)")
+    cpu_ms: float = Field(ge=0, description="per CPU ms: the profiles' warm CPU time of each step run")
+
+
+# Placeholders of the same order as a unit at 0.001 on the demo (about 7 units per execution): set your own.
+DEFAULT_SCENARIO_PRICES = ScenarioPrices(unit=0.001, execution=0.005, step=0.001, run=0.002, compute_second=0.01,
+                                         cpu_ms=0.0002)
+
+
+class UsagePolicy(_Strict):
+    """How real executions are charged (`execution_costs`) and the what-ifs (`pricing_scenarios`)."""
+
+    trigger_units: float = Field(default=0, ge=0, description="units per trigger step run")
+    charge_failed: ChargeFailed = Field(
+        default="steps_run",
+        description="failed or cancelled executions: full = every logged step run, the failing one included; "
+        "steps_run = only the step runs that succeeded; none = nothing",
+    )
+    scenarios: ScenarioPrices = DEFAULT_SCENARIO_PRICES
+    scenario_window_days: int = Field(default=30, ge=1, le=3660,
+                                      description="pricing_scenarios replays the last N days ingested")
+
+
 class PricingPolicy(_Strict):
     units: TierUnits = TierUnits()
     io_multipliers: IoMultipliers = IoMultipliers()
     tiers: TierThresholds = TierThresholds()
     cold_start_rate: float = Field(default=DEFAULT_COLD_START_RATE, ge=0, le=1)
     cold_start_rate_by_step: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    usage: UsagePolicy = UsagePolicy()
     # Limits of `wfprof gate` (lib/gate/limits.py); pricing ignores them.
     gate: GateTable | None = None
+
+    def digest(self) -> str:
+        """sha256 of what prices depend on, canonically serialized: the same content gives the same digest
+        whatever the file's layout or key order; `gate` is left out (it prices nothing)."""
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"gate"}), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def cold_start_rate_of(self, step_id: str) -> float:
         return self.cold_start_rate_by_step.get(step_id, self.cold_start_rate)

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -14,6 +15,9 @@ from wfprof_pipeline.lib.cost_model import svg
 from wfprof_pipeline.lib.cost_model.claims import ClaimCheck
 from wfprof_pipeline.lib.cost_model.model import CostModel, fuel_per_op_median
 from wfprof_pipeline.lib.cost_model.seed import SEED_FUEL_PER_OP
+
+if TYPE_CHECKING:
+    from wfprof_pipeline.lib.usage.report import UsageTables
 
 REPORT_FILE = "cost_report.html"
 
@@ -157,7 +161,8 @@ def _user_code_html(user_code: pl.DataFrame | None) -> str:
 SECTIONS = (("prices", "What we charge"), ("coverage", "Step coverage"), ("tiers", "Tiers and evidence"),
             ("pricing", "Pricing details"), ("claims", "The seed's claims, measured"), ("fuel", "WASM fuel"),
             ("static", "Static metrics vs runtime"), ("latency", "Latency per action type"),
-            ("calls", "Where the calls go"), ("priorities", "Optimization priorities"))
+            ("calls", "Where the calls go"), ("priorities", "Optimization priorities"),
+            ("workflows", "Cost per workflow"), ("customers", "Customers under each model"))
 
 
 def _toc() -> str:
@@ -222,7 +227,10 @@ def _prices_html(model: CostModel, changes: pl.DataFrame | None, label: str) -> 
 
 def render_html(model: CostModel, generated_at: dt.datetime | None = None,
                 user_code: pl.DataFrame | None = None, changes: pl.DataFrame | None = None,
-                change_label: str = "since last night") -> str:
+                change_label: str = "since last night", usage: UsageTables | None = None) -> str:
+    from wfprof_pipeline.lib.usage import report as usage_report  # it builds on this module's `table`
+
+    usage = usage or usage_report.UsageTables()
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     imgs = {name: svg.as_img(doc, name.replace("_", " ")) for name, doc in charts(model).items()}
     p = model.policy
@@ -272,6 +280,7 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
         _h2("claims"), _claims_html(model.claims),
         _h2("fuel"), imgs["fuel_per_op"], _fuel_budgets_html(model),
         "<h3>User code in stored workflows</h3>", _user_code_html(user_code),
+        usage_report.fuel_limit_html(usage.fuel_limits),
         _h2("static"), imgs["static_vs_runtime"],
         table(model.correlation, [("static_metric", "static", None), ("runtime_measure", "runtime", None),
                                   ("n", "n", None), ("rho", "ρ", lambda v: _num(v, 2)),
@@ -289,6 +298,8 @@ def render_html(model: CostModel, generated_at: dt.datetime | None = None,
                                  ("seed_impact", "seed said", None),
                                  ("seed_claim_holds", "seed holds", lambda v: _verdict(v)),
                                  ("basis", "how it was computed", None)]),
+        _h2("workflows"), usage_report.workflows_html(usage.workflow_costs),
+        _h2("customers"), usage_report.customers_html(usage.pricing_scenarios),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -312,11 +323,12 @@ def _coverage_html(pricing: pl.DataFrame) -> str:
 
 def write_report(model: CostModel, reports_dir: Path, generated_at: dt.datetime | None = None,
                  user_code: pl.DataFrame | None = None, *, path: Path | None = None,
-                 changes: pl.DataFrame | None = None, change_label: str = "since last night") -> Path:
+                 changes: pl.DataFrame | None = None, change_label: str = "since last night",
+                 usage: UsageTables | None = None) -> Path:
     path = path or reports_dir / REPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(model, generated_at, user_code, changes, change_label), encoding="utf-8")
+    tmp.write_text(render_html(model, generated_at, user_code, changes, change_label, usage), encoding="utf-8")
     tmp.replace(path)  # readers never see a half-written report
     return path
 

@@ -1,5 +1,6 @@
 """The embedded default's demo database: `data/workflows/*.json` stored as KeeperHub workflows, then run
-through the real workflow runner (unprofiled), so the demo traces are real executions.
+through the real workflow runner (unprofiled), so the demo traces are real executions. Five customers own
+the workflows, and the runs' timestamps are then spread over the past week (`spread_over_days`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class DemoWorkflow(BaseModel):
     id: str = Field(min_length=1)
     name: str
     description: str = ""
-    user_id: str = "user_demo"
+    user_id: str = "user_demo"  # the owner; data/workflows gives each demo workflow one of five customers
     nodes: list[dict[str, Any]]
     edges: list[dict[str, Any]]
     demo_runs: list[DemoRun] = Field(default_factory=lambda: [DemoRun()])
@@ -115,7 +116,34 @@ def seed(
                 return SeedResult(skipped=True, seconds=time.perf_counter() - started)
             install(conn, definitions)
             stored = [runner.load_workflow(conn, wf.id) for wf in definitions]
-        return _run_demo(database_url, registry, definitions, stored, node, jobs, on_workflow, started)
+        result = _run_demo(database_url, registry, definitions, stored, node, jobs, on_workflow, started)
+        with postgres.connect(database_url) as conn:
+            spread_over_days(conn)
+        return result
+
+
+# The demo's executions are real runs made seconds apart; spread over a week they give the usage tables
+# (per customer and day) something to show. Their durations and results are untouched.
+DEMO_DAYS = 7
+
+
+def spread_over_days(conn: psycopg.Connection, days: int = DEMO_DAYS) -> int:
+    """Move execution i (in start order) and its step logs back by i mod `days` days; the executions moved.
+
+    Profiled executions (wfprof's own) are left where they are."""
+    with conn.transaction():
+        conn.execute(
+            "create temporary table _wfprof_shift on commit drop as "
+            "select id, ((row_number() over (order by started_at, id)) - 1) %% %(days)s as back "
+            "from workflow_executions where id not like %(prof)s",
+            {"days": days, "prof": schema.PROFILED_EXECUTION_PREFIX + "%"})
+        for table, key in (("workflow_execution_logs", "execution_id"), ("workflow_executions", "id")):
+            conn.execute(
+                f"update {table} t set started_at = t.started_at - make_interval(days => s.back::int), "
+                "completed_at = t.completed_at - make_interval(days => s.back::int) "
+                f"from _wfprof_shift s where t.{key} = s.id and s.back > 0")
+        moved = conn.execute("select count(*) from _wfprof_shift where back > 0").fetchone()
+    return int(moved[0]) if moved else 0
 
 
 # pg_advisory_lock key: the first 8 bytes of sha256("wfprof demo seed"), as a signed bigint.
