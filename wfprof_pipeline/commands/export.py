@@ -71,7 +71,7 @@ def handle_usage(args: argparse.Namespace) -> int:
     import sys
 
     from wfprof_pipeline.lib import warehouse
-    from wfprof_pipeline.lib.cost_model.inputs import columns
+    from wfprof_pipeline.lib.cost_model.inputs import exists
     from wfprof_pipeline.lib.errors import WfprofError
     from wfprof_pipeline.lib.settings import Settings
     from wfprof_pipeline.lib.usage.export import CLOUDEVENTS_BATCH_TYPE, render
@@ -80,13 +80,13 @@ def handle_usage(args: argparse.Namespace) -> int:
     req = _request(args)
     _check_output(args.output)
     with warehouse.session(args.warehouse or Settings.from_env().warehouse, read_only=True) as con:
-        if columns(con, EXECUTION_COSTS.name):
+        if exists(con, EXECUTION_COSTS.name):
             costs = con.execute('select * from execution_costs where day between ? and ? '
                                 'order by started_at, execution_id', [req.first, req.last]).pl()
         else:
             costs = EXECUTION_COSTS.frame()
         traced = 0
-        if not costs.height and columns(con, "workflow_executions"):
+        if not costs.height and exists(con, "workflow_executions"):
             traced = con.execute("select count(*) from workflow_executions where started_at::date between ? and ?",
                                  [req.first, req.last]).fetchone()[0]
     if traced:

@@ -16,7 +16,7 @@ from wfprof_pipeline.defs.metadata import markdown_table, table_metadata
 from wfprof_pipeline.defs.resources import WarehouseResource
 from wfprof_pipeline.defs.workflows.partitions import traces_partitions
 from wfprof_pipeline.lib import warehouse as wh
-from wfprof_pipeline.lib.cost_model.inputs import columns, read_inputs, read_table
+from wfprof_pipeline.lib.cost_model.inputs import exists, read_inputs, read_table
 from wfprof_pipeline.lib.cost_model.policy import PolicyError, PricingPolicy, load_policy
 from wfprof_pipeline.lib.fuel.sandbox import Limits
 from wfprof_pipeline.lib.fuel.server import ServerConfig
@@ -59,7 +59,7 @@ def execution_costs(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.connect() as con:
         prices = costs.step_type_prices(read_table(con, "step_pricing"), read_table(con, "step_tiers"),
                                         read_inputs(con, None, latency=False).measurements)
-        if columns(con, "workflow_executions") and columns(con, "workflow_step_runs"):
+        if exists(con, "workflow_executions") and exists(con, "workflow_step_runs"):
             frame = costs.warehouse_costs(con, start, end, prices, policy)
         else:
             frame = EXECUTION_COSTS.frame()
