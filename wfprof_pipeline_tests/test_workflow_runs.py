@@ -177,11 +177,11 @@ def test_ids_carrying_sql_are_just_unknown_ids(seeded, build_dir):
     with postgres.connect(url) as conn, pytest.raises(runner.UnknownWorkflow, match="unknown workflow id"):
         runner.load_workflow(conn, evil)
     job = _job(url, "wf_order_email", build_dir)
-    # Straight to the Node runner (no Python pre-check): parameters, never string-built SQL.
+    # Straight to runner.run (no CLI pre-check): parameters, never string-built SQL.
     with pytest.raises(runner.WorkflowRunError, match="unknown execution id"):
         runner.run(job, url, mode="none", execution_id=evil)
     with pytest.raises(runner.WorkflowRunError, match="unknown workflow id"):
-        runner.run({**job, "workflowId": evil}, url, mode="none")
+        runner.run(job.model_copy(update={"workflowId": evil}), url, mode="none")
     with postgres.connect(url) as conn:
         assert conn.execute("select count(*) from workflows").fetchone()[0] >= 6
 

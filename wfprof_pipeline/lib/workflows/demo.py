@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.node_jobs import WorkflowJob
 from wfprof_pipeline.lib.registry import StepRegistry
 from wfprof_pipeline.lib.workflows import runner, schema
 
@@ -152,10 +153,10 @@ def _run_demo(
         jobs_by_wf = []
         for wf, definition in zip(stored, definitions, strict=True):
             job = runner.build_job(wf, registry, Path(build), node, precompiled=precompiled)
-            job["inputs"] = [r.input for r in definition.demo_runs]
+            job.inputs = [r.input for r in definition.demo_runs]
             jobs_by_wf.append(job)
 
-        def run_one(job: dict[str, Any]) -> runner.RunnerDocument:
+        def run_one(job: WorkflowJob) -> runner.RunnerDocument:
             doc = runner.run(job, database_url, mode="none", node=node)
             if on_workflow:
                 on_workflow(doc.workflowId or "?")

@@ -13,13 +13,13 @@ import json
 import secrets
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from wfprof_pipeline.lib.discovery.executor import EXECUTOR as DISCOVERED_EXECUTOR
-from wfprof_pipeline.lib.pg_urls import libpq_url
+from wfprof_pipeline.lib.node_jobs import ExecutorSpec, WorkflowJob
+from wfprof_pipeline.lib.pg_forward import database_endpoint
 from wfprof_pipeline.lib.registry import BUILTIN_SHIMS, ExecutorConfig, StepEntry, StepRegistry
 from wfprof_pipeline.lib.workflows import runner, schema
 
@@ -106,19 +106,6 @@ def _entry(ex: ExecutorConfig, root: Path, build_dir: Path) -> Path:
     return path
 
 
-def database_endpoint(database_url: str) -> dict[str, Any]:
-    """What the egress guard lets through for the database: its socket directory, or its host and port."""
-    parts = urlsplit(libpq_url(database_url))
-    query = parse_qs(parts.query)
-    host = parts.hostname or (query.get("host", [""])[0]) or "localhost"
-    port = parts.port or int((query.get("port", ["5432"])[0]) or 5432)
-    if host.startswith("/"):
-        return {"socketDir": host.rstrip("/") + "/", "port": port}
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return {"loopbackPort": port, "port": port}
-    return {"host": host, "port": port}
-
-
 def build_job(
     workflow: runner.StoredWorkflow,
     registry: StepRegistry,
@@ -127,7 +114,7 @@ def build_job(
     node: str = "node",
     *,
     timeout_s: float = 60.0,
-) -> dict[str, Any]:
+) -> WorkflowJob:
     """The runner's job for one execution through the platform's executor."""
     from wfprof_pipeline.lib.profiling.runner import ProfilingError, compile_steps
 
@@ -165,30 +152,30 @@ def build_job(
     for e in entries:
         env.update(e.env)
     env.update(ex.env)
-    return {
-        "workflowId": workflow.id,
-        "stepsRoot": str(root),
-        "shimDir": shim_dir,
-        "executor": {
-            "entry": result.compiled,
-            "module": ex.module,
-            "export": ex.export,
-            "checkModule": ex.check_integrations.module if ex.check_integrations else None,
-            "checkExport": ex.check_integrations.export if ex.check_integrations else None,
-            "boundary": ex.step_boundary.model_dump() if ex.step_boundary else None,
-            "stepModules": step_modules,
-            "stepIds": step_ids,
-            "databasePaths": ex.database_paths,
-            "env": env,
-            "responses": responses,
-            "hostRoutes": sorted({h for e in entries for h in e.routed_hosts}),
-            "database": database_endpoint(database_url),
-            "nodes": workflow.nodes,
-            "edges": workflow.edges,
-            "userId": workflow.user_id,
-            "timeoutMs": int(timeout_s * 1000),
-        },
-    }
+    return WorkflowJob(
+        workflowId=workflow.id,
+        stepsRoot=str(root),
+        shimDir=shim_dir,
+        executor=ExecutorSpec(
+            entry=result.compiled,
+            module=ex.module,
+            export=ex.export,
+            checkModule=ex.check_integrations.module if ex.check_integrations else None,
+            checkExport=ex.check_integrations.export if ex.check_integrations else None,
+            boundary=ex.step_boundary.model_dump() if ex.step_boundary else None,
+            stepModules=step_modules,
+            stepIds=step_ids,
+            databasePaths=ex.database_paths,
+            env=env,
+            responses=responses,
+            hostRoutes=sorted({h for e in entries for h in e.routed_hosts}),
+            database=database_endpoint(database_url),
+            nodes=workflow.nodes,
+            edges=workflow.edges,
+            userId=workflow.user_id,
+            timeoutMs=int(timeout_s * 1000),
+        ),
+    )
 
 
 def new_execution_id() -> str:
@@ -247,6 +234,7 @@ def run(
     top_n: int = 15,
     node: str = "node",
     timeout_s: float = 120.0,
+    isolation: str | None = None,
 ) -> runner.RunnerDocument:
     """Create the pending execution, run it through the platform's executor, read back what it wrote.
 
@@ -267,14 +255,14 @@ def run(
             execution_id = new_execution_id()
             create_pending(conn, workflow, execution_id, trigger_input)
     try:
-        doc = runner.run(job, database_url, mode=mode, execution_id=execution_id, workflow_input=trigger_input,
-                         detail=detail, top_n=top_n, node=node, timeout_s=timeout_s)
+        doc = runner.launch(job, database_url, mode=mode, execution_id=execution_id, workflow_input=trigger_input,
+                            detail=detail, top_n=top_n, node=node, timeout_s=timeout_s, isolation=isolation)
     except runner.WorkflowRunError as exc:
         with postgres.connect(database_url, autocommit=True) as conn:
             mark_error(conn, execution_id, str(exc))
         raise
     doc.executor = "platform"
-    if job["executor"]["boundary"] is None:
+    if job.executor is not None and job.executor.boundary is None:
         doc.notes.append("no step boundary found (registry [executor] step_boundary): per-workflow figures only")
     with postgres.connect(database_url, autocommit=True) as conn:
         for r in doc.runs:

@@ -7,32 +7,30 @@ one JSON document, validated here.
 
 from __future__ import annotations
 
-import json
-import os
+import contextlib
 import re
-import signal
-import subprocess
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.node_jobs import StepSpec, WorkflowJob
+from wfprof_pipeline.lib.node_process import NODE_DIR, NodeNotFound, run_node_json
+from wfprof_pipeline.lib.pg_forward import database_endpoint, database_for_namespace
 from wfprof_pipeline.lib.pg_urls import libpq_url
+from wfprof_pipeline.lib.profiling.isolation import resolve_isolation
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
 from wfprof_pipeline.lib.workflows import graph, schema
 
-NODE_DIR = Path(__file__).resolve().parents[2] / "node"
 RUNNER = NODE_DIR / "run-workflow.mjs"
 Mode = Literal["none", "precise", "sampling"]
 CATEGORIES = ("database", "step_functions", "external_api", "executor", "node_internals", "other")
-# The runner executes stored workflows, users' code nodes included, and node:vm is no sandbox: it gets
-# only what Node needs from our environment, never the caller's secrets (DAGSTER_PG_URL, cloud keys, …).
-# DATABASE_URL it is given explicitly, and drops from its environment once connected.
-_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+# The runner executes stored workflows, users' code nodes included, and node:vm is no sandbox: it gets only
+# node_process's allow-listed environment, never the caller's secrets (DAGSTER_PG_URL, cloud keys, …), the
+# database URL in its job (not its environment), and runs in its own namespaces where the kernel has them.
 
 
 class WorkflowRunError(WfprofError, RuntimeError):
@@ -109,6 +107,7 @@ class RunnerDocument(BaseModel):
     errorKind: str | None = None
     topFunctions: list[TopFunction] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    isolation: str | None = None  # namespaces | guard: how the runner process was isolated (set by Python)
 
 
 # ---------------------------------------------------------------- planning
@@ -191,7 +190,7 @@ def build_job(
     *,
     step_timeout_s: float = 30.0,
     precompiled: tuple[dict[str, Any], str] | None = None,
-) -> dict[str, Any]:
+) -> WorkflowJob:
     """The runner's job: order, and per action type the compiled step with input, env and responses.
 
     `precompiled` = compile_steps' result for a superset of the steps (several workflows, one compile).
@@ -206,25 +205,17 @@ def build_job(
     actions = {}
     for action_type, entry in steps.items():
         result = compiled[entry.module]
-        actions[action_type] = {
-            "stepId": entry.id,
-            "compiled": result.compiled if not result.error else None,
-            "error": result.error,
-            "export": entry.export,
-            "input": registry.input_for(entry),
-            "env": entry.env,
-            "responses": [r.for_harness() for r in entry.responses],
-            "hostRoutes": entry.routed_hosts,
-        }
-    return {
-        "workflowId": workflow.id,
-        "order": [n.id for n in execution_plan.order],
-        "unreachable": execution_plan.unreachable,
-        "actions": actions,
-        "stepsRoot": str(registry.root),
-        "shimDir": shim_dir,
-        "stepTimeoutMs": int(step_timeout_s * 1000),
-    }
+        actions[action_type] = StepSpec.of(entry, result.compiled if not result.error else None,
+                                           registry.input_for(entry), error=result.error)
+    return WorkflowJob(
+        workflowId=workflow.id,
+        order=[n.id for n in execution_plan.order],
+        unreachable=execution_plan.unreachable,
+        actions=actions,
+        stepsRoot=str(registry.root),
+        shimDir=shim_dir,
+        stepTimeoutMs=int(step_timeout_s * 1000),
+    )
 
 
 def compile_for(
@@ -276,7 +267,7 @@ def _fail_abandoned(database_url: str, workflow_id: str, stderr: str, since: dat
 
 
 def run(
-    job: dict[str, Any],
+    job: WorkflowJob,
     database_url: str,
     *,
     mode: Mode = "precise",
@@ -287,59 +278,69 @@ def run(
     top_n: int = 15,
     node: str = "node",
     timeout_s: float = 120.0,
-    extra_env: dict[str, str] | None = None,
+    isolation: str | None = None,
 ) -> RunnerDocument:
-    """Run the job's workflow in a fresh Node process; the document, or WorkflowRunError."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="wfprof-job-", delete=False) as fh:
-        json.dump(job, fh)
-        job_path = fh.name
-    env = {
-        **{k: v for k, v in os.environ.items() if k in _PASSED_ENV},
-        **(extra_env or {}),
-        "WFPROF_WORKFLOW_JOB": job_path,
-        "WORKFLOW_ID": job["workflowId"],
-        "DATABASE_URL": libpq_url(database_url),
-        "WFPROF_PROFILE_MODE": mode,
-        "PROFILE_DETAIL": "true" if detail else "false",
-        "PROFILE_TOP_N": str(top_n),
-        "WFPROF_REPEAT": str(repeat),
-    }
-    if execution_id:
-        env["EXECUTION_ID"] = execution_id
-    if workflow_input is not None:
-        env["WORKFLOW_INPUT"] = json.dumps(workflow_input)
+    """Run the job's workflow in a fresh Node process; the document, or WorkflowRunError.
+
+    The workflow must exist, and `execution_id` (when given) must be its pending execution, run with its
+    stored input unless `workflow_input` is given.
+    """
+    from wfprof_pipeline.lib import postgres
+
     try:
-        proc = subprocess.Popen(
-            [node, str(RUNNER)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=job.get("stepsRoot") or None,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        raise WorkflowRunError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
+        with postgres.connect(database_url, autocommit=True) as conn:
+            load_workflow(conn, job.workflowId)
+            if execution_id:
+                check_execution(conn, job.workflowId, execution_id)
+                row = conn.execute("select input from workflow_executions where id = %s", (execution_id,)).fetchone()
+                if workflow_input is None and job.inputs is None and row and isinstance(row[0], dict):
+                    workflow_input = row[0]
+    except postgres.PostgresUnreachable as exc:
+        raise WorkflowRunError(str(exc)) from None
+    return launch(job, database_url, mode=mode, execution_id=execution_id, workflow_input=workflow_input,
+                  repeat=repeat, detail=detail, top_n=top_n, node=node, timeout_s=timeout_s, isolation=isolation)
+
+
+def launch(
+    job: WorkflowJob,
+    database_url: str,
+    *,
+    mode: Mode = "precise",
+    execution_id: str | None = None,
+    workflow_input: dict[str, Any] | None = None,
+    repeat: int = 1,
+    detail: bool = False,
+    top_n: int = 15,
+    node: str = "node",
+    timeout_s: float = 120.0,
+    isolation: str | None = None,
+) -> RunnerDocument:
+    """Start the Node runner on a checked job (see `run`); stored code runs in its own namespaces."""
+    how = resolve_isolation(isolation)
     launched = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)  # the runner's clock: UTC
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
+    with contextlib.ExitStack() as stack:
+        inner_url = (stack.enter_context(database_for_namespace(database_url)) if how == "namespaces"
+                     else libpq_url(database_url))
+        executor = job.executor and job.executor.model_copy(update={"database": database_endpoint(inner_url)})
+        full = job.model_copy(update={
+            "databaseUrl": inner_url, "executor": executor, "mode": mode, "executionId": execution_id,
+            "workflowInput": workflow_input,
+            "repeat": repeat, "detail": detail, "topN": top_n,
+        })
+        try:
+            proc = run_node_json(RUNNER, full, timeout_s, node=node, isolation=how, cwd=job.stepsRoot)
+        except NodeNotFound as exc:
+            raise WorkflowRunError(str(exc)) from None
+    if proc.timed_out:
         reason = f"workflow runner timed out after {timeout_s:g} s; process tree killed"
-        left = _fail_abandoned(database_url, job["workflowId"], stderr, launched, reason)
+        left = _fail_abandoned(database_url, job.workflowId, proc.stderr, launched, reason)
         raise WorkflowRunError(reason + (f"; marked {left} execution(s) as error" if left else "")) from None
-    finally:
-        Path(job_path).unlink(missing_ok=True)
-    lines = [ln for ln in stdout.splitlines() if ln.strip()]
-    try:
-        doc = RunnerDocument.model_validate_json(lines[-1]) if lines else None
-    except ValidationError:
-        doc = None
+    doc = proc.document(RunnerDocument)
     if doc is None:
-        tail = "\n".join(stderr.strip().splitlines()[-5:])
-        hint = " (run `npm ci` in wfprof_pipeline/node)" if "Cannot find package" in stderr else ""
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        hint = " (run `npm ci` in wfprof_pipeline/node)" if "Cannot find package" in proc.stderr else ""
         raise WorkflowRunError(f"workflow runner failed (exit {proc.returncode}){hint}: {tail or 'no output'}")
     if doc.error:
         raise WorkflowRunError(doc.error)
+    doc.isolation = how
     return doc
