@@ -16,7 +16,7 @@ import pytest
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.profiling import isolation
 from wfprof_pipeline.lib.registry import load_for_root
-from wfprof_pipeline.lib.workflows import profiles, runner, schema
+from wfprof_pipeline.lib.workflows import plan, profiles, runner, schema
 from wfprof_pipeline_tests.conftest import PROJECT_ROOT
 
 REGISTRY = load_for_root(PROJECT_ROOT / "data" / "steps")
@@ -61,7 +61,7 @@ def listener() -> Iterator[socket.socket]:
     sock.close()
 
 
-def _probe_workflow(url: str, port: int) -> runner.StoredWorkflow:
+def _probe_workflow(url: str, port: int) -> plan.StoredWorkflow:
     code = PROBE % {"parent": os.getpid(), "port": port, "sleeper": SLEEPER}
     nodes = [
         {"id": "t", "data": {"label": "t", "type": "trigger", "config": {}}},
@@ -72,7 +72,7 @@ def _probe_workflow(url: str, port: int) -> runner.StoredWorkflow:
         schema.create_schema(conn)
         conn.execute("insert into workflows (id, name, user_id, nodes, edges) values ('wf_probe', 'p', 'u', %s, %s)",
                      (json.dumps(nodes), json.dumps([{"id": "t-c", "source": "t", "target": "c"}])))
-        workflow = runner.load_workflow(conn, "wf_probe")
+        workflow = plan.load_workflow(conn, "wf_probe")
     return workflow
 
 
@@ -80,7 +80,7 @@ def _run_probe(url: str, listener: socket.socket, tmp_path: Path, monkeypatch,
                how: str) -> tuple[dict, runner.RunnerDocument]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wfprof-canary")
     workflow = _probe_workflow(url, listener.getsockname()[1])
-    job = runner.build_job(workflow, REGISTRY, tmp_path)
+    job = plan.build_job(workflow, REGISTRY, tmp_path)
     doc = runner.run(job, url, mode="none", isolation=how)
     (run,) = doc.runs
     assert run.status == "success", run.error
@@ -131,6 +131,6 @@ def test_guard_mode_is_recorded_and_is_weaker(embedded_db, listener, tmp_path, m
 
 def test_a_bad_isolation_mode_is_one_clear_error(embedded_db, tmp_path) -> None:
     workflow = _probe_workflow(embedded_db, 9)
-    job = runner.build_job(workflow, REGISTRY, tmp_path)
+    job = plan.build_job(workflow, REGISTRY, tmp_path)
     with pytest.raises(isolation.IsolationError, match="must be auto, namespaces or guard"):
         runner.run(job, embedded_db, mode="none", isolation="jail")

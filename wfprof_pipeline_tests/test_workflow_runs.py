@@ -16,7 +16,7 @@ import pytest
 
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
-from wfprof_pipeline.lib.workflows import demo, runner
+from wfprof_pipeline.lib.workflows import demo, plan, runner
 from wfprof_pipeline_tests.conftest import PROJECT_ROOT
 
 REGISTRY = load_for_root(PROJECT_ROOT / "data" / "steps")
@@ -45,8 +45,8 @@ def build_dir(tmp_path_factory) -> Path:
 
 def _job(url: str, workflow_id: str, build: Path) -> dict:
     with postgres.connect(url, autocommit=True) as conn:
-        workflow = runner.load_workflow(conn, workflow_id)
-    return runner.build_job(workflow, REGISTRY, build)
+        workflow = plan.load_workflow(conn, workflow_id)
+    return plan.build_job(workflow, REGISTRY, build)
 
 
 def test_demo_seed_runs_every_definition_for_real(seeded):
@@ -167,7 +167,7 @@ def test_unrunnable_workflows_are_refused_before_anything_runs(seeded, build_dir
     with postgres.connect(url) as conn:
         before = conn.execute("select count(*) from workflow_executions").fetchone()[0]
         with pytest.raises(runner.WorkflowRunError, match=error):
-            runner.build_job(runner.load_workflow(conn, wid), REGISTRY, build_dir)
+            plan.build_job(plan.load_workflow(conn, wid), REGISTRY, build_dir)
         assert conn.execute("select count(*) from workflow_executions").fetchone()[0] == before
 
 
@@ -175,7 +175,7 @@ def test_ids_carrying_sql_are_just_unknown_ids(seeded, build_dir):
     url, _ = seeded
     evil = "x'; drop table workflows; --"
     with postgres.connect(url) as conn, pytest.raises(runner.UnknownWorkflow, match="unknown workflow id"):
-        runner.load_workflow(conn, evil)
+        plan.load_workflow(conn, evil)
     job = _job(url, "wf_order_email", build_dir)
     # Straight to runner.run (no CLI pre-check): parameters, never string-built SQL.
     with pytest.raises(runner.WorkflowRunError, match="unknown execution id"):
@@ -198,8 +198,8 @@ def test_runner_over_tcp_on_the_machines_postgres(seeded, build_dir, system_db):
     url, _ = seeded
     with postgres.connect(system_db, autocommit=True) as conn:
         demo.install(conn, demo.load_definitions())
-        workflow = runner.load_workflow(conn, "wf_order_email")
-    job = runner.build_job(workflow, REGISTRY, build_dir)
+        workflow = plan.load_workflow(conn, "wf_order_email")
+    job = plan.build_job(workflow, REGISTRY, build_dir)
     doc = runner.run(job, system_db, mode="none", workflow_input={"orderId": "o1", "email": "a@example.com"})
     assert doc.runs[0].status == "success"
     with postgres.connect(system_db) as conn:
@@ -392,7 +392,7 @@ def test_profiling_a_database_without_the_schema_names_what_is_missing(embedded_
 
     with postgres.connect(embedded_db, autocommit=True) as conn:
         with pytest.raises(schema.SchemaMismatch, match="table workflows is missing"):
-            runner.load_workflow(conn, "wf_order_email")
+            plan.load_workflow(conn, "wf_order_email")
         schema.create_schema(conn)
         conn.execute("alter table workflows drop column edges")
         with pytest.raises(schema.SchemaMismatch, match=r"workflows lacks column\(s\) edges"):

@@ -20,7 +20,7 @@ class _Job(BaseModel):
 class StepSpec(_Job):
     id: str
     compiled: str | None
-    export: str
+    export: str | None = None  # None: imported only (no single step export)
     input: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
     responses: list[dict[str, Any]] = Field(default_factory=list)

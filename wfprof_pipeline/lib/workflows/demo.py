@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +17,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.errors import WfprofError
-from wfprof_pipeline.lib.node_jobs import WorkflowJob
 from wfprof_pipeline.lib.registry import StepRegistry
-from wfprof_pipeline.lib.workflows import runner, schema
+from wfprof_pipeline.lib.workflows import plan, schema
+from wfprof_pipeline.lib.workflows.profile import WorkflowRequest, profile_workflows
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "data" / "workflows"
 # The demo workflows use the bundled sample steps' action types: they are run only against that corpus.
@@ -115,7 +113,7 @@ def seed(
             if only_if_empty and execution_count(conn) > 0:
                 return SeedResult(skipped=True, seconds=time.perf_counter() - started)
             install(conn, definitions)
-            stored = [runner.load_workflow(conn, wf.id) for wf in definitions]
+            stored = [plan.load_workflow(conn, wf.id) for wf in definitions]
         return _run_demo(database_url, registry, definitions, stored, node, jobs, on_workflow, started)
 
 
@@ -144,26 +142,12 @@ def _run_demo(
     on_workflow: Callable[[str], None] | None,
     started: float,
 ) -> SeedResult:
-    steps = {}
-    for wf in stored:
-        steps.update(runner.plan_workflow(wf, registry)[1])
     result = SeedResult(workflows=len(stored))
-    with tempfile.TemporaryDirectory(prefix="wfprof-demo-") as build:
-        precompiled = runner.compile_for(registry, list(steps.values()), Path(build), node)
-        jobs_by_wf = []
-        for wf, definition in zip(stored, definitions, strict=True):
-            job = runner.build_job(wf, registry, Path(build), node, precompiled=precompiled)
-            job.inputs = [r.input for r in definition.demo_runs]
-            jobs_by_wf.append(job)
-
-        def run_one(job: WorkflowJob) -> runner.RunnerDocument:
-            doc = runner.run(job, database_url, mode="none", node=node)
-            if on_workflow:
-                on_workflow(doc.workflowId or "?")
-            return doc
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            docs = list(pool.map(run_one, jobs_by_wf))
+    requests = [WorkflowRequest(wf, inputs=[r.input for r in definition.demo_runs])
+                for wf, definition in zip(stored, definitions, strict=True)]
+    outcome = profile_workflows(database_url, registry, requests, mode="none", node=node, parallel=jobs,
+                                on_done=(lambda doc: on_workflow(doc.workflowId or "?")) if on_workflow else None)
+    docs = [doc for doc, _ in outcome.docs]
     for doc in docs:
         failed = sum(1 for r in doc.runs if r.status != "success")
         result.per_workflow[doc.workflowId or "?"] = (len(doc.runs), failed)

@@ -21,7 +21,7 @@ from wfprof_pipeline.lib.discovery.executor import EXECUTOR as DISCOVERED_EXECUT
 from wfprof_pipeline.lib.node_jobs import ExecutorSpec, WorkflowJob
 from wfprof_pipeline.lib.pg_forward import database_endpoint
 from wfprof_pipeline.lib.registry import BUILTIN_SHIMS, ExecutorConfig, StepEntry, StepRegistry
-from wfprof_pipeline.lib.workflows import runner, schema
+from wfprof_pipeline.lib.workflows import plan, runner, schema
 
 Executor = Literal["platform", "wfprof"]
 EXECUTORS: tuple[str, ...] = ("platform", "wfprof")
@@ -64,13 +64,13 @@ def _step_modules(registry: StepRegistry) -> tuple[list[str], dict[str, str]]:
     return sorted(modules), ids
 
 
-def steps_used(workflow: runner.StoredWorkflow, registry: StepRegistry) -> dict[str, StepEntry]:
+def steps_used(workflow: plan.StoredWorkflow, registry: StepRegistry) -> dict[str, StepEntry]:
     """Action type → registry step, for the workflow's action types the registry knows (the others are
     the platform's own business: system actions, or an error the platform reports)."""
     nodes = [n for n in (workflow.nodes or []) if isinstance(n, dict)]
     types = {(n.get("data") or {}).get("config", {}).get("actionType") for n in nodes}
     return {t: e for t in sorted(x for x in types if isinstance(x, str) and x)
-            if (e := runner.step_for_action(registry, t)) is not None}
+            if (e := plan.step_for_action(registry, t)) is not None}
 
 
 def _boundary_wrapper(ex: ExecutorConfig, root: Path, build_dir: Path) -> Path:
@@ -107,7 +107,7 @@ def _entry(ex: ExecutorConfig, root: Path, build_dir: Path) -> Path:
 
 
 def build_job(
-    workflow: runner.StoredWorkflow,
+    workflow: plan.StoredWorkflow,
     registry: StepRegistry,
     build_dir: Path,
     database_url: str,
@@ -182,7 +182,7 @@ def new_execution_id() -> str:
     return schema.PROFILED_EXECUTION_PREFIX + secrets.token_hex(8)
 
 
-def create_pending(conn: psycopg.Connection, workflow: runner.StoredWorkflow, execution_id: str,
+def create_pending(conn: psycopg.Connection, workflow: plan.StoredWorkflow, execution_id: str,
                    trigger_input: dict[str, Any]) -> None:
     """The pending execution the platform's executor then runs as (as the app creates it when a run starts)."""
     conn.execute(
@@ -222,7 +222,7 @@ def mark_error(conn: psycopg.Connection, execution_id: str, reason: str) -> None
 
 
 def run(
-    workflow: runner.StoredWorkflow,
+    workflow: plan.StoredWorkflow,
     registry: StepRegistry,
     build_dir: Path,
     database_url: str,
@@ -247,7 +247,7 @@ def run(
     trigger_input = workflow_input or {}
     with postgres.connect(database_url, autocommit=True) as conn:
         if execution_id:  # a pending execution the app created: run as it, with its stored input
-            runner.check_execution(conn, workflow.id, execution_id)
+            plan.check_execution(conn, workflow.id, execution_id)
             row = conn.execute("select input from workflow_executions where id = %s", (execution_id,)).fetchone()
             if workflow_input is None and row and isinstance(row[0], dict):
                 trigger_input = row[0]
