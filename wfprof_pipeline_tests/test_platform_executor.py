@@ -14,8 +14,9 @@ import psutil
 import pytest
 
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.registry import RegistryError, load_for_root
-from wfprof_pipeline.lib.workflows import plan, platform, profiles, runner, schema
+from wfprof_pipeline.lib.workflows import platform, profiles, runner, schema
 from wfprof_pipeline_tests.platform_fixture import PLATFORM, platform_copy
 
 RECORDS = [{"id": "a", "value": 3}, {"id": "b", "value": 20}]
@@ -80,7 +81,7 @@ def _checkout(tmp_path: Path, registry: str = BOUNDARY_SHIM + CHATTER) -> Path:
 def _run(url: str, root: Path, workflow_id: str, tmp_path: Path, **kwargs) -> runner.RunnerDocument:
     registry = load_for_root(root)
     with postgres.connect(url) as conn:
-        workflow = plan.load_workflow(conn, workflow_id)
+        workflow = KeeperHub.over(conn).workflow(workflow_id)
     build = tmp_path / f"build-{time.monotonic_ns()}"
     build.mkdir()
     return platform.run(workflow, registry, build, url, workflow_input={"records": RECORDS}, **kwargs)
@@ -162,7 +163,7 @@ def test_a_pending_execution_the_app_created_runs_as_itself(system_db, tmp_path)
     root = _checkout(tmp_path)
     registry = load_for_root(root)
     with postgres.connect(system_db) as conn:
-        workflow = plan.load_workflow(conn, "wf")
+        workflow = KeeperHub.over(conn).workflow("wf")
     doc = platform.run(workflow, registry, tmp_path, system_db, execution_id="ex-app-1")
     assert doc.runs[0].executionId == "ex-app-1" and doc.runs[0].status == "success"
     assert doc.runs[0].nodes[0].calls.step_functions > 0  # the stored input reached the step
@@ -240,7 +241,7 @@ def test_executor_failing_at_import_for_a_missing_variable_says_how_to_set_it(sy
 
 def test_a_database_without_the_platforms_tables_is_named(system_db, tmp_path):
     with postgres.connect(system_db) as conn, pytest.raises(schema.SchemaMismatch, match="table workflows is missing"):
-        plan.load_workflow(conn, "wf")
+        KeeperHub.over(conn).workflow("wf")
     # The workflow tables but not the platform's integrations: the platform's own error names it.
     _seed(system_db, {"wf": [_node("t"), SCORE, POST]}, integrations=False)
     doc = _run(system_db, _checkout(tmp_path), "wf", tmp_path)
@@ -364,7 +365,7 @@ def test_without_a_step_boundary_only_per_workflow_figures(system_db, tmp_path):
     registry = load_registry(alone, root)
     assert registry.executor.step_boundary is None
     with postgres.connect(system_db) as conn:
-        workflow = plan.load_workflow(conn, "wf")
+        workflow = KeeperHub.over(conn).workflow("wf")
     doc = platform.run(workflow, registry, tmp_path, system_db, workflow_input={"records": RECORDS})
     assert doc.notes == ["no step boundary found (registry [executor] step_boundary): per-workflow figures only"]
     (run,) = doc.runs

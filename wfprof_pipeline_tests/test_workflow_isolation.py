@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.keeperhub import KeeperHub, StoredWorkflow
 from wfprof_pipeline.lib.profiling import isolation
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.workflows import plan, profiles, runner, schema
@@ -61,7 +62,7 @@ def listener() -> Iterator[socket.socket]:
     sock.close()
 
 
-def _probe_workflow(url: str, port: int) -> plan.StoredWorkflow:
+def _probe_workflow(url: str, port: int) -> StoredWorkflow:
     code = PROBE % {"parent": os.getpid(), "port": port, "sleeper": SLEEPER}
     nodes = [
         {"id": "t", "data": {"label": "t", "type": "trigger", "config": {}}},
@@ -72,7 +73,7 @@ def _probe_workflow(url: str, port: int) -> plan.StoredWorkflow:
         schema.create_schema(conn)
         conn.execute("insert into workflows (id, name, user_id, nodes, edges) values ('wf_probe', 'p', 'u', %s, %s)",
                      (json.dumps(nodes), json.dumps([{"id": "t-c", "source": "t", "target": "c"}])))
-        workflow = plan.load_workflow(conn, "wf_probe")
+        workflow = KeeperHub.over(conn).workflow("wf_probe")
     return workflow
 
 

@@ -45,10 +45,10 @@ def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from wfprof_pipeline.cli import CliError
-    from wfprof_pipeline.lib import postgres
+    from wfprof_pipeline.lib.keeperhub import KeeperHub
     from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.settings import Settings
-    from wfprof_pipeline.lib.workflows import plan, platform, runner, schema, source
+    from wfprof_pipeline.lib.workflows import platform, runner, schema, source
     from wfprof_pipeline.lib.workflows.profile import WorkflowRequest, profile_workflows
 
     workflow_id = args.workflow_id or os.environ.get("WORKFLOW_ID", "").strip()
@@ -76,9 +76,9 @@ def handle(args: argparse.Namespace) -> int:
     url, embedded = source.database_url(settings)
     registry = load_for_root(settings.steps_root)
     executor = args.executor or platform.default_executor(registry)
-    with postgres.connect(url, autocommit=True) as conn:
+    with KeeperHub(url) as kh:
         try:
-            workflow = plan.load_workflow(conn, workflow_id)
+            workflow = kh.workflow(workflow_id)
         except (schema.SchemaMismatch, runner.UnknownWorkflow) as exc:
             if embedded and (isinstance(exc, schema.SchemaMismatch) or "has no workflows" in str(exc)):
                 raise CliError(f"the embedded demo database has no workflows yet: run `wfprof demo seed` first "
@@ -86,9 +86,7 @@ def handle(args: argparse.Namespace) -> int:
             raise
         if workflow_input is None and not execution_id:
             # Re-run what it really ran with: the input of its latest successful execution.
-            from wfprof_pipeline.lib.workflows.profiles import targets
-
-            workflow_input = targets(conn, [workflow_id], 1)[0][1]
+            workflow_input = kh.profile_targets([workflow_id], 1)[0][1]
     mode = "precise" if precise else "sampling"
     request = WorkflowRequest(workflow, input=workflow_input, execution_id=execution_id)
     (doc, _), = profile_workflows(url, registry, [request], executor=executor, mode=mode, node=settings.node,

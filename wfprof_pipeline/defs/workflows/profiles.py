@@ -14,10 +14,9 @@ from pydantic import Field
 
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
 from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
-from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
-from wfprof_pipeline.lib.workflows import plan, platform, profiles
+from wfprof_pipeline.lib.workflows import platform, profiles
 from wfprof_pipeline.lib.workflows.profile import WorkflowRequest, profile_workflows
 
 
@@ -42,6 +41,7 @@ def _schema(columns: dict) -> dg.TableSchema:
 @dg.multi_asset(
     group_name="workflows",
     pool="duckdb",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     specs=[
         dg.AssetSpec(
             "workflow_profiles",
@@ -72,22 +72,24 @@ def workflow_profiles(
     node: NodeResource,
     warehouse: WarehouseResource,
 ):
-    url = keeperhub_db.resolved_url()
+    kh = keeperhub_db.client()
+    url = kh.url
     registry = load_for_root(step_corpus.resolved_root())
     executable = node.resolved_executable()
     allowed = Settings.from_env().run_user_code
     run_user_code = allowed if allowed is not None else is_embedded_demo(url)
     executor = platform.default_executor(registry) if config.executor == "auto" else config.executor
     context.log.info(f"workflows run through the {executor} executor")
-    with postgres.connect(url, retries=2) as conn:
-        targets = profiles.targets(conn, config.workflow_ids, config.max_workflows)
-        requests = [WorkflowRequest(plan.load_workflow(conn, wid), input=trigger) for wid, trigger in targets]
+    with kh:
+        targets = kh.profile_targets(config.workflow_ids, config.max_workflows)
+        requests = [WorkflowRequest(kh.workflow(wid), input=trigger) for wid, trigger in targets]
     outcome = profile_workflows(url, registry, requests, executor=executor, mode=config.mode, node=executable,
                                 parallel=config.parallel, run_user_code=run_user_code, errors="collect",
                                 on_warning=context.log.warning)
     docs, failures, skipped_user_code = outcome.docs, outcome.failures, outcome.skipped_user_code
     if targets and not docs and failures:  # before any write: the previous profiles stay in the warehouse
-        raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}")
+        # Not retried by the policy (that is for the database going away): the same workflows would fail again.
+        raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}", allow_retries=False)
     profile_frame, step_frame = profiles.frames(docs)
     n_profiles = warehouse.replace_table("workflow_profiles", profile_frame)
     n_steps = warehouse.replace_table("workflow_profile_steps", step_frame)

@@ -15,6 +15,8 @@ from typing import Any
 
 import polars as pl
 
+from wfprof_pipeline.lib.keeperhub import KeeperHub
+
 CODE_ACTION_TYPES = frozenset({"code/run-code", "code"})
 DEFAULT_FUEL_BUDGET = 500_000_000
 
@@ -161,25 +163,9 @@ def _outcome(r: Any) -> Outcome:
                    duration_ms=r.duration_ms, error_kind=kind, error=r.error)
 
 
-# The latest successful run's input of every node: what the code really received (templates resolved).
-_LAST_INPUTS_SQL = """
-select distinct on (e.workflow_id, l.node_id) e.workflow_id, l.node_id, l.input::text
-from workflow_execution_logs l join workflow_executions e on e.id = l.execution_id
-where l.status = 'success' and l.input is not null
-order by e.workflow_id, l.node_id, l.started_at desc
-"""
-
-
-def load_code_nodes(conn: Any) -> tuple[list[CodeNode], dict[tuple[str, str], Any]]:
-    """Code nodes of every stored workflow, and the inputs of their latest successful runs (psycopg 3)."""
-    with conn.cursor() as cur:
-        cur.execute("select id, name, nodes::text from workflows order by id")
-        nodes = find_code_nodes(cur.fetchall())
-        code_ids = {(n.workflow_id, n.node_id) for n in nodes}
-        last: dict[tuple[str, str], Any] = {}
-        if code_ids:
-            cur.execute(_LAST_INPUTS_SQL)
-            for wf_id, node_id, data in cur.fetchall():
-                if (str(wf_id), str(node_id)) in code_ids:
-                    last[(str(wf_id), str(node_id))] = data
-    return nodes, last
+def load_code_nodes(kh: KeeperHub) -> tuple[list[CodeNode], dict[tuple[str, str], Any]]:
+    """Code nodes of every stored workflow, and the inputs of their latest successful runs."""
+    workflows, last = kh.code_node_sources()
+    nodes = find_code_nodes(workflows)
+    code_ids = {(n.workflow_id, n.node_id) for n in nodes}
+    return nodes, {key: data for key, data in last.items() if key in code_ids}

@@ -1,53 +1,16 @@
-"""Planning a stored workflow for the Node runner: load it, order its nodes (graph.py), map each action
-type to its registry step, compile the steps (esbuild), and build the runner's job."""
+"""Planning a stored workflow (lib/keeperhub.py loads it) for the Node runner: order its nodes (graph.py), map
+each action type to its registry step, compile the steps (esbuild), and build the runner's job."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from pydantic import BaseModel
-
+from wfprof_pipeline.lib.keeperhub import StoredWorkflow
 from wfprof_pipeline.lib.node_jobs import StepSpec, WorkflowJob
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
-from wfprof_pipeline.lib.workflows import graph, schema
-from wfprof_pipeline.lib.workflows.runner import UnknownActionType, UnknownWorkflow, WorkflowRunError
-
-
-class StoredWorkflow(BaseModel):
-    id: str
-    name: str
-    user_id: str
-    nodes: Any
-    edges: Any
-
-
-def load_workflow(conn: psycopg.Connection, workflow_id: str) -> StoredWorkflow:
-    schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
-    row = conn.execute("select id, name, user_id, nodes, edges from workflows where id = %s", (workflow_id,)).fetchone()
-    if row is None:
-        known = [r[0] for r in conn.execute("select id from workflows order by id limit 21").fetchall()]
-        if not known:
-            raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}: the database has no workflows")
-        shown = ", ".join(known[:20]) + (", …" if len(known) > 20 else "")
-        raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}; known ids: {shown}")
-    return StoredWorkflow(id=row[0], name=row[1], user_id=row[2], nodes=row[3], edges=row[4])
-
-
-def check_execution(conn: psycopg.Connection, workflow_id: str, execution_id: str) -> None:
-    """The execution exists, is the workflow's, and is still pending (the runner takes it over)."""
-    row = conn.execute("select workflow_id, status from workflow_executions where id = %s", (execution_id,)).fetchone()
-    if row is None:
-        raise WorkflowRunError(f"unknown execution id {execution_id!r}")
-    if row[0] != workflow_id:
-        raise WorkflowRunError(f"execution {execution_id!r} belongs to workflow {row[0]!r}, not {workflow_id!r}")
-    if row[1] != "pending":
-        # Re-running it would overwrite the platform's record and add a second set of log rows.
-        raise WorkflowRunError(
-            f"execution {execution_id!r} is {row[1]}, not pending: only a pending execution can be run as itself "
-            "(omit the execution id to create a new one)"
-        )
+from wfprof_pipeline.lib.workflows import graph
+from wfprof_pipeline.lib.workflows.errors import UnknownActionType, WorkflowRunError
 
 
 def step_for_action(registry: StepRegistry, action_type: str) -> StepEntry | None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-import psycopg
 
-from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.runner import CATEGORIES, RunnerDocument
 from wfprof_pipeline.lib.workflows.scrub import clean_error
 
@@ -107,34 +105,3 @@ def frames(
     profiles = pl.DataFrame(prof_rows, schema={k: v[0] for k, v in PROFILE_COLUMNS.items()})
     steps = pl.DataFrame(step_rows, schema={k: v[0] for k, v in STEP_COLUMNS.items()})
     return profiles, steps
-
-
-def targets(conn: psycopg.Connection, workflow_ids: list[str], limit: int) -> list[tuple[str, dict]]:
-    """(workflow id, trigger input) to profile: the given ids, else the most-executed workflows.
-
-    The input is that of the workflow's latest successful execution (what it really runs with), else {}.
-    Executions wfprof itself profiled count for neither: each profiling run would otherwise make its
-    workflow "more executed" and keep it in the selection.
-    """
-    schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
-    profiled = schema.PROFILED_EXECUTION_PREFIX + "%"
-    if workflow_ids:
-        ids = list(workflow_ids)
-    else:
-        ids = [
-            r[0]
-            for r in conn.execute(
-                "select w.id from workflows w join workflow_executions e on e.workflow_id = w.id "
-                "where e.id not like %s group by w.id order by count(*) desc, w.id limit %s",
-                (profiled, limit),
-            ).fetchall()
-        ]
-    out = []
-    for wid in ids:
-        row = conn.execute(
-            "select input from workflow_executions where workflow_id = %s and status = 'success' "
-            "and input is not null and id not like %s order by started_at desc limit 1",
-            (wid, profiled),
-        ).fetchone()
-        out.append((wid, row[0] if row and isinstance(row[0], dict) else {}))
-    return out

@@ -14,12 +14,14 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, Field
 
-from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.node_jobs import WorkflowJob
 from wfprof_pipeline.lib.node_process import NODE_DIR, NodeNotFound, run_node_json
 from wfprof_pipeline.lib.pg_forward import database_endpoint, database_for_namespace
 from wfprof_pipeline.lib.pg_urls import libpq_url
 from wfprof_pipeline.lib.profiling.isolation import resolve_isolation
+from wfprof_pipeline.lib.workflows.errors import UnknownActionType as UnknownActionType
+from wfprof_pipeline.lib.workflows.errors import UnknownWorkflow as UnknownWorkflow
+from wfprof_pipeline.lib.workflows.errors import WorkflowRunError
 
 RUNNER = NODE_DIR / "run-workflow.mjs"
 Mode = Literal["none", "precise", "sampling"]
@@ -27,18 +29,6 @@ CATEGORIES = ("database", "step_functions", "external_api", "executor", "node_in
 # The runner executes stored workflows, users' code nodes included, and node:vm is no sandbox: it gets only
 # node_process's allow-listed environment, never the caller's secrets (DAGSTER_PG_URL, cloud keys, …), the
 # database URL in its job (not its environment), and runs in its own namespaces where the kernel has them.
-
-
-class WorkflowRunError(WfprofError, RuntimeError):
-    """The workflow could not be run: unknown id, unrunnable graph, unknown action type, runner failure."""
-
-
-class UnknownWorkflow(WorkflowRunError):
-    pass
-
-
-class UnknownActionType(WorkflowRunError):
-    pass
 
 
 # ---------------------------------------------------------------- the runner's document
@@ -121,23 +111,11 @@ def _fail_abandoned(database_url: str, workflow_id: str, stderr: str, since: dat
     if not ids:
         return 0
     from wfprof_pipeline.lib import postgres
+    from wfprof_pipeline.lib.keeperhub import KeeperHub
 
     try:
-        with postgres.connect(database_url, timeout_s=5, autocommit=True) as conn:
-            conn.execute("set timezone to 'UTC'")  # `since` and now() as UTC wall time, whatever the column type
-            marked = conn.execute(
-                "update workflow_executions set status = 'error', error = %s, completed_at = now() at time zone 'utc' "
-                "where id = any(%s) and workflow_id = %s and status in ('pending', 'running') and started_at >= %s "
-                "returning id",
-                (reason, ids, workflow_id, since),
-            ).fetchall()
-            done = [r[0] for r in marked]
-            conn.execute(
-                "update workflow_execution_logs set status = 'error', error = %s, "
-                "completed_at = now() at time zone 'utc' where execution_id = any(%s) and status = 'running'",
-                (reason, done),
-            )
-            return len(done)
+        with KeeperHub(database_url) as kh:
+            return kh.fail_abandoned(ids, workflow_id, since, reason)
     except (psycopg.Error, postgres.PostgresUnreachable):
         return 0
 
@@ -162,16 +140,15 @@ def run(
     stored input unless `workflow_input` is given.
     """
     from wfprof_pipeline.lib import postgres
-    from wfprof_pipeline.lib.workflows.plan import check_execution, load_workflow
+    from wfprof_pipeline.lib.keeperhub import KeeperHub
 
     try:
-        with postgres.connect(database_url, autocommit=True) as conn:
-            load_workflow(conn, job.workflowId)
+        with KeeperHub(database_url) as kh:
+            kh.workflow(job.workflowId)
             if execution_id:
-                check_execution(conn, job.workflowId, execution_id)
-                row = conn.execute("select input from workflow_executions where id = %s", (execution_id,)).fetchone()
-                if workflow_input is None and job.inputs is None and row and isinstance(row[0], dict):
-                    workflow_input = row[0]
+                stored = kh.pending_input(job.workflowId, execution_id)
+                if workflow_input is None and job.inputs is None:
+                    workflow_input = stored
     except postgres.PostgresUnreachable as exc:
         raise WorkflowRunError(str(exc)) from None
     return launch(job, database_url, mode=mode, execution_id=execution_id, workflow_input=workflow_input,
