@@ -94,7 +94,7 @@ class KeeperHubDatabase(_EnvResource):
 
     def client(self) -> KeeperHub:
         """The KeeperHub client on that database (one connection, opened on first use; close it or use `with`)."""
-        return KeeperHub(self.resolved_url(), timeout_s=self.timeout_s)
+        return KeeperHub(self.resolved_url())
 
 
 class SandboxResource(_EnvResource):

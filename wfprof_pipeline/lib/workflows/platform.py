@@ -211,8 +211,8 @@ def run(
             execution_id = new_execution_id()
             kh.create_pending(workflow, execution_id, trigger_input)
     try:
-        doc = runner.launch(job, database_url, mode=mode, execution_id=execution_id, workflow_input=trigger_input,
-                            detail=detail, top_n=top_n, node=node, timeout_s=timeout_s, isolation=isolation)
+        doc = runner.run(job, database_url, mode=mode, execution_id=execution_id, workflow_input=trigger_input,
+                         detail=detail, top_n=top_n, node=node, timeout_s=timeout_s, isolation=isolation, checked=True)
     except runner.WorkflowRunError as exc:
         with KeeperHub(database_url) as kh:
             kh.mark_error(execution_id, str(exc))

@@ -133,43 +133,28 @@ def run(
     node: str = "node",
     timeout_s: float = 120.0,
     isolation: str | None = None,
+    checked: bool = False,
 ) -> RunnerDocument:
-    """Run the job's workflow in a fresh Node process; the document, or WorkflowRunError.
+    """Run the job's workflow in a fresh Node process (its own namespaces where the kernel has them); the
+    document, or WorkflowRunError.
 
-    The workflow must exist, and `execution_id` (when given) must be its pending execution, run with its
-    stored input unless `workflow_input` is given.
+    Unless `checked` (the caller created or checked the execution), the workflow must exist and
+    `execution_id`, when given, must be its pending execution, run with its stored input unless
+    `workflow_input` is given.
     """
-    from wfprof_pipeline.lib import postgres
-    from wfprof_pipeline.lib.keeperhub import KeeperHub
+    if not checked:
+        from wfprof_pipeline.lib import postgres
+        from wfprof_pipeline.lib.keeperhub import KeeperHub
 
-    try:
-        with KeeperHub(database_url) as kh:
-            kh.workflow(job.workflowId)
-            if execution_id:
-                stored = kh.pending_input(job.workflowId, execution_id)
-                if workflow_input is None and job.inputs is None:
-                    workflow_input = stored
-    except postgres.PostgresUnreachable as exc:
-        raise WorkflowRunError(str(exc)) from None
-    return launch(job, database_url, mode=mode, execution_id=execution_id, workflow_input=workflow_input,
-                  repeat=repeat, detail=detail, top_n=top_n, node=node, timeout_s=timeout_s, isolation=isolation)
-
-
-def launch(
-    job: WorkflowJob,
-    database_url: str,
-    *,
-    mode: Mode = "precise",
-    execution_id: str | None = None,
-    workflow_input: dict[str, Any] | None = None,
-    repeat: int = 1,
-    detail: bool = False,
-    top_n: int = 15,
-    node: str = "node",
-    timeout_s: float = 120.0,
-    isolation: str | None = None,
-) -> RunnerDocument:
-    """Start the Node runner on a checked job (see `run`); stored code runs in its own namespaces."""
+        try:
+            with KeeperHub(database_url) as kh:
+                kh.workflow(job.workflowId)
+                if execution_id:
+                    stored = kh.pending_input(job.workflowId, execution_id)
+                    if workflow_input is None and job.inputs is None:
+                        workflow_input = stored
+        except postgres.PostgresUnreachable as exc:
+            raise WorkflowRunError(str(exc)) from None
     how = resolve_isolation(isolation)
     launched = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)  # the runner's clock: UTC
     with contextlib.ExitStack() as stack:
