@@ -6,9 +6,8 @@
 //
 // The job (lib/node_jobs.py WorkflowJob, sent by lib/workflows/runner.py) carries what Python resolved and
 // checked (the workflow exists; an execution to run as is its pending one), how to run (databaseUrl, mode,
-// executionId, workflowInput or inputs, repeat, detail, topN), the
-// node order (graph.py), and per action type the compiled step, its export, default input, environment
-// and canned responses (registry). This runner loads the workflow row itself, creates or takes over the
+// executionId, workflowInput or inputs, repeat, detail, topN), the node order (graph.py), and per action
+// type the compiled step, its export, default input, environment and canned responses (registry). This runner loads the workflow row itself, creates or takes over the
 // execution row, writes one log row per node (running → success/error, duration in ms, progress on the
 // execution), stops at the first failing node and marks the execution failed.
 //
