@@ -53,3 +53,9 @@ def test_environment_matches_dagster_yaml_and_settings() -> None:
         assert COMPOSE["services"][service]["environment"] == env
     user = COMPOSE["services"]["postgres"]["environment"]["POSTGRES_USER"]
     assert f"{user}:" in env["DAGSTER_PG_URL"]
+
+
+def test_the_webserver_is_the_guarded_entry() -> None:
+    """Not bare `dagster-webserver`, which answers a forged Host (DNS rebinding)."""
+    command = COMPOSE["services"]["webserver"]["command"]
+    assert command[command.index("-m") + 1] == "wfprof_pipeline.webserver"

@@ -11,10 +11,10 @@ from wfprof_pipeline.lib.cost_model.inputs import read_inputs
 from wfprof_pipeline.lib.cost_model.model import compute_cost_model
 from wfprof_pipeline.lib.cost_model.policy import PricingPolicy
 from wfprof_pipeline.lib.cost_model.report import render_html
+from wfprof_pipeline.lib.cost_model.synthetic import build_warehouse, write_registry
 from wfprof_pipeline.lib.usage import costs, fuel_limits, scenarios
 from wfprof_pipeline.lib.usage.report import UsageTables
 from wfprof_pipeline_tests import usage_fixtures as fx
-from wfprof_pipeline.lib.cost_model.synthetic import build_warehouse, write_registry
 
 
 def _model(tmp_path):

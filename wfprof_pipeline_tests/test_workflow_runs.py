@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.registry import load_for_root
-from wfprof_pipeline.lib.workflows import demo, runner
+from wfprof_pipeline.lib.workflows import demo, plan, runner
 from wfprof_pipeline_tests.conftest import PROJECT_ROOT
 
 REGISTRY = load_for_root(PROJECT_ROOT / "data" / "steps")
@@ -45,8 +46,8 @@ def build_dir(tmp_path_factory) -> Path:
 
 def _job(url: str, workflow_id: str, build: Path) -> dict:
     with postgres.connect(url, autocommit=True) as conn:
-        workflow = runner.load_workflow(conn, workflow_id)
-    return runner.build_job(workflow, REGISTRY, build)
+        workflow = KeeperHub.over(conn).workflow(workflow_id)
+    return plan.build_job(workflow, REGISTRY, build)
 
 
 def test_demo_seed_runs_every_definition_for_real(seeded):
@@ -167,7 +168,7 @@ def test_unrunnable_workflows_are_refused_before_anything_runs(seeded, build_dir
     with postgres.connect(url) as conn:
         before = conn.execute("select count(*) from workflow_executions").fetchone()[0]
         with pytest.raises(runner.WorkflowRunError, match=error):
-            runner.build_job(runner.load_workflow(conn, wid), REGISTRY, build_dir)
+            plan.build_job(KeeperHub.over(conn).workflow(wid), REGISTRY, build_dir)
         assert conn.execute("select count(*) from workflow_executions").fetchone()[0] == before
 
 
@@ -175,13 +176,13 @@ def test_ids_carrying_sql_are_just_unknown_ids(seeded, build_dir):
     url, _ = seeded
     evil = "x'; drop table workflows; --"
     with postgres.connect(url) as conn, pytest.raises(runner.UnknownWorkflow, match="unknown workflow id"):
-        runner.load_workflow(conn, evil)
+        KeeperHub.over(conn).workflow(evil)
     job = _job(url, "wf_order_email", build_dir)
-    # Straight to the Node runner (no Python pre-check): parameters, never string-built SQL.
+    # Straight to runner.run (no CLI pre-check): parameters, never string-built SQL.
     with pytest.raises(runner.WorkflowRunError, match="unknown execution id"):
         runner.run(job, url, mode="none", execution_id=evil)
     with pytest.raises(runner.WorkflowRunError, match="unknown workflow id"):
-        runner.run({**job, "workflowId": evil}, url, mode="none")
+        runner.run(job.model_copy(update={"workflowId": evil}), url, mode="none")
     with postgres.connect(url) as conn:
         assert conn.execute("select count(*) from workflows").fetchone()[0] >= 6
 
@@ -197,9 +198,9 @@ def test_runner_over_tcp_on_the_machines_postgres(seeded, build_dir, system_db):
     """node-postgres over TCP (the embedded server is a unix socket `?host=` URL, used everywhere else)."""
     url, _ = seeded
     with postgres.connect(system_db, autocommit=True) as conn:
-        demo.install(conn, demo.load_definitions())
-        workflow = runner.load_workflow(conn, "wf_order_email")
-    job = runner.build_job(workflow, REGISTRY, build_dir)
+        demo.install(KeeperHub.over(conn), demo.load_definitions())
+        workflow = KeeperHub.over(conn).workflow("wf_order_email")
+    job = plan.build_job(workflow, REGISTRY, build_dir)
     doc = runner.run(job, system_db, mode="none", workflow_input={"orderId": "o1", "email": "a@example.com"})
     assert doc.runs[0].status == "success"
     with postgres.connect(system_db) as conn:
@@ -331,7 +332,6 @@ def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_p
 
 
 def test_profile_targets_ignore_executions_wfprof_profiled(seeded):
-    from wfprof_pipeline.lib.workflows import profiles
 
     url, _ = seeded
     with postgres.connect(url, autocommit=True) as conn:
@@ -346,8 +346,8 @@ def test_profile_targets_ignore_executions_wfprof_profiled(seeded):
             "from generate_series(1, 40) g",
             (least,),
         )
-        top = profiles.targets(conn, [], 1)
-        (own,) = profiles.targets(conn, [least], 1)
+        top = KeeperHub.over(conn).profile_targets([], 1)
+        (own,) = KeeperHub.over(conn).profile_targets([least], 1)
     assert top[0][0] != least
     assert own[1] != {"profiled": True}
 
@@ -388,15 +388,15 @@ def test_profiled_executions_stay_out_of_the_traces(seeded, build_dir):
 
 
 def test_profiling_a_database_without_the_schema_names_what_is_missing(embedded_db):
-    from wfprof_pipeline.lib.workflows import profiles, schema
+    from wfprof_pipeline.lib.workflows import schema
 
     with postgres.connect(embedded_db, autocommit=True) as conn:
         with pytest.raises(schema.SchemaMismatch, match="table workflows is missing"):
-            runner.load_workflow(conn, "wf_order_email")
+            KeeperHub.over(conn).workflow("wf_order_email")
         schema.create_schema(conn)
         conn.execute("alter table workflows drop column edges")
         with pytest.raises(schema.SchemaMismatch, match=r"workflows lacks column\(s\) edges"):
-            profiles.targets(conn, [], 8)
+            KeeperHub.over(conn).profile_targets([], 8)
 
 
 def test_user_code_cannot_read_the_runners_credentials(seeded, build_dir, monkeypatch):

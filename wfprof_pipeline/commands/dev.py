@@ -53,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     bin_dir = Path(sys.executable).parent
     workspace = str(environment.PROJECT_ROOT / "workspace.yaml")
     commands = [
-        [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", args.host, "-p", str(args.port)],
+        [sys.executable, "-m", "wfprof_pipeline.webserver", "-w", workspace, "-h", args.host, "-p", str(args.port)],
         [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
     ]
 

@@ -42,14 +42,14 @@ def _truthy(value: str | None) -> bool:
 
 def handle(args: argparse.Namespace) -> int:
     import json
-    import tempfile
     from pathlib import Path
 
     from wfprof_pipeline.cli import CliError
-    from wfprof_pipeline.lib import postgres
+    from wfprof_pipeline.lib.keeperhub import KeeperHub
     from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.settings import Settings
     from wfprof_pipeline.lib.workflows import platform, runner, schema, source
+    from wfprof_pipeline.lib.workflows.profile import WorkflowRequest, profile_workflows
 
     workflow_id = args.workflow_id or os.environ.get("WORKFLOW_ID", "").strip()
     if not workflow_id:
@@ -76,30 +76,21 @@ def handle(args: argparse.Namespace) -> int:
     url, embedded = source.database_url(settings)
     registry = load_for_root(settings.steps_root)
     executor = args.executor or platform.default_executor(registry)
-    with postgres.connect(url, autocommit=True) as conn:
+    with KeeperHub(url) as kh:
         try:
-            workflow = runner.load_workflow(conn, workflow_id)
+            workflow = kh.workflow(workflow_id)
         except (schema.SchemaMismatch, runner.UnknownWorkflow) as exc:
             if embedded and (isinstance(exc, schema.SchemaMismatch) or "has no workflows" in str(exc)):
                 raise CliError(f"the embedded demo database has no workflows yet: run `wfprof demo seed` first "
                                f"(or set DATABASE_URL to your KeeperHub database) — {exc}") from None
             raise
-        if execution_id:
-            runner.check_execution(conn, workflow_id, execution_id)
         if workflow_input is None and not execution_id:
             # Re-run what it really ran with: the input of its latest successful execution.
-            from wfprof_pipeline.lib.workflows.profiles import targets
-
-            workflow_input = targets(conn, [workflow_id], 1)[0][1]
+            workflow_input = kh.profile_targets([workflow_id], 1)[0][1]
     mode = "precise" if precise else "sampling"
-    common = dict(mode=mode, execution_id=execution_id, workflow_input=workflow_input, detail=detail, top_n=top,
-                  node=settings.node, timeout_s=args.timeout)
-    with tempfile.TemporaryDirectory(prefix="wfprof-wf-") as build:
-        if executor == "platform":
-            doc = platform.run(workflow, registry, Path(build), url, **common)
-        else:
-            job = runner.build_job(workflow, registry, Path(build), settings.node)
-            doc = runner.run(job, url, **common)
+    request = WorkflowRequest(workflow, input=workflow_input, execution_id=execution_id)
+    (doc, _), = profile_workflows(url, registry, [request], executor=executor, mode=mode, node=settings.node,
+                                  detail=detail, top_n=top, timeout_s=args.timeout).docs
     text = doc.model_dump_json(indent=2, exclude_none=True)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 from wfprof_pipeline.lib import warehouse
 from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS
 from wfprof_pipeline.lib.fuel.protocol import Evaluator, open_evaluator
+from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.settings import Settings
 
 
@@ -91,6 +92,10 @@ class KeeperHubDatabase(_EnvResource):
         from wfprof_pipeline.lib.postgres import DEMO_DATABASE, start_embedded
 
         return start_embedded(settings.home).url(DEMO_DATABASE)
+
+    def client(self) -> KeeperHub:
+        """The KeeperHub client on that database (one connection, opened on first use; close it or use `with`)."""
+        return KeeperHub(self.resolved_url())
 
 
 class SandboxResource(_EnvResource):

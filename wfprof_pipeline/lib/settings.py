@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 # Names users set; kept in one place so the README, dagster.yaml and docker-compose.yml agree.
 ENV_WAREHOUSE = "WFPROF_WAREHOUSE"
@@ -21,6 +21,7 @@ ENV_DAGSTER_PG_URL = "DAGSTER_PG_URL"
 ENV_REPORTS_DIR = "WFPROF_REPORTS_DIR"
 ENV_RUN_USER_CODE = "WFPROF_RUN_USER_CODE"
 ENV_SLOT_WAIT_S = "WFPROF_SLOT_WAIT_S"
+ENV_ALLOWED_HOSTS = "WFPROF_ALLOWED_HOSTS"
 
 
 class Settings(BaseModel):
@@ -43,6 +44,17 @@ class Settings(BaseModel):
         description="How long `wfprof run` waits for a concurrency-pool slot before failing, naming its holder",
     )
 
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Names the Dagster UI answers to besides loopback and its bind address (a proxy's name), "
+                    "comma-separated",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return [h.strip() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -63,6 +75,7 @@ class Settings(BaseModel):
             ("dagster_pg_url", ENV_DAGSTER_PG_URL),
             ("run_user_code", ENV_RUN_USER_CODE),
             ("slot_wait_s", ENV_SLOT_WAIT_S),
+            ("allowed_hosts", ENV_ALLOWED_HOSTS),
         ):
             value = get(name)
             if value is not None:

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // Run one stored workflow the way KeeperHub's executor does, optionally under V8 profiling, and print ONE
-// JSON document (stdout, or the file PROFILE_OUTPUT names).
+// JSON document on stdout.
 //
-//   WORKFLOW_ID=… [EXECUTION_ID=…] DATABASE_URL=… [PRECISE_COVERAGE=true] [WFPROF_PROFILE_MODE=none|precise|sampling]
-//   [WORKFLOW_INPUT='{"…"}'] [PROFILE_DETAIL=true] [PROFILE_TOP_N=15] [PROFILE_OUTPUT=file]
-//   WFPROF_WORKFLOW_JOB=job.json node run-workflow.mjs
+//   node run-workflow.mjs < job.json
 //
-// The job (written by `wfprof profile-workflow` / `wfprof demo seed`) carries what Python resolved: the
-// node order (graph.py), and per action type the compiled step, its export, default input, environment
-// and canned responses (registry). This runner loads the workflow row itself, creates or takes over the
+// The job (lib/node_jobs.py WorkflowJob, sent by lib/workflows/runner.py) carries what Python resolved and
+// checked (the workflow exists; an execution to run as is its pending one), how to run (databaseUrl, mode,
+// executionId, workflowInput or inputs, repeat, detail, topN), the node order (graph.py), and per action
+// type the compiled step, its export, default input, environment and canned responses (registry). This runner loads the workflow row itself, creates or takes over the
 // execution row, writes one log row per node (running → success/error, duration in ms, progress on the
 // execution), stops at the first failing node and marks the execution failed.
 //
@@ -49,19 +48,19 @@ class RunnerError extends Error {
   }
 }
 
-const env = process.env;
-const jobPath = env.WFPROF_WORKFLOW_JOB;
-const job = jobPath ? JSON.parse(fs.readFileSync(jobPath, 'utf8')) : {};
-const workflowId = env.WORKFLOW_ID || job.workflowId;
-const requestedExecutionId = env.EXECUTION_ID || job.executionId || null;
-const databaseUrl = env.DATABASE_URL;
-const mode = env.WFPROF_PROFILE_MODE || (truthy(env.PRECISE_COVERAGE) ? 'precise' : 'sampling');
-const detail = truthy(env.PROFILE_DETAIL);
-const topN = Number.parseInt(env.PROFILE_TOP_N || '15', 10) || 15;
-// Several executions in one process (demo seeding): one per job.inputs entry, else WFPROF_REPEAT alike.
+const job = JSON.parse(fs.readFileSync(0, 'utf8'));
+const workflowId = job.workflowId;
+const requestedExecutionId = job.executionId ?? null;
+let databaseUrl = job.databaseUrl;
+delete job.databaseUrl; // held in this module's scope only
+const mode = job.mode ?? 'precise';
+const detail = Boolean(job.detail);
+const topN = Number.parseInt(job.topN ?? 15, 10) || 15;
+// Several executions in one process (demo seeding): one per job.inputs entry, else job.repeat alike.
 const jobInputs = Array.isArray(job.inputs) && job.inputs.length ? job.inputs : null;
-const repeat = jobInputs ? jobInputs.length : Math.max(1, Number.parseInt(env.WFPROF_REPEAT || '1', 10) || 1);
+const repeat = jobInputs ? jobInputs.length : Math.max(1, Number.parseInt(job.repeat ?? 1, 10) || 1);
 const stepTimeoutMs = Number(job.stepTimeoutMs ?? 30_000);
+const workflowInput = job.workflowInput ?? null;
 
 const doc = { runner: 'wfprof-run-workflow', version: 1, node: process.version, mode, workflowId, runs: [], error: null, errorKind: null };
 let written = false;
@@ -69,7 +68,6 @@ function writeDoc() {
   if (written) return;
   written = true;
   const text = `${JSON.stringify(doc)}\n`;
-  if (env.PROFILE_OUTPUT) fs.writeFileSync(env.PROFILE_OUTPUT, text);
   writeAllSync(1, text); // one fs.writeSync may write only part of a large document to a pipe
 }
 process.on('exit', writeDoc);
@@ -230,12 +228,12 @@ async function withTimeout(promise, ms, what) {
 }
 
 async function main() {
-  if (!workflowId) throw new RunnerError('config', 'WORKFLOW_ID is required');
-  if (!databaseUrl) throw new RunnerError('config', 'DATABASE_URL is required');
+  if (!workflowId) throw new RunnerError('config', 'the job has no workflowId');
+  if (!databaseUrl) throw new RunnerError('config', 'the job has no databaseUrl');
   if (!['none', 'precise', 'sampling'].includes(mode)) throw new RunnerError('config', `unknown profile mode ${mode}`);
   if (job.executor) return mainPlatform(job.executor);
   if (!Array.isArray(job.order) || job.order.length === 0) {
-    throw new RunnerError('config', 'no execution plan: set WFPROF_WORKFLOW_JOB (use `wfprof profile-workflow`, which writes it)');
+    throw new RunnerError('config', 'no execution plan in the job (use `wfprof profile-workflow`, which plans it)');
   }
   const actions = job.actions ?? {};
   const stepFiles = Object.values(actions).map((a) => a.compiled).filter(Boolean);
@@ -262,7 +260,7 @@ async function main() {
   client.on('error', () => {}); // a dropped connection surfaces on the next query instead
   // Steps run in this process, users' code nodes too (node:vm is no sandbox): the credentials leave the
   // environment once the only connection is open.
-  for (const name of ['DATABASE_URL', 'PGPASSWORD', 'DAGSTER_PG_URL']) delete process.env[name];
+  databaseUrl = null;
   const pgPort = Number(client.port) || 5432;
   installEgressGuard({ allowPorts: [stub.port, pgPort], allowUnixSockets: true });
 
@@ -274,14 +272,7 @@ async function main() {
     const order = job.order ?? [];
     for (const id of order) if (!nodesById.has(id)) throw new RunnerError('stale_job', `node ${id} is not in workflow ${workflowId} (changed since it was planned)`);
 
-    let triggerInput = {};
-    if (env.WORKFLOW_INPUT) {
-      try {
-        triggerInput = JSON.parse(env.WORKFLOW_INPUT);
-      } catch (err) {
-        throw new RunnerError('bad_input', `WORKFLOW_INPUT is not JSON: ${err.message}`);
-      }
-    }
+    const triggerInput = workflowInput ?? {};
     for (let rep = 0; rep < repeat; rep++) {
       // Executions this runner creates under a profiler carry PROFILED_PREFIX: their timings are the
       // profiler's, not the platform's, so the trace ingest leaves them out.
@@ -304,23 +295,15 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
   const startedAt = nowIso();
   await boundary({ kind: 'db', nodeId: null, label: 'execution start' });
   if (existing) {
-    const ex = await client.query('select workflow_id, status, input from workflow_executions where id = $1', [executionId]);
-    if (ex.rowCount === 0) throw new RunnerError('unknown_execution', `unknown execution id ${JSON.stringify(executionId)}`);
-    if (ex.rows[0].workflow_id !== workflow.id) {
-      throw new RunnerError('unknown_execution', `execution ${JSON.stringify(executionId)} belongs to workflow ${JSON.stringify(ex.rows[0].workflow_id)}, not ${JSON.stringify(workflow.id)}`);
-    }
-    // Re-running a finished (or running) execution would overwrite the platform's record and add a second
-    // set of log rows: only a pending one is taken over.
-    if (ex.rows[0].status !== 'pending') {
-      throw new RunnerError('execution_not_pending', `execution ${JSON.stringify(executionId)} is ${ex.rows[0].status}, not pending: only a pending execution can be run as itself`);
-    }
-    // The app stored the trigger input with the execution; WORKFLOW_INPUT, when given, wins.
-    if (!env.WORKFLOW_INPUT && !jobInputs && ex.rows[0].input && typeof ex.rows[0].input === 'object') triggerInput = ex.rows[0].input;
-    await client.query(
+    // Python checked that it is this workflow's pending execution; taking it over only if it still is
+    // (a finished one re-run would be overwritten and get a second set of log rows).
+    const taken = await client.query(
       `update workflow_executions set status = 'running', started_at = $2, completed_at = null, error = null,
-              total_steps = $3, completed_steps = '0', input = coalesce(input, $4) where id = $1`,
-      [executionId, startedAt, String(order.length), jsonValue(triggerInput)],
+              total_steps = $3, completed_steps = '0', input = coalesce(input, $4)
+        where id = $1 and workflow_id = $5 and status = 'pending'`,
+      [executionId, startedAt, String(order.length), jsonValue(triggerInput), workflow.id],
     );
+    if (taken.rowCount === 0) throw new RunnerError('execution_not_pending', `execution ${JSON.stringify(executionId)} is no longer a pending execution of ${JSON.stringify(workflow.id)}`);
   } else {
     await client.query(
       `insert into workflow_executions (id, workflow_id, user_id, status, input, started_at, total_steps, completed_steps)
@@ -351,7 +334,7 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
     let setupError = null;
     if (isTrigger) input = triggerInput;
     else if (!action) setupError = `unknown action type ${JSON.stringify(actionType)}`;
-    else if (!action.compiled) setupError = `step ${action.stepId} could not be compiled: ${action.error ?? 'unknown error'}`;
+    else if (!action.compiled) setupError = `step ${action.id} could not be compiled: ${action.error ?? 'unknown error'}`;
     else input = stepInput(action, node, outputs, stub.url, context);
 
     await boundary({ kind: 'db', nodeId, label: 'log start' });
@@ -367,7 +350,7 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
     let error = setupError;
     if (!error && isTrigger) output = triggerInput;
     else if (!error) {
-      rec.stepId = action.stepId;
+      rec.stepId = action.id;
       await boundary({ kind: 'harness', nodeId, label: 'stub routes' });
       for (const [k, v] of Object.entries(fillPlaceholders(action.env ?? {}, { stub: stub.url }))) process.env[k] = String(v);
       await stub.setRoutes(fillPlaceholders(action.responses ?? [], { stub: stub.url }));
@@ -375,7 +358,7 @@ async function runOnce({ client, stub, workflow, nodesById, order, actions, trig
       try {
         const mod = await importStep(action.compiled);
         const fn = stepFunction(mod, action.export);
-        output = await withTimeout(Promise.resolve(fn(input)), stepTimeoutMs, `step ${action.stepId}`);
+        output = await withTimeout(Promise.resolve(fn(input)), stepTimeoutMs, `step ${action.id}`);
         error = failure(output);
       } catch (err) {
         error = err?.message ?? String(err);
@@ -430,8 +413,9 @@ async function mainPlatform(ex) {
   });
   const executionId = requestedExecutionId;
   if (!executionId) throw new RunnerError('config', 'EXECUTION_ID is required with the platform executor (wfprof creates it)');
-  let triggerInput = ex.triggerInput ?? {};
-  if (env.WORKFLOW_INPUT) triggerInput = JSON.parse(env.WORKFLOW_INPUT);
+  const triggerInput = workflowInput ?? {};
+  process.env.DATABASE_URL = databaseUrl; // the platform's db client reads it (and it goes after the import)
+  databaseUrl = null;
 
   process.setSourceMapsEnabled?.(false);
   void globalThis.fetch;

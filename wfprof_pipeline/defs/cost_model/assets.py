@@ -18,7 +18,6 @@ from wfprof_pipeline.defs.resources import (
     StepCorpusResource,
     WarehouseResource,
 )
-from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.cost_model import tables
 from wfprof_pipeline.lib.cost_model.breakdown import breakdown_table
@@ -318,6 +317,7 @@ class UserCodeFuelConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP, kinds={"duckdb", "postgres", "wasm"}, pool="duckdb",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),  # the only retry
     deps=["workflow_profiles"],
     description="Fuel of the user JavaScript in the stored workflows' code nodes (KeeperHub `workflows.nodes`), "
     "run as `fn(inputs)` in the fuel sandbox (embedded QuickJS, or SANDBOX_URL) under a fuel budget, with the "
@@ -332,8 +332,8 @@ def user_code_fuel(
     sandbox: SandboxResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    with postgres.connect(keeperhub_db.resolved_url(), retries=2) as conn:
-        nodes, last_inputs = load_code_nodes(conn)
+    with keeperhub_db.client() as kh:
+        nodes, last_inputs = load_code_nodes(kh)
     table = meter_code_nodes(nodes, sandbox.evaluator(), last_inputs=last_inputs, fuel_budget=config.fuel_budget,
                              timeout_s=config.timeout_s)
     count = warehouse.replace_table(tables.USER_CODE_FUEL, table)

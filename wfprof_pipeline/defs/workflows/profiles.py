@@ -6,10 +6,6 @@ in the KeeperHub database, and its calls are split by category (database, step f
 executor, Node internals, other), per execution and per node. Every row names the executor.
 """
 
-import os
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -19,10 +15,10 @@ from pydantic import Field
 from wfprof_pipeline.defs.metadata import table_metadata
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
 from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
-from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
-from wfprof_pipeline.lib.workflows import platform, profiles, runner
+from wfprof_pipeline.lib.workflows import platform, profiles
+from wfprof_pipeline.lib.workflows.profile import WorkflowRequest, profile_workflows
 
 
 class WorkflowProfileConfig(dg.Config):
@@ -42,6 +38,7 @@ class WorkflowProfileConfig(dg.Config):
 @dg.multi_asset(
     group_name="workflows",
     pool="duckdb",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     specs=[
         dg.AssetSpec(
             "workflow_profiles",
@@ -66,67 +63,24 @@ def workflow_profiles(
     node: NodeResource,
     warehouse: WarehouseResource,
 ):
-    url = keeperhub_db.resolved_url()
+    kh = keeperhub_db.client()
+    url = kh.url
     registry = load_for_root(step_corpus.resolved_root())
     executable = node.resolved_executable()
-    docs = []
-    failures = []
-    skipped_user_code: list[str] = []
     allowed = Settings.from_env().run_user_code
     run_user_code = allowed if allowed is not None else is_embedded_demo(url)
     executor = platform.default_executor(registry) if config.executor == "auto" else config.executor
     context.log.info(f"workflows run through the {executor} executor")
-    with postgres.connect(url, retries=2) as conn:
-        targets = profiles.targets(conn, config.workflow_ids, config.max_workflows)
-        stored = {wid: runner.load_workflow(conn, wid) for wid, _ in targets}
-    with tempfile.TemporaryDirectory(prefix="wfprof-wf-") as build:
-        plannable = {}
-        for wid, _ in targets:
-            try:
-                if executor == "platform":  # the platform's executor decides what it can run
-                    steps = platform.steps_used(stored[wid], registry)
-                else:
-                    steps = runner.plan_workflow(stored[wid], registry)[1]
-            except runner.WorkflowRunError as exc:
-                failures.append(f"{wid}: {exc}")
-                context.log.warning(f"workflow {wid} cannot be profiled: {exc}")
-                continue
-            if not run_user_code and any(e.runs_user_code for e in steps.values()):
-                skipped_user_code.append(wid)
-                context.log.warning(
-                    f"workflow {wid} not profiled: it runs user code (node:vm is no sandbox), which would execute "
-                    "on this host; set WFPROF_RUN_USER_CODE=true to allow it"
-                )
-                continue
-            plannable[wid] = steps
-        entries = {e.id: e for steps in plannable.values() for e in steps.values()}
-        if executor == "wfprof":
-            precompiled = runner.compile_for(registry, list(entries.values()), Path(build), executable)  # once
-
-        def profile_one(target: tuple[str, dict]) -> tuple[str, runner.RunnerDocument | str]:
-            wid, trigger_input = target
-            try:
-                if executor == "platform":
-                    own = Path(build) / f"platform-{len(wid)}-{abs(hash(wid))}"
-                    own.mkdir()
-                    return wid, platform.run(stored[wid], registry, own, url, mode=config.mode,
-                                             workflow_input=trigger_input, node=executable)
-                job = runner.build_job(stored[wid], registry, Path(build), executable, precompiled=precompiled)
-                return wid, runner.run(job, url, mode=config.mode, workflow_input=trigger_input, node=executable)
-            except runner.WorkflowRunError as exc:
-                return wid, str(exc)
-
-        # Exact call counts do not depend on what else runs, so profiles run side by side (≤ cores).
-        with ThreadPoolExecutor(max_workers=max(1, min(config.parallel, os.cpu_count() or 1))) as pool:
-            outcomes = list(pool.map(profile_one, [t for t in targets if t[0] in plannable]))
-        for wid, outcome in outcomes:
-            if isinstance(outcome, str):
-                failures.append(f"{wid}: {outcome}")
-                context.log.warning(f"workflow {wid} could not be profiled: {outcome}")
-            else:
-                docs.append((outcome, stored[wid].name))
+    with kh:
+        targets = kh.profile_targets(config.workflow_ids, config.max_workflows)
+        requests = [WorkflowRequest(kh.workflow(wid), input=trigger) for wid, trigger in targets]
+    outcome = profile_workflows(url, registry, requests, executor=executor, mode=config.mode, node=executable,
+                                parallel=config.parallel, run_user_code=run_user_code, errors="collect",
+                                on_warning=context.log.warning)
+    docs, failures, skipped_user_code = outcome.docs, outcome.failures, outcome.skipped_user_code
     if targets and not docs and failures:  # before any write: the previous profiles stay in the warehouse
-        raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}")
+        # Not retried by the policy (that is for the database going away): the same workflows would fail again.
+        raise dg.Failure(f"no workflow could be profiled: {'; '.join(failures)}", allow_retries=False)
     profile_frame, step_frame = profiles.frames(docs)
     n_profiles = warehouse.replace_table(profiles.WORKFLOW_PROFILES, profile_frame)
     n_steps = warehouse.replace_table(profiles.WORKFLOW_PROFILE_STEPS, step_frame)

@@ -15,6 +15,7 @@ import dagster as dg
 from wfprof_pipeline.defs.workflows.partitions import TRACES_START_DATE
 from wfprof_pipeline.defs.workflows.schedules import workflow_traces_job
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.workflows import ingest
 
@@ -46,10 +47,8 @@ def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None
     if not demo.bundled_corpus(settings.steps_root, os.environ.get(ENV_STEP_REGISTRY)):
         # The embedded database then holds no workflows (an empty schema, so traces and workflow profiles
         # are empty rather than failing): the platform's own database is DATABASE_URL.
-        from wfprof_pipeline.lib.workflows.schema import create_schema
-
-        with postgres.connect(settings.database_url, autocommit=True) as conn:
-            create_schema(conn)
+        with KeeperHub(settings.database_url) as kh:
+            kh.ensure_schema()
         log("demo seeding skipped: the steps are not wfprof's bundled sample corpus, so the embedded database "
             "holds no workflows (set DATABASE_URL to your platform's database for traces and workflow profiles)")
         return None
@@ -85,8 +84,8 @@ def ingest_trace_days(
     if not settings.database_url:
         return []
     try:
-        with postgres.connect(settings.database_url, retries=1) as conn:
-            days = ingest.days_with_data(conn)
+        with KeeperHub(settings.database_url) as kh:
+            days = ingest.days_with_data(kh.conn)
     except Exception as exc:  # unreachable or not a KeeperHub schema: reported, the nightly job still runs
         log(f"workflow traces skipped: {exc}")
         return [("workflow_traces", False)]

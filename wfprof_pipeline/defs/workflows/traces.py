@@ -11,7 +11,6 @@ import dagster as dg
 
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, WarehouseResource
 from wfprof_pipeline.defs.workflows.partitions import traces_partitions
-from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.pg_urls import describe
 from wfprof_pipeline.lib.workflows import ingest
 
@@ -50,9 +49,8 @@ def workflow_traces(
     context: dg.AssetExecutionContext, keeperhub_db: KeeperHubDatabase, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
-    url = keeperhub_db.resolved_url()
-    with postgres.connect(url, retries=2) as conn, warehouse.connect() as con:
-        result = ingest.ingest_day(conn, con, day)
+    with keeperhub_db.client() as kh, warehouse.connect() as con:  # RetryPolicy above is the only retry
+        result = ingest.ingest_day(kh.conn, con, day)
     context.log.info(
         f"{day}: {result.written.executions} executions, {result.written.step_runs} step runs "
         f"({result.csv_bytes / 1e6:.1f} MB CSV, copy {result.copy_seconds:.2f} s, write {result.write_seconds:.2f} s)"
@@ -70,7 +68,7 @@ def workflow_traces(
             "csv_mb": round(result.csv_bytes / 1e6, 3),
             "copy_seconds": round(result.copy_seconds, 3),
             "write_seconds": round(result.write_seconds, 3),
-            "source": describe(url),
+            "source": describe(kh.url),
         },
         check_results=[
             dg.AssetCheckResult(

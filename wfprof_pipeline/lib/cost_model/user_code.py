@@ -18,6 +18,7 @@ import polars as pl
 from wfprof_pipeline.lib.cost_model.tables import USER_CODE_FUEL
 from wfprof_pipeline.lib.fuel.protocol import Evaluator
 from wfprof_pipeline.lib.fuel.sandbox import Limits
+from wfprof_pipeline.lib.keeperhub import KeeperHub
 
 CODE_ACTION_TYPES = frozenset({"code/run-code", "code"})
 DEFAULT_FUEL_BUDGET = 500_000_000
@@ -113,25 +114,9 @@ def meter_code_nodes(
     return pl.DataFrame(rows, schema=USER_CODE_FUEL.schema)
 
 
-# The latest successful run's input of every node: what the code really received (templates resolved).
-_LAST_INPUTS_SQL = """
-select distinct on (e.workflow_id, l.node_id) e.workflow_id, l.node_id, l.input::text
-from workflow_execution_logs l join workflow_executions e on e.id = l.execution_id
-where l.status = 'success' and l.input is not null
-order by e.workflow_id, l.node_id, l.started_at desc
-"""
-
-
-def load_code_nodes(conn: Any) -> tuple[list[CodeNode], dict[tuple[str, str], Any]]:
-    """Code nodes of every stored workflow, and the inputs of their latest successful runs (psycopg 3)."""
-    with conn.cursor() as cur:
-        cur.execute("select id, name, nodes::text from workflows order by id")
-        nodes = find_code_nodes(cur.fetchall())
-        code_ids = {(n.workflow_id, n.node_id) for n in nodes}
-        last: dict[tuple[str, str], Any] = {}
-        if code_ids:
-            cur.execute(_LAST_INPUTS_SQL)
-            for wf_id, node_id, data in cur.fetchall():
-                if (str(wf_id), str(node_id)) in code_ids:
-                    last[(str(wf_id), str(node_id))] = data
-    return nodes, last
+def load_code_nodes(kh: KeeperHub) -> tuple[list[CodeNode], dict[tuple[str, str], Any]]:
+    """Code nodes of every stored workflow, and the inputs of their latest successful runs."""
+    workflows, last = kh.code_node_sources()
+    nodes = find_code_nodes(workflows)
+    code_ids = {(n.workflow_id, n.node_id) for n in nodes}
+    return nodes, {key: data for key, data in last.items() if key in code_ids}

@@ -281,12 +281,12 @@ def measure_fuel() -> FuelSection:
 
 
 def measure_user_code(database_url: str) -> dict[str, UserCodeNode]:
-    from wfprof_pipeline.lib import postgres
     from wfprof_pipeline.lib.cost_model.user_code import load_code_nodes, meter_code_nodes
     from wfprof_pipeline.lib.fuel.protocol import open_evaluator
+    from wfprof_pipeline.lib.keeperhub import KeeperHub
 
-    with postgres.connect(database_url, retries=1) as conn:
-        nodes, last_inputs = load_code_nodes(conn)
+    with KeeperHub(database_url) as kh:
+        nodes, last_inputs = load_code_nodes(kh)
     table = meter_code_nodes(nodes, open_evaluator(None), last_inputs=last_inputs)
     return {
         f"{r['workflow_id']}/{r['node_id']}": UserCodeNode(

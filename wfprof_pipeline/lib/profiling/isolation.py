@@ -79,6 +79,6 @@ def resolve_isolation(requested: str | None = None) -> Isolation:
         raise IsolationError(f"namespace isolation was asked for ({ENV_ISOLATION}=namespaces) but {why}")
     if not _warned:
         _warned = True
-        print(f"wfprof: warning: step processes are not isolated by the kernel ({why}); only the in-process "
+        print(f"wfprof: warning: steps and workflow runs are not isolated by the kernel ({why}); only the in-process "
               "egress guard protects the network", file=sys.stderr)
     return "guard"

@@ -10,10 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,13 +20,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.node_jobs import CompileJob, HarnessJob, StepSpec, StubEndpoint
+from wfprof_pipeline.lib.node_process import NODE_DIR, NodeNotFound, run_node_json
 from wfprof_pipeline.lib.profiling.isolation import Isolation, resolve_isolation
-from wfprof_pipeline.lib.profiling.isolation import wrap as isolation_wrap
 from wfprof_pipeline.lib.profiling.models import MODES, PHASES, HarnessDocument, StepOutcome
 from wfprof_pipeline.lib.profiling.stub import StubProcess, attach_io
 from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
 
-NODE_DIR = Path(__file__).resolve().parents[2] / "node"
 HARNESS = NODE_DIR / "profile-step.mjs"
 COMPILER = NODE_DIR / "compile-steps.mjs"
 
@@ -97,11 +94,6 @@ class CompiledStep:
     error: str | None
 
 
-def _tail(text: str, lines: int = 6, chars: int = 600) -> str:
-    tail = "\n".join(text.strip().splitlines()[-lines:])
-    return tail[-chars:]
-
-
 def compile_steps(
     registry: StepRegistry,
     entries: Iterable[StepEntry],
@@ -115,25 +107,17 @@ def compile_steps(
     `extra`: more compiler options (`separate`, `replace`: see node/lib/compile.mjs), for the platform's executor.
     """
     modules = sorted({e.module for e in entries})
-    job = {
-        "root": str(registry.root),
-        "outDir": str(build_dir),
-        "modules": modules,
-        "shims": registry.shims,
-        "aliases": registry.aliases,
-        **(extra or {}),
-    }
+    job = CompileJob(root=str(registry.root), outDir=str(build_dir), modules=modules, shims=registry.shims,
+                     aliases=registry.aliases, **(extra or {}))
     try:
-        proc = subprocess.run(
-            [node, str(COMPILER)], input=json.dumps(job), capture_output=True, text=True, timeout=timeout_s
-        )
-    except FileNotFoundError:
-        raise ProfilingError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
-    except subprocess.TimeoutExpired:
-        raise ProfilingError(f"compiling steps took longer than {timeout_s:.0f} s") from None
+        proc = run_node_json(COMPILER, job, timeout_s, node=node)
+    except NodeNotFound as exc:
+        raise ProfilingError(str(exc)) from None
+    if proc.timed_out:
+        raise ProfilingError(f"compiling steps took longer than {timeout_s:.0f} s")
     if proc.returncode != 0:
         hint = " (run `npm ci` in wfprof_pipeline/node)" if "esbuild" in proc.stderr else ""
-        raise ProfilingError(f"step compiler failed{hint}: {_tail(proc.stderr)}")
+        raise ProfilingError(f"step compiler failed{hint}: {proc.stderr_tail()}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     out: dict[str, CompiledStep] = {}
     for rel in modules:  # a shim's compile error is already on the modules that import it
@@ -155,67 +139,31 @@ def parse_harness_output(stdout: str) -> HarnessDocument:
         raise ValueError(f"harness output is not a profile document ({problems} problems): {snippet!r}") from None
 
 
-def _kill_tree(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 # Steps run with a fixed, small environment (plus the registry's `env`): counts must not depend on who runs
 # them (the `debug` package calls a function per environment variable at import) and no credentials of the
 # calling process leak into a step.
-BASE_ENV = {"TZ": "UTC", "LANG": "C.UTF-8", "NODE_ENV": "production"}
+STEP_ENV = {"NODE_ENV": "production"}
 
 
-def step_environment(passthrough: Iterable[str] = ()) -> dict[str, str]:
-    env = {k: os.environ[k] for k in ("PATH", "HOME", *passthrough) if k in os.environ}
-    return {**env, **BASE_ENV}
-
-
-def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, timeout_s: float,
+def run_harness(job: HarnessJob, *, mode: str, options: ProfileOptions, timeout_s: float,
                 isolation: Isolation = "guard") -> tuple[HarnessDocument | None, str | None, str | None, float, str]:
     """One harness process. Returns (document, error, error_kind, wall_ms, stderr_tail)."""
-    cmd = [options.node, f"--max-old-space-size={options.heap_mb}"]
-    if mode == "timing":
-        cmd.append("--expose-gc")
-    cmd.append(str(options.harness))
-    if isolation == "namespaces":
-        cmd = isolation_wrap(cmd)
-    t0 = time.perf_counter()
+    args = [f"--max-old-space-size={options.heap_mb}", *(["--expose-gc"] if mode == "timing" else [])]
     try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",  # a step may write any bytes to stderr; that must not lose the batch
-            cwd=job.get("stepsRoot") or None,
-            env=step_environment(options.env_passthrough),
-            start_new_session=True,  # its own process group: a timeout kills the step's children too
-        )
-    except FileNotFoundError:
-        raise ProfilingError(f"Node.js executable {options.node!r} not found (set WFPROF_NODE)") from None
-    try:
-        stdout, stderr = proc.communicate(json.dumps(job), timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc)
-        stdout, stderr = proc.communicate()
-        wall = (time.perf_counter() - t0) * 1000
+        proc = run_node_json(options.harness, job, timeout_s, STEP_ENV, node=options.node, node_args=tuple(args),
+                             isolation=isolation, cwd=job.stepsRoot, passthrough=options.env_passthrough)
+    except NodeNotFound as exc:
+        raise ProfilingError(str(exc)) from None
+    wall, tail, stderr = proc.wall_ms, proc.stderr_tail(), proc.stderr
+    if proc.timed_out:
         error = f"timed out after {timeout_s:g} s (spinning or never settling); process tree killed"
-        return None, error, "timeout", wall, _tail(stderr)
-    finally:
-        # Also after a normal exit: children a step started (and never waited for) die with it.
-        _kill_tree(proc)
-    wall = (time.perf_counter() - t0) * 1000
-    tail = _tail(stderr)
+        return None, error, "timeout", wall, tail
     try:
-        doc = parse_harness_output(stdout)
+        doc = parse_harness_output(proc.stdout)
     except ValueError as exc:
         if "heap limit" in stderr or "heap out of memory" in stderr:
             return None, f"ran out of memory: heap cap of {options.heap_mb} MB reached", "heap", wall, tail
         code = proc.returncode
-        if isolation == "namespaces" and code is not None and code > 128:  # the namespace's shell reports 128 + N
-            code = -(code - 128)
         if code not in (0, None):
             how = f"signal {-code}" if code < 0 else f"code {code}"
             return None, f"harness died ({how}) without a result: {tail or 'no stderr'}", "harness", wall, tail
@@ -225,36 +173,29 @@ def run_harness(job: dict[str, Any], *, mode: str, options: ProfileOptions, time
 
 def _job_for(
     registry: StepRegistry, entry: StepEntry, compiled: str, shim_dir: str, mode: str, options: ProfileOptions
-) -> dict[str, Any]:
+) -> HarnessJob:
     step_input = options.input_overrides.get(entry.id)
     timeout = entry.timeout_s or options.timeout_s
     # A step with no input (discovered, not yet in the registry) is profiled at import only.
     executes = entry.executes or step_input is not None
     phases = [p for p in options.phases if p == "import" or executes]
-    return {
-        "mode": mode,
-        "phases": phases,
-        "warmRuns": (entry.warm_runs if entry.warm_runs is not None else options.warm_runs) if executes else 0,
-        "samplingIntervalUs": options.sampling_interval_us,
+    return HarnessJob(
+        mode=mode,
+        phases=phases,
+        warmRuns=(entry.warm_runs if entry.warm_runs is not None else options.warm_runs) if executes else 0,
+        samplingIntervalUs=options.sampling_interval_us,
         # The harness gives up on an unsettled step a little before the process is killed, so it can
         # still report what it measured.
-        "settleTimeoutMs": int(max(500, timeout * 1000 * 0.8 - 500)),
-        "topN": options.top_n,
-        "stepsRoot": str(registry.root),
-        "shimDir": shim_dir,
-        "steps": [
-            {
-                "id": entry.id,
-                "compiled": compiled,
-                "source": str(registry.module_path(entry)),
-                "export": entry.export,
-                "input": step_input if step_input is not None else registry.input_for(entry) if executes else {},
-                "env": entry.env,
-                "responses": [r.for_harness() for r in entry.responses],
-                "hostRoutes": entry.routed_hosts,
-            }
-        ],
-    }
+        settleTimeoutMs=int(max(500, timeout * 1000 * 0.8 - 500)),
+        topN=options.top_n,
+        stepsRoot=str(registry.root),
+        shimDir=shim_dir,
+        steps=[StepSpec.of(
+            entry, compiled,
+            step_input if step_input is not None else registry.input_for(entry) if executes else {},
+            source=str(registry.module_path(entry)),
+        )],
+    )
 
 
 def profile_steps(
@@ -308,8 +249,8 @@ def profile_steps(
                     token = None
                     try:
                         if stub and entry.responses:
-                            token, url, port = stub.tenant(job["steps"][0]["responses"])
-                            job["stub"] = {"url": url, "port": port}  # the only port this step may reach
+                            token, url, port = stub.tenant(job.steps[0].responses)
+                            job.stub = StubEndpoint(url=url, port=port)
                         doc, error, kind, wall, tail = run_harness(
                             job, mode=mode, options=options, timeout_s=entry.timeout_s or options.timeout_s,
                             isolation=isolation,
@@ -349,7 +290,7 @@ def run_shared_process(
     with tempfile.TemporaryDirectory(prefix="wfprof-steps-") as tmp:
         compiled, shim_dir = compile_steps(registry, entries, Path(tmp), options.node)
         jobs = [_job_for(registry, e, compiled[e.module].compiled or "", shim_dir, mode, options) for e in entries]
-        job = {**jobs[0], "steps": [j["steps"][0] for j in jobs]}
+        job = jobs[0].model_copy(update={"steps": [j.steps[0] for j in jobs]})
         doc, error, _, _, _ = run_harness(job, mode=mode, options=options, timeout_s=options.timeout_s * len(entries))
         if doc is None:
             raise ProfilingError(error or "harness failed")

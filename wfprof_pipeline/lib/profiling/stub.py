@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.node_process import node_environment
 from wfprof_pipeline.lib.profiling.models import IoRequest, StepOutcome
 
 SERVE_STUB = Path(__file__).resolve().parents[2] / "node" / "serve-stub.mjs"
@@ -43,7 +44,7 @@ class StubProcess:
         try:
             self._proc = subprocess.Popen(
                 [node, str(SERVE_STUB)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, start_new_session=True,
+                text=True, start_new_session=True, env=node_environment(),  # a server, not a job: long-lived
             )
         except FileNotFoundError:
             raise StubError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None

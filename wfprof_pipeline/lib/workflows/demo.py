@@ -6,11 +6,8 @@ the workflows, and the runs' timestamps are then spread over the past week (`spr
 from __future__ import annotations
 
 import hashlib
-import json
-import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +15,11 @@ from typing import Any
 import psycopg
 from pydantic import BaseModel, Field, ValidationError
 
-from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.registry import StepRegistry
-from wfprof_pipeline.lib.workflows import runner, schema
+from wfprof_pipeline.lib.workflows import schema
+from wfprof_pipeline.lib.workflows.profile import WorkflowRequest, profile_workflows
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "data" / "workflows"
 # The demo workflows use the bundled sample steps' action types: they are run only against that corpus.
@@ -67,21 +65,9 @@ def load_definitions(directory: Path = DEFAULT_DIR) -> list[DemoWorkflow]:
     return out
 
 
-def install(conn: psycopg.Connection, workflows: list[DemoWorkflow]) -> None:
+def install(kh: KeeperHub, workflows: list[DemoWorkflow]) -> None:
     """Create the schema and upsert the workflows (idempotent)."""
-    schema.create_schema(conn)
-    for wf in workflows:
-        conn.execute(
-            "insert into workflows (id, name, description, user_id, nodes, edges) values (%s, %s, %s, %s, %s, %s) "
-            "on conflict (id) do update set name = excluded.name, description = excluded.description, "
-            "nodes = excluded.nodes, edges = excluded.edges, updated_at = now()",
-            (wf.id, wf.name, wf.description, wf.user_id, json.dumps(wf.nodes), json.dumps(wf.edges)),
-        )
-
-
-def execution_count(conn: psycopg.Connection) -> int:
-    schema.create_schema(conn)
-    return int(conn.execute("select count(*) from workflow_executions").fetchone()[0])
+    kh.install_workflows((wf.id, wf.name, wf.description, wf.user_id, wf.nodes, wf.edges) for wf in workflows)
 
 
 @dataclass
@@ -109,16 +95,18 @@ def seed(
     definitions = load_definitions(directory)
     # One seed at a time per database: a second one waits, then finds the executions and skips (two at
     # once wrote every execution twice, or died on a UniqueViolation of a concurrent CREATE TABLE).
-    with postgres.connect(database_url, autocommit=True) as lock_conn:
-        _take_seed_lock(lock_conn)
-        with postgres.connect(database_url, autocommit=True) as conn:
-            if only_if_empty and execution_count(conn) > 0:
+    with KeeperHub(database_url) as lock, lock.advisory_lock(SEED_LOCK_KEY, SEED_LOCK_WAIT_S) as taken:
+        if not taken:
+            raise DemoError(f"another `wfprof demo seed` has been seeding this database for over {SEED_LOCK_WAIT_S} "
+                            "s; wait for it or stop it, then retry")
+        with KeeperHub(database_url) as kh:
+            if only_if_empty and kh.execution_count() > 0:
                 return SeedResult(skipped=True, seconds=time.perf_counter() - started)
-            install(conn, definitions)
-            stored = [runner.load_workflow(conn, wf.id) for wf in definitions]
+            install(kh, definitions)
+            stored = [kh.workflow(wf.id) for wf in definitions]
         result = _run_demo(database_url, registry, definitions, stored, node, jobs, on_workflow, started)
-        with postgres.connect(database_url) as conn:
-            spread_over_days(conn)
+        with KeeperHub(database_url) as kh:
+            spread_over_days(kh.conn)
         return result
 
 
@@ -151,16 +139,6 @@ SEED_LOCK_KEY = int.from_bytes(hashlib.sha256(b"wfprof demo seed").digest()[:8],
 SEED_LOCK_WAIT_S = 600
 
 
-def _take_seed_lock(conn: psycopg.Connection) -> None:
-    conn.execute(f"set lock_timeout = '{SEED_LOCK_WAIT_S}s'")
-    try:
-        conn.execute("select pg_advisory_lock(%s)", (SEED_LOCK_KEY,))
-    except psycopg.errors.LockNotAvailable:
-        raise DemoError(f"another `wfprof demo seed` has been seeding this database for over {SEED_LOCK_WAIT_S} s; "
-                        "wait for it or stop it, then retry") from None
-    conn.execute("set lock_timeout = 0")
-
-
 def _run_demo(
     database_url: str,
     registry: StepRegistry,
@@ -171,26 +149,12 @@ def _run_demo(
     on_workflow: Callable[[str], None] | None,
     started: float,
 ) -> SeedResult:
-    steps = {}
-    for wf in stored:
-        steps.update(runner.plan_workflow(wf, registry)[1])
     result = SeedResult(workflows=len(stored))
-    with tempfile.TemporaryDirectory(prefix="wfprof-demo-") as build:
-        precompiled = runner.compile_for(registry, list(steps.values()), Path(build), node)
-        jobs_by_wf = []
-        for wf, definition in zip(stored, definitions, strict=True):
-            job = runner.build_job(wf, registry, Path(build), node, precompiled=precompiled)
-            job["inputs"] = [r.input for r in definition.demo_runs]
-            jobs_by_wf.append(job)
-
-        def run_one(job: dict[str, Any]) -> runner.RunnerDocument:
-            doc = runner.run(job, database_url, mode="none", node=node)
-            if on_workflow:
-                on_workflow(doc.workflowId or "?")
-            return doc
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            docs = list(pool.map(run_one, jobs_by_wf))
+    requests = [WorkflowRequest(wf, inputs=[r.input for r in definition.demo_runs])
+                for wf, definition in zip(stored, definitions, strict=True)]
+    outcome = profile_workflows(database_url, registry, requests, mode="none", node=node, parallel=jobs,
+                                on_done=(lambda doc: on_workflow(doc.workflowId or "?")) if on_workflow else None)
+    docs = [doc for doc, _ in outcome.docs]
     for doc in docs:
         failed = sum(1 for r in doc.runs if r.status != "success")
         result.per_workflow[doc.workflowId or "?"] = (len(doc.runs), failed)

@@ -13,15 +13,13 @@ import json
 import secrets
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
-
-import psycopg
-from psycopg.types.json import Jsonb
 
 from wfprof_pipeline.lib.discovery.executor import EXECUTOR as DISCOVERED_EXECUTOR
-from wfprof_pipeline.lib.pg_urls import libpq_url
+from wfprof_pipeline.lib.keeperhub import KeeperHub, StoredWorkflow
+from wfprof_pipeline.lib.node_jobs import ExecutorSpec, WorkflowJob
+from wfprof_pipeline.lib.pg_forward import database_endpoint
 from wfprof_pipeline.lib.registry import BUILTIN_SHIMS, ExecutorConfig, StepEntry, StepRegistry
-from wfprof_pipeline.lib.workflows import runner, schema
+from wfprof_pipeline.lib.workflows import plan, runner, schema
 
 Executor = Literal["platform", "wfprof"]
 EXECUTORS: tuple[str, ...] = ("platform", "wfprof")
@@ -64,13 +62,13 @@ def _step_modules(registry: StepRegistry) -> tuple[list[str], dict[str, str]]:
     return sorted(modules), ids
 
 
-def steps_used(workflow: runner.StoredWorkflow, registry: StepRegistry) -> dict[str, StepEntry]:
+def steps_used(workflow: StoredWorkflow, registry: StepRegistry) -> dict[str, StepEntry]:
     """Action type → registry step, for the workflow's action types the registry knows (the others are
     the platform's own business: system actions, or an error the platform reports)."""
     nodes = [n for n in (workflow.nodes or []) if isinstance(n, dict)]
     types = {(n.get("data") or {}).get("config", {}).get("actionType") for n in nodes}
     return {t: e for t in sorted(x for x in types if isinstance(x, str) and x)
-            if (e := runner.step_for_action(registry, t)) is not None}
+            if (e := plan.step_for_action(registry, t)) is not None}
 
 
 def _boundary_wrapper(ex: ExecutorConfig, root: Path, build_dir: Path) -> Path:
@@ -106,28 +104,15 @@ def _entry(ex: ExecutorConfig, root: Path, build_dir: Path) -> Path:
     return path
 
 
-def database_endpoint(database_url: str) -> dict[str, Any]:
-    """What the egress guard lets through for the database: its socket directory, or its host and port."""
-    parts = urlsplit(libpq_url(database_url))
-    query = parse_qs(parts.query)
-    host = parts.hostname or (query.get("host", [""])[0]) or "localhost"
-    port = parts.port or int((query.get("port", ["5432"])[0]) or 5432)
-    if host.startswith("/"):
-        return {"socketDir": host.rstrip("/") + "/", "port": port}
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return {"loopbackPort": port, "port": port}
-    return {"host": host, "port": port}
-
-
 def build_job(
-    workflow: runner.StoredWorkflow,
+    workflow: StoredWorkflow,
     registry: StepRegistry,
     build_dir: Path,
     database_url: str,
     node: str = "node",
     *,
     timeout_s: float = 60.0,
-) -> dict[str, Any]:
+) -> WorkflowJob:
     """The runner's job for one execution through the platform's executor."""
     from wfprof_pipeline.lib.profiling.runner import ProfilingError, compile_steps
 
@@ -165,77 +150,38 @@ def build_job(
     for e in entries:
         env.update(e.env)
     env.update(ex.env)
-    return {
-        "workflowId": workflow.id,
-        "stepsRoot": str(root),
-        "shimDir": shim_dir,
-        "executor": {
-            "entry": result.compiled,
-            "module": ex.module,
-            "export": ex.export,
-            "checkModule": ex.check_integrations.module if ex.check_integrations else None,
-            "checkExport": ex.check_integrations.export if ex.check_integrations else None,
-            "boundary": ex.step_boundary.model_dump() if ex.step_boundary else None,
-            "stepModules": step_modules,
-            "stepIds": step_ids,
-            "databasePaths": ex.database_paths,
-            "env": env,
-            "responses": responses,
-            "hostRoutes": sorted({h for e in entries for h in e.routed_hosts}),
-            "database": database_endpoint(database_url),
-            "nodes": workflow.nodes,
-            "edges": workflow.edges,
-            "userId": workflow.user_id,
-            "timeoutMs": int(timeout_s * 1000),
-        },
-    }
+    return WorkflowJob(
+        workflowId=workflow.id,
+        stepsRoot=str(root),
+        shimDir=shim_dir,
+        executor=ExecutorSpec(
+            entry=result.compiled,
+            module=ex.module,
+            export=ex.export,
+            checkModule=ex.check_integrations.module if ex.check_integrations else None,
+            checkExport=ex.check_integrations.export if ex.check_integrations else None,
+            boundary=ex.step_boundary.model_dump() if ex.step_boundary else None,
+            stepModules=step_modules,
+            stepIds=step_ids,
+            databasePaths=ex.database_paths,
+            env=env,
+            responses=responses,
+            hostRoutes=sorted({h for e in entries for h in e.routed_hosts}),
+            database=database_endpoint(database_url),
+            nodes=workflow.nodes,
+            edges=workflow.edges,
+            userId=workflow.user_id,
+            timeoutMs=int(timeout_s * 1000),
+        ),
+    )
 
 
 def new_execution_id() -> str:
     return schema.PROFILED_EXECUTION_PREFIX + secrets.token_hex(8)
 
 
-def create_pending(conn: psycopg.Connection, workflow: runner.StoredWorkflow, execution_id: str,
-                   trigger_input: dict[str, Any]) -> None:
-    """The pending execution the platform's executor then runs as (as the app creates it when a run starts)."""
-    conn.execute(
-        "insert into workflow_executions (id, workflow_id, user_id, status, input, started_at) "
-        "values (%s, %s, %s, 'pending', %s, now() at time zone 'utc')",
-        (execution_id, workflow.id, workflow.user_id, Jsonb(trigger_input)),
-    )
-
-
-def read_back(conn: psycopg.Connection, execution_id: str) -> tuple[str, str | None, list[runner.NodeRun]]:
-    """(status, error, one NodeRun per log row) as the platform wrote them for the execution."""
-    row = conn.execute("select status, error from workflow_executions where id = %s", (execution_id,)).fetchone()
-    logs = conn.execute(
-        "select node_id, node_name, node_type, status, error, duration from workflow_execution_logs "
-        "where execution_id = %s order by started_at, id", (execution_id,)
-    ).fetchall()
-    nodes = []
-    for node_id, name, node_type, status, error, duration in logs:
-        try:
-            ms = float(duration) if duration is not None else None
-        except ValueError:
-            ms = None
-        nodes.append(runner.NodeRun(nodeId=node_id, nodeName=name or node_id, actionType=node_type or "",
-                                    status=status, error=error, durationMs=ms))
-    if row is None:
-        return "missing", None, nodes
-    return row[0], row[1], nodes
-
-
-def mark_error(conn: psycopg.Connection, execution_id: str, reason: str) -> None:
-    """What the platform would record for a run that never finished: the execution failed, with why."""
-    conn.execute(
-        "update workflow_executions set status = 'error', error = %s, completed_at = now() at time zone 'utc' "
-        "where id = %s and status in ('pending', 'running')",
-        (reason[:2000], execution_id),
-    )
-
-
 def run(
-    workflow: runner.StoredWorkflow,
+    workflow: StoredWorkflow,
     registry: StepRegistry,
     build_dir: Path,
     database_url: str,
@@ -247,38 +193,36 @@ def run(
     top_n: int = 15,
     node: str = "node",
     timeout_s: float = 120.0,
+    isolation: str | None = None,
 ) -> runner.RunnerDocument:
     """Create the pending execution, run it through the platform's executor, read back what it wrote.
 
     The document's run carries the platform's final status; anything the platform could not finish
     (import failure, timeout, a killed process) is marked error on the execution, and raised.
     """
-    from wfprof_pipeline.lib import postgres
-
     job = build_job(workflow, registry, build_dir, database_url, node, timeout_s=max(1.0, timeout_s - 5))
     trigger_input = workflow_input or {}
-    with postgres.connect(database_url, autocommit=True) as conn:
+    with KeeperHub(database_url) as kh:
         if execution_id:  # a pending execution the app created: run as it, with its stored input
-            runner.check_execution(conn, workflow.id, execution_id)
-            row = conn.execute("select input from workflow_executions where id = %s", (execution_id,)).fetchone()
-            if workflow_input is None and row and isinstance(row[0], dict):
-                trigger_input = row[0]
+            stored = kh.pending_input(workflow.id, execution_id)
+            if workflow_input is None and stored is not None:
+                trigger_input = stored
         else:
             execution_id = new_execution_id()
-            create_pending(conn, workflow, execution_id, trigger_input)
+            kh.create_pending(workflow, execution_id, trigger_input)
     try:
         doc = runner.run(job, database_url, mode=mode, execution_id=execution_id, workflow_input=trigger_input,
-                         detail=detail, top_n=top_n, node=node, timeout_s=timeout_s)
+                         detail=detail, top_n=top_n, node=node, timeout_s=timeout_s, isolation=isolation, checked=True)
     except runner.WorkflowRunError as exc:
-        with postgres.connect(database_url, autocommit=True) as conn:
-            mark_error(conn, execution_id, str(exc))
+        with KeeperHub(database_url) as kh:
+            kh.mark_error(execution_id, str(exc))
         raise
     doc.executor = "platform"
-    if job["executor"]["boundary"] is None:
+    if job.executor is not None and job.executor.boundary is None:
         doc.notes.append("no step boundary found (registry [executor] step_boundary): per-workflow figures only")
-    with postgres.connect(database_url, autocommit=True) as conn:
+    with KeeperHub(database_url) as kh:
         for r in doc.runs:
-            status, error, logged = read_back(conn, r.executionId)
+            status, error, logged = read_back(kh, r.executionId)
             r.logRows = len(logged)
             # Nodes the platform logged without passing the step boundary (no calls of their own).
             seen = {n.nodeId for n in r.nodes}
@@ -288,6 +232,20 @@ def run(
                 r.error = error or r.error  # the platform's own words
             else:
                 reason = r.error or f"the platform's executor returned but left the execution {status}"
-                mark_error(conn, r.executionId, reason)
+                kh.mark_error(r.executionId, reason)
                 r.status, r.error = "error", reason
     return doc
+
+
+def read_back(kh: KeeperHub, execution_id: str) -> tuple[str, str | None, list[runner.NodeRun]]:
+    """(status, error, one NodeRun per log row) as the platform wrote them for the execution."""
+    status, error, logs = kh.execution_result(execution_id)
+    nodes = []
+    for row in logs:
+        try:
+            ms = float(row.duration) if row.duration is not None else None
+        except ValueError:
+            ms = None
+        nodes.append(runner.NodeRun(nodeId=row.node_id, nodeName=row.node_name or row.node_id,
+                                    actionType=row.node_type or "", status=row.status, error=row.error, durationMs=ms))
+    return status, error, nodes

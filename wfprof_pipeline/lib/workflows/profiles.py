@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-import psycopg
 
 from wfprof_pipeline.lib.tables import Table
-from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.runner import CATEGORIES, RunnerDocument
 from wfprof_pipeline.lib.workflows.scrub import clean_error
 
@@ -18,6 +16,7 @@ WORKFLOW_PROFILES = Table.of("workflow_profiles", [
     ("workflow_name", pl.Utf8, "Its name"),
     ("mode", pl.Utf8, "precise (exact call counts) or sampling (self time)"),
     ("executor", pl.Utf8, "Whose executor ran it: platform (the checkout's own) or wfprof (wfprof's runner)"),
+    ("isolation", pl.Utf8, "How the run's process was isolated: namespaces (kernel) or guard (in-process only)"),
     ("status", pl.Utf8, "success or error"),
     ("category", pl.Utf8, "database, step_functions, external_api, executor, node_internals or other"),
     ("calls", pl.Int64, "Function calls in this category (precise mode)"),
@@ -71,6 +70,7 @@ def frames(
                         "workflow_name": name,
                         "mode": doc.mode,
                         "executor": doc.executor,
+                        "isolation": doc.isolation,
                         "status": run.status,
                         "category": cat,
                         "calls": int(calls[cat]) if doc.mode == "precise" else None,
@@ -104,34 +104,3 @@ def frames(
                     }
                 )
     return WORKFLOW_PROFILES.frame(prof_rows), WORKFLOW_PROFILE_STEPS.frame(step_rows)
-
-
-def targets(conn: psycopg.Connection, workflow_ids: list[str], limit: int) -> list[tuple[str, dict]]:
-    """(workflow id, trigger input) to profile: the given ids, else the most-executed workflows.
-
-    The input is that of the workflow's latest successful execution (what it really runs with), else {}.
-    Executions wfprof itself profiled count for neither: each profiling run would otherwise make its
-    workflow "more executed" and keep it in the selection.
-    """
-    schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
-    profiled = schema.PROFILED_EXECUTION_PREFIX + "%"
-    if workflow_ids:
-        ids = list(workflow_ids)
-    else:
-        ids = [
-            r[0]
-            for r in conn.execute(
-                "select w.id from workflows w join workflow_executions e on e.workflow_id = w.id "
-                "where e.id not like %s group by w.id order by count(*) desc, w.id limit %s",
-                (profiled, limit),
-            ).fetchall()
-        ]
-    out = []
-    for wid in ids:
-        row = conn.execute(
-            "select input from workflow_executions where workflow_id = %s and status = 'success' "
-            "and input is not null and id not like %s order by started_at desc limit 1",
-            (wid, profiled),
-        ).fetchone()
-        out.append((wid, row[0] if row and isinstance(row[0], dict) else {}))
-    return out

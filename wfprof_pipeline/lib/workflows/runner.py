@@ -1,50 +1,34 @@
-"""Running a stored workflow through the Node runner (`wfprof_pipeline/node/run-workflow.mjs`).
+"""Running a planned workflow (lib/workflows/plan.py) through the Node runner (`node/run-workflow.mjs`).
 
-Python plans (graph order, action type → registry step, esbuild compile); Node executes against the
-database, writing execution and log rows as KeeperHub does, optionally under V8 profiling, and prints
-one JSON document, validated here.
+Node executes against the database, writing execution and log rows as KeeperHub does, optionally under V8
+profiling, and prints one JSON document, validated here.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import contextlib
 import re
-import signal
-import subprocess
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.node_jobs import WorkflowJob
+from wfprof_pipeline.lib.node_process import NODE_DIR, NodeNotFound, run_node_json
+from wfprof_pipeline.lib.pg_forward import database_endpoint, database_for_namespace
 from wfprof_pipeline.lib.pg_urls import libpq_url
-from wfprof_pipeline.lib.registry import StepEntry, StepRegistry
-from wfprof_pipeline.lib.workflows import graph, schema
+from wfprof_pipeline.lib.profiling.isolation import resolve_isolation
+from wfprof_pipeline.lib.workflows.errors import UnknownActionType as UnknownActionType
+from wfprof_pipeline.lib.workflows.errors import UnknownWorkflow as UnknownWorkflow
+from wfprof_pipeline.lib.workflows.errors import WorkflowRunError
 
-NODE_DIR = Path(__file__).resolve().parents[2] / "node"
 RUNNER = NODE_DIR / "run-workflow.mjs"
 Mode = Literal["none", "precise", "sampling"]
 CATEGORIES = ("database", "step_functions", "external_api", "executor", "node_internals", "other")
-# The runner executes stored workflows, users' code nodes included, and node:vm is no sandbox: it gets
-# only what Node needs from our environment, never the caller's secrets (DAGSTER_PG_URL, cloud keys, …).
-# DATABASE_URL it is given explicitly, and drops from its environment once connected.
-_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
-
-
-class WorkflowRunError(WfprofError, RuntimeError):
-    """The workflow could not be run: unknown id, unrunnable graph, unknown action type, runner failure."""
-
-
-class UnknownWorkflow(WorkflowRunError):
-    pass
-
-
-class UnknownActionType(WorkflowRunError):
-    pass
+# The runner executes stored workflows, users' code nodes included, and node:vm is no sandbox: it gets only
+# node_process's allow-listed environment, never the caller's secrets (DAGSTER_PG_URL, cloud keys, …), the
+# database URL in its job (not its environment), and runs in its own namespaces where the kernel has them.
 
 
 # ---------------------------------------------------------------- the runner's document
@@ -109,134 +93,7 @@ class RunnerDocument(BaseModel):
     errorKind: str | None = None
     topFunctions: list[TopFunction] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
-
-
-# ---------------------------------------------------------------- planning
-
-
-class StoredWorkflow(BaseModel):
-    id: str
-    name: str
-    user_id: str
-    nodes: Any
-    edges: Any
-
-
-def load_workflow(conn: psycopg.Connection, workflow_id: str) -> StoredWorkflow:
-    schema.require_schema(conn, (schema.WORKFLOWS, schema.EXECUTIONS, schema.LOGS))
-    row = conn.execute("select id, name, user_id, nodes, edges from workflows where id = %s", (workflow_id,)).fetchone()
-    if row is None:
-        known = [r[0] for r in conn.execute("select id from workflows order by id limit 21").fetchall()]
-        if not known:
-            raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}: the database has no workflows")
-        shown = ", ".join(known[:20]) + (", …" if len(known) > 20 else "")
-        raise UnknownWorkflow(f"unknown workflow id {workflow_id!r}; known ids: {shown}")
-    return StoredWorkflow(id=row[0], name=row[1], user_id=row[2], nodes=row[3], edges=row[4])
-
-
-def check_execution(conn: psycopg.Connection, workflow_id: str, execution_id: str) -> None:
-    """The execution exists, is the workflow's, and is still pending (the runner takes it over)."""
-    row = conn.execute("select workflow_id, status from workflow_executions where id = %s", (execution_id,)).fetchone()
-    if row is None:
-        raise WorkflowRunError(f"unknown execution id {execution_id!r}")
-    if row[0] != workflow_id:
-        raise WorkflowRunError(f"execution {execution_id!r} belongs to workflow {row[0]!r}, not {workflow_id!r}")
-    if row[1] != "pending":
-        # Re-running it would overwrite the platform's record and add a second set of log rows.
-        raise WorkflowRunError(
-            f"execution {execution_id!r} is {row[1]}, not pending: only a pending execution can be run as itself "
-            "(omit the execution id to create a new one)"
-        )
-
-
-def step_for_action(registry: StepRegistry, action_type: str) -> StepEntry | None:
-    """The registry step implementing `action_type`: the one whose id is the action type, else the first."""
-    candidates = [e for e in registry.steps.values() if e.action_type == action_type]
-    if not candidates:
-        return None
-    exact = [e for e in candidates if e.id == action_type]
-    return exact[0] if exact else sorted(candidates, key=lambda e: e.id)[0]
-
-
-def plan_workflow(workflow: StoredWorkflow, registry: StepRegistry) -> tuple[graph.ExecutionPlan, dict[str, StepEntry]]:
-    """Node order plus the registry step of every action type; unknown action types are an error."""
-    try:
-        execution_plan = graph.plan(workflow.nodes, workflow.edges)
-    except graph.WorkflowGraphError as exc:
-        raise WorkflowRunError(f"workflow {workflow.id!r} cannot run: {exc}") from None
-    steps: dict[str, StepEntry] = {}
-    unknown: list[str] = []
-    for node in execution_plan.order:
-        if node.kind == "trigger":
-            continue
-        entry = step_for_action(registry, node.action_type)
-        if entry is None:
-            unknown.append(f"{node.label} ({node.action_type or 'no actionType'})")
-        else:
-            steps[node.action_type] = entry
-    if unknown:
-        known = sorted({e.action_type for e in registry.steps.values()})
-        raise UnknownActionType(
-            f"workflow {workflow.id!r} uses action type(s) the step registry does not know: {', '.join(unknown)}; "
-            f"known: {', '.join(known)}"
-        )
-    return execution_plan, steps
-
-
-def build_job(
-    workflow: StoredWorkflow,
-    registry: StepRegistry,
-    build_dir: Path,
-    node: str = "node",
-    *,
-    step_timeout_s: float = 30.0,
-    precompiled: tuple[dict[str, Any], str] | None = None,
-) -> dict[str, Any]:
-    """The runner's job: order, and per action type the compiled step with input, env and responses.
-
-    `precompiled` = compile_steps' result for a superset of the steps (several workflows, one compile).
-    """
-    execution_plan, steps = plan_workflow(workflow, registry)
-    if precompiled is not None:
-        compiled, shim_dir = precompiled
-    elif steps:
-        compiled, shim_dir = compile_for(registry, list(steps.values()), build_dir, node)
-    else:
-        compiled, shim_dir = {}, ""
-    actions = {}
-    for action_type, entry in steps.items():
-        result = compiled[entry.module]
-        actions[action_type] = {
-            "stepId": entry.id,
-            "compiled": result.compiled if not result.error else None,
-            "error": result.error,
-            "export": entry.export,
-            "input": registry.input_for(entry),
-            "env": entry.env,
-            "responses": [r.for_harness() for r in entry.responses],
-            "hostRoutes": entry.routed_hosts,
-        }
-    return {
-        "workflowId": workflow.id,
-        "order": [n.id for n in execution_plan.order],
-        "unreachable": execution_plan.unreachable,
-        "actions": actions,
-        "stepsRoot": str(registry.root),
-        "shimDir": shim_dir,
-        "stepTimeoutMs": int(step_timeout_s * 1000),
-    }
-
-
-def compile_for(
-    registry: StepRegistry, entries: list[StepEntry], build_dir: Path, node: str = "node"
-) -> tuple[dict[str, Any], str]:
-    """esbuild the steps with the step harness's compiler (one Node process for all of them)."""
-    from wfprof_pipeline.lib.profiling.runner import ProfilingError, compile_steps
-
-    try:
-        return compile_steps(registry, entries, build_dir, node=node)
-    except ProfilingError as exc:
-        raise WorkflowRunError(str(exc)) from None
+    isolation: str | None = None  # namespaces | guard: how the runner process was isolated (set by Python)
 
 
 # ---------------------------------------------------------------- running
@@ -254,29 +111,17 @@ def _fail_abandoned(database_url: str, workflow_id: str, stderr: str, since: dat
     if not ids:
         return 0
     from wfprof_pipeline.lib import postgres
+    from wfprof_pipeline.lib.keeperhub import KeeperHub
 
     try:
-        with postgres.connect(database_url, timeout_s=5, autocommit=True) as conn:
-            conn.execute("set timezone to 'UTC'")  # `since` and now() as UTC wall time, whatever the column type
-            marked = conn.execute(
-                "update workflow_executions set status = 'error', error = %s, completed_at = now() at time zone 'utc' "
-                "where id = any(%s) and workflow_id = %s and status in ('pending', 'running') and started_at >= %s "
-                "returning id",
-                (reason, ids, workflow_id, since),
-            ).fetchall()
-            done = [r[0] for r in marked]
-            conn.execute(
-                "update workflow_execution_logs set status = 'error', error = %s, "
-                "completed_at = now() at time zone 'utc' where execution_id = any(%s) and status = 'running'",
-                (reason, done),
-            )
-            return len(done)
+        with KeeperHub(database_url) as kh:
+            return kh.fail_abandoned(ids, workflow_id, since, reason)
     except (psycopg.Error, postgres.PostgresUnreachable):
         return 0
 
 
 def run(
-    job: dict[str, Any],
+    job: WorkflowJob,
     database_url: str,
     *,
     mode: Mode = "precise",
@@ -287,59 +132,54 @@ def run(
     top_n: int = 15,
     node: str = "node",
     timeout_s: float = 120.0,
-    extra_env: dict[str, str] | None = None,
+    isolation: str | None = None,
+    checked: bool = False,
 ) -> RunnerDocument:
-    """Run the job's workflow in a fresh Node process; the document, or WorkflowRunError."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="wfprof-job-", delete=False) as fh:
-        json.dump(job, fh)
-        job_path = fh.name
-    env = {
-        **{k: v for k, v in os.environ.items() if k in _PASSED_ENV},
-        **(extra_env or {}),
-        "WFPROF_WORKFLOW_JOB": job_path,
-        "WORKFLOW_ID": job["workflowId"],
-        "DATABASE_URL": libpq_url(database_url),
-        "WFPROF_PROFILE_MODE": mode,
-        "PROFILE_DETAIL": "true" if detail else "false",
-        "PROFILE_TOP_N": str(top_n),
-        "WFPROF_REPEAT": str(repeat),
-    }
-    if execution_id:
-        env["EXECUTION_ID"] = execution_id
-    if workflow_input is not None:
-        env["WORKFLOW_INPUT"] = json.dumps(workflow_input)
-    try:
-        proc = subprocess.Popen(
-            [node, str(RUNNER)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=job.get("stepsRoot") or None,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        raise WorkflowRunError(f"Node.js executable {node!r} not found (set WFPROF_NODE)") from None
+    """Run the job's workflow in a fresh Node process (its own namespaces where the kernel has them); the
+    document, or WorkflowRunError.
+
+    Unless `checked` (the caller created or checked the execution), the workflow must exist and
+    `execution_id`, when given, must be its pending execution, run with its stored input unless
+    `workflow_input` is given.
+    """
+    if not checked:
+        from wfprof_pipeline.lib import postgres
+        from wfprof_pipeline.lib.keeperhub import KeeperHub
+
+        try:
+            with KeeperHub(database_url) as kh:
+                kh.workflow(job.workflowId)
+                if execution_id:
+                    stored = kh.pending_input(job.workflowId, execution_id)
+                    if workflow_input is None and job.inputs is None:
+                        workflow_input = stored
+        except postgres.PostgresUnreachable as exc:
+            raise WorkflowRunError(str(exc)) from None
+    how = resolve_isolation(isolation)
     launched = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)  # the runner's clock: UTC
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
+    with contextlib.ExitStack() as stack:
+        inner_url = (stack.enter_context(database_for_namespace(database_url)) if how == "namespaces"
+                     else libpq_url(database_url))
+        executor = job.executor and job.executor.model_copy(update={"database": database_endpoint(inner_url)})
+        full = job.model_copy(update={
+            "databaseUrl": inner_url, "executor": executor, "mode": mode, "executionId": execution_id,
+            "workflowInput": workflow_input,
+            "repeat": repeat, "detail": detail, "topN": top_n,
+        })
+        try:
+            proc = run_node_json(RUNNER, full, timeout_s, node=node, isolation=how, cwd=job.stepsRoot)
+        except NodeNotFound as exc:
+            raise WorkflowRunError(str(exc)) from None
+    if proc.timed_out:
         reason = f"workflow runner timed out after {timeout_s:g} s; process tree killed"
-        left = _fail_abandoned(database_url, job["workflowId"], stderr, launched, reason)
+        left = _fail_abandoned(database_url, job.workflowId, proc.stderr, launched, reason)
         raise WorkflowRunError(reason + (f"; marked {left} execution(s) as error" if left else "")) from None
-    finally:
-        Path(job_path).unlink(missing_ok=True)
-    lines = [ln for ln in stdout.splitlines() if ln.strip()]
-    try:
-        doc = RunnerDocument.model_validate_json(lines[-1]) if lines else None
-    except ValidationError:
-        doc = None
+    doc = proc.document(RunnerDocument)
     if doc is None:
-        tail = "\n".join(stderr.strip().splitlines()[-5:])
-        hint = " (run `npm ci` in wfprof_pipeline/node)" if "Cannot find package" in stderr else ""
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        hint = " (run `npm ci` in wfprof_pipeline/node)" if "Cannot find package" in proc.stderr else ""
         raise WorkflowRunError(f"workflow runner failed (exit {proc.returncode}){hint}: {tail or 'no output'}")
     if doc.error:
         raise WorkflowRunError(doc.error)
+    doc.isolation = how
     return doc
