@@ -11,6 +11,7 @@ import pytest
 
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.workflows import ingest, schema, synthetic
+from wfprof_pipeline.lib.workflows.tables import EXECUTIONS, STEP_RUNS
 
 DAY = date(2026, 3, 14)
 NEXT = date(2026, 3, 15)
@@ -36,7 +37,7 @@ def test_day_lands_with_sizes_not_payloads_and_scrubbed_errors(embedded_db: str,
 
         columns = [r[0] for r in con.execute("describe workflow_step_runs").fetchall()]
         assert "input" not in columns and "output" not in columns
-        assert columns == list(ingest.STEP_RUN_COLUMNS)
+        assert columns == STEP_RUNS.names
         expected_bytes = dict(
             conn.execute("select id, octet_length(input::text) from workflow_execution_logs").fetchall()
         )
@@ -59,7 +60,7 @@ def test_reingesting_a_day_is_identical_and_replaces_exactly_that_day(embedded_d
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         ingest.ingest_day(conn, con, DAY)
         ingest.ingest_day(conn, con, NEXT)
-        before = {t: _table(con, t) for t in (ingest.EXECUTIONS_TABLE, ingest.STEP_RUNS_TABLE)}
+        before = {t: _table(con, t) for t in (EXECUTIONS.name, STEP_RUNS.name)}
         ingest.ingest_day(conn, con, DAY)
         assert {t: _table(con, t) for t in before} == before
 
@@ -119,16 +120,15 @@ def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes
     _fill(embedded_db)
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         ingest.ingest_day(conn, con, DAY)
-        previous = _table(con, ingest.STEP_RUNS_TABLE)
+        previous = _table(con, STEP_RUNS.name)
     with postgres.connect(embedded_db, autocommit=True) as admin:
         synthetic.generate(admin, executions=10, steps_per_execution=2, day=DAY, prefix="late")
-        # Hold the logs table so the ingest has copied executions and then waits on the logs COPY;
-        # its connection is then terminated, exactly as if the server went away mid-ingest.
+        # Hold the logs table so the ingest has planned the day and copied executions, then waits on the logs;
+        # the session streaming the rows is then terminated, exactly as if the server went away mid-ingest.
         locker = postgres.connect(embedded_db)
         locker.execute("lock table workflow_execution_logs in access exclusive mode")
         errors: list[BaseException] = []
         victim = postgres.connect(embedded_db)
-        victim_pid = victim.info.backend_pid
 
         def run() -> None:
             try:
@@ -142,9 +142,11 @@ def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             waiting = admin.execute(
-                "select count(*) from pg_stat_activity where pid = %s and wait_event_type = 'Lock'", (victim_pid,)
-            ).fetchone()[0]
+                "select pid from pg_stat_activity where application_name = %s and wait_event_type = 'Lock'",
+                (ingest.APPLICATION_NAME,),
+            ).fetchall()
             if waiting:
+                (victim_pid,), *_ = waiting
                 break
             time.sleep(0.05)
         else:
@@ -157,7 +159,7 @@ def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes
     assert len(errors) == 1 and isinstance(errors[0], ingest.TraceIngestError), errors
     assert "nothing was written" in str(errors[0])
     with duckdb.connect(str(warehouse_path)) as con:
-        assert _table(con, ingest.STEP_RUNS_TABLE) == previous
+        assert _table(con, STEP_RUNS.name) == previous
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(130, 500)
 

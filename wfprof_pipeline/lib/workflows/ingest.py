@@ -1,24 +1,30 @@
-"""Workflow traces, one day at a time: KeeperHub Postgres → COPY … TO STDOUT (CSV) → polars → DuckDB.
+"""Workflow traces, one day at a time: KeeperHub Postgres → DuckDB's postgres extension → DuckDB, in slices.
 
-- One REPEATABLE READ snapshot per day: executions, step runs and the source's row counts all come from
-  the same moment, so the row-count check compares like with like even while the platform writes.
+- Transport: DuckDB's own postgres extension (`postgres_query`, binary COPY in C++), attached to the warehouse
+  connection for the ingest. Rows stream from Postgres into the table in DuckDB's vectors; nothing of the
+  day is ever held in Python, so memory does not grow with the day.
+- Slices: the day is read in time slices of at most `slice_rows` rows each (whole minutes, planned from a
+  per-minute count), one `INSERT … SELECT` per slice: bounded work per statement, progress per slice.
+- One REPEATABLE READ snapshot per day: the extension runs every query of a DuckDB transaction in one
+  Postgres transaction, so the per-minute counts (the source's row count and its invalid values), the
+  executions and every slice of the step runs all come from the same moment, even while the platform writes.
 - Payloads never leave Postgres: only `octet_length(input::text)` / `output` (bytes of their JSON text).
-- Error texts are cut to a bound in SQL, scrubbed of secrets in polars (vectorised), then truncated.
+- KeeperHub's numbers-as-text are converted in Postgres, with the same expression that counts the rows
+  whose value could not be kept, so the count and the nulls agree by construction.
+- Error texts are cut to a bound in Postgres, scrubbed of secrets by DuckDB while they stream (RE2, the
+  rules of `scrub.py`), then truncated.
 - Executions wfprof created while profiling (ids `wfprof-prof-…`) are left out: their timings are the
   profiler's, not the platform's.
-- The DuckDB write deletes the day and inserts it in one transaction that commits only after every COPY
-  completed: a connection lost mid-ingest rolls it back, leaving the previous state of the day intact;
-  a re-run completes it. COPY (Postgres' core) and parse/insert (ours) overlap, slice by slice.
+- The DuckDB write deletes the day and inserts it in one transaction that commits only after every slice:
+  a connection lost mid-stream rolls it back, leaving the previous state of the day intact; a re-run
+  completes it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import itertools
-import queue
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -26,88 +32,115 @@ import duckdb
 import polars as pl
 import psycopg
 
+from wfprof_pipeline.lib import duckdb_extensions
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.tables import Table
 from wfprof_pipeline.lib.workflows import schema
-from wfprof_pipeline.lib.workflows.scrub import ERROR_MAX_CHARS, scrub_expr
+from wfprof_pipeline.lib.workflows.scrub import ERROR_MAX_CHARS, scrub_sql, truncate_sql
+from wfprof_pipeline.lib.workflows.tables import EXECUTIONS, STEP_RUNS, TRACE_TABLES
 
 # Bound on error text fetched from Postgres; scrubbing runs on this, truncation to ERROR_MAX_CHARS after.
 _ERROR_FETCH_CHARS = 4 * ERROR_MAX_CHARS
+# Rows per slice: a slice is one INSERT statement; DuckDB streams it, so this bounds work, not memory.
+SLICE_ROWS = 2_000_000
+# The name the ingest's Postgres session shows in pg_stat_activity.
+APPLICATION_NAME = "wfprof-trace-ingest"
+_ALIAS = "_wfprof_keeperhub"
+_ERRORS = "_wfprof_error_texts"
 
-EXECUTIONS_TABLE = "workflow_executions"
-STEP_RUNS_TABLE = "workflow_step_runs"
-
-EXECUTION_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
-    # name: (polars type, DuckDB type, description)
-    "execution_id": (pl.Utf8(), "varchar", "workflow_executions.id"),
-    "workflow_id": (pl.Utf8(), "varchar", "The workflow that ran"),
-    "user_id": (pl.Utf8(), "varchar", "Owner of the execution"),
-    "status": (pl.Utf8(), "varchar", "pending, running, success, error or cancelled"),
-    "started_at": (pl.Datetime("us"), "timestamp", "Start (UTC); the partition key"),
-    "completed_at": (pl.Datetime("us"), "timestamp", "End (UTC), null while running"),
-    "duration_ms": (
-        pl.Float64(),
-        "double",
-        "KeeperHub's `duration` (text ms) as a number; null if not a finite number",
-    ),
-    "total_steps": (pl.Int64(), "bigint", "Nodes the execution planned to run"),
-    "completed_steps": (pl.Int64(), "bigint", "Nodes it completed"),
-    "current_node_id": (pl.Utf8(), "varchar", "Last node it was on"),
-    "input_bytes": (pl.Int64(), "bigint", "Size of the input JSON (the payload itself is never copied)"),
-    "output_bytes": (pl.Int64(), "bigint", "Size of the output JSON"),
-    "error": (pl.Utf8(), "varchar", f"Error text, secrets scrubbed, at most {ERROR_MAX_CHARS} characters"),
-}
-
-STEP_RUN_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
-    "log_id": (pl.Utf8(), "varchar", "workflow_execution_logs.id"),
-    "execution_id": (pl.Utf8(), "varchar", "The execution this step ran in"),
-    "node_id": (pl.Utf8(), "varchar", "Workflow node id"),
-    "node_name": (pl.Utf8(), "varchar", "Node label"),
-    "action_type": (
-        pl.Utf8(),
-        "varchar",
-        "KeeperHub's node_type: the action type (e.g. web3/check-balance) or trigger",
-    ),
-    "status": (pl.Utf8(), "varchar", "pending, running, success or error"),
-    "started_at": (pl.Datetime("us"), "timestamp", "Start (UTC); the partition key"),
-    "completed_at": (pl.Datetime("us"), "timestamp", "End (UTC)"),
-    "duration_ms": (pl.Float64(), "double", "KeeperHub's `duration` (text ms) as a number; null if not finite"),
-    "input_bytes": (pl.Int64(), "bigint", "Size of the step input JSON"),
-    "output_bytes": (pl.Int64(), "bigint", "Size of the step output JSON"),
-    "error": (pl.Utf8(), "varchar", f"Error text, secrets scrubbed, at most {ERROR_MAX_CHARS} characters"),
-    "iteration_index": (pl.Int64(), "bigint", "Iteration inside a for-each, else null"),
-    "for_each_node_id": (pl.Utf8(), "varchar", "The for-each node driving the iteration, else null"),
-}
-
-_EXECUTIONS_WHERE = f"""{schema.EXECUTIONS} where started_at >= %(start)s and started_at < %(end)s
-  and id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
-_LOGS_WHERE = f"""{schema.LOGS} where started_at >= %(start)s and started_at < %(end)s
-  and execution_id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
+_PROFILED = f"'{schema.PROFILED_EXECUTION_PREFIX}%'"
 
 # Postgres timestamps run from 4713 BC to 294276 AD plus ±infinity; DuckDB's (and Python's) do not, and one
-# such value failed the whole day. Outside years 1–9999 a timestamp becomes null, flagged in `_BAD_TS`.
+# such value failed the whole day. Outside years 1–9999 a timestamp becomes null (and the row is counted).
 _TS_OK = "{col} >= '0001-01-01' and {col} < '10000-01-01'"
 _COMPLETED = f"(case when {_TS_OK.format(col='completed_at')} then completed_at end)::timestamp"
 _BAD_TS = f"(completed_at is not null and not ({_TS_OK.format(col='completed_at')}))"
-# The last CSV column: whether the row had a timestamp that became null (counted as an invalid row).
-BAD_TS_COLUMN = "_bad_ts"
 
-_EXECUTIONS_SQL = f"""
-select id, workflow_id, user_id, status, started_at::timestamp, {_COMPLETED}, duration,
-       total_steps::text, completed_steps::text, current_node_id,
-       octet_length(input::text), octet_length(output::text), left(error, {_ERROR_FETCH_CHARS}), {_BAD_TS}
-from {_EXECUTIONS_WHERE}"""
+# KeeperHub's text numbers that convert: plain decimals (exponent of at most two digits, so every match is
+# a finite float8) and integers that fit int64. Anything else (NaN, Infinity, 1e400, 'n/a') becomes null.
+_FLOAT_TEXT = r"^[+-]?([0-9]{1,200}(\.[0-9]{0,200})?|\.[0-9]{1,200})([eE][+-]?[0-9]{1,2})?$"
+_INT_TEXT = r"^[+-]?[0-9]{1,18}$"
 
-_LOGS_SQL = f"""
-select id, execution_id, node_id, node_name, node_type, status, started_at::timestamp,
-       {_COMPLETED}, duration, octet_length(input::text), octet_length(output::text),
-       left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id, {_BAD_TS}
-from {_LOGS_WHERE}"""
 
-# The source's own count of the day, in the same snapshot: independent of the COPY slicing and CSV parsing.
-_COUNT_SQL = f"select (select count(*) from {_EXECUTIONS_WHERE}), (select count(*) from {_LOGS_WHERE})"
+def _pg_number(column: str, pattern: str, pg_type: str) -> str:
+    text = f"btrim({column}::text)"
+    return f"(case when {text} ~ '{pattern}' then {text}::{pg_type} end)"
 
-# Columns whose text form is parsed in polars (KeeperHub stores numbers as text).
-_NUMERIC_FROM_TEXT = {"duration_ms": pl.Float64, "total_steps": pl.Int64, "completed_steps": pl.Int64}
+
+def _pg_unkept(column: str, pattern: str) -> str:
+    """Postgres SQL: the value is there but _pg_number makes it null."""
+    text = f"btrim({column}::text)"
+    return f"({text} <> '' and {text} !~ '{pattern}')"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """How one trace table is read: its select list (in the table's column order) and what is invalid."""
+
+    table: Table
+    relation: str
+    expressions: list[str]  # one per column of `table`, in its order
+    invalid: str
+    where: str
+
+    def select(self, *, sql_ascii: bool = False) -> str:
+        """The Postgres select list, each expression named as its column (the extension selects by name)."""
+        return ", ".join(f'{self.expression(c, sql_ascii=sql_ascii)} as "{c}"' for c in self.table.names)
+
+    def expression(self, column: str, *, sql_ascii: bool = False) -> str:
+        expr = self.expressions[self.table.names.index(column)]
+        return _utf8(expr) if sql_ascii and self.table.column(column).dtype == pl.Utf8 else expr
+
+
+# Valid UTF-8, byte by byte (what a SQL_ASCII database's regex sees), and U+FFFD spelled in bytes there.
+_UTF8_TEXT = (r"^([\x01-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+              r"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+              r"|\xf4[\x80-\x8f][\x80-\xbf]{2})*$")
+_REPLACEMENT_CHAR = "convert_from('\\xefbfbd'::bytea, 'SQL_ASCII')"
+
+
+def _utf8(expr: str) -> str:
+    """A SQL_ASCII database may hold any bytes, and DuckDB takes only UTF-8: text that is not valid UTF-8
+    has each non-ASCII byte replaced by U+FFFD (so one bad byte never fails a day)."""
+    return (f"(case when ({expr}) ~ '{_UTF8_TEXT}' then ({expr}) "
+            f"else regexp_replace(({expr}), '[\\x80-\\xff]', {_REPLACEMENT_CHAR}, 'g') end)")
+
+
+_EXECUTIONS = _Source(
+    EXECUTIONS,
+    schema.EXECUTIONS,
+    [
+        "id", "workflow_id", "user_id", "status", "started_at::timestamp", _COMPLETED,
+        _pg_number("duration", _FLOAT_TEXT, "float8"), _pg_number("total_steps", _INT_TEXT, "int8"),
+        _pg_number("completed_steps", _INT_TEXT, "int8"), "current_node_id",
+        "octet_length(input::text)::int8", "octet_length(output::text)::int8", f"left(error, {_ERROR_FETCH_CHARS})",
+    ],
+    " or ".join([_BAD_TS, _pg_unkept("duration", _FLOAT_TEXT), _pg_unkept("total_steps", _INT_TEXT),
+                 _pg_unkept("completed_steps", _INT_TEXT)]),
+    f"id not like {_PROFILED}",
+)
+_STEP_RUNS = _Source(
+    STEP_RUNS,
+    schema.LOGS,
+    [
+        "id", "execution_id", "node_id", "node_name", "node_type", "status", "started_at::timestamp", _COMPLETED,
+        _pg_number("duration", _FLOAT_TEXT, "float8"), "octet_length(input::text)::int8",
+        "octet_length(output::text)::int8", f"left(error, {_ERROR_FETCH_CHARS})", "iteration_index::int8",
+        "for_each_node_id",
+    ],
+    " or ".join([_BAD_TS, _pg_unkept("duration", _FLOAT_TEXT)]),
+    f"execution_id not like {_PROFILED}",
+)
+
+# The readers' SQL without the time bounds (each slice adds its own). Module-level so a test can break one.
+_EXECUTIONS_SQL = f"select {_EXECUTIONS.select()} from {_EXECUTIONS.relation} where {_EXECUTIONS.where}"
+_LOGS_SQL = f"select {_STEP_RUNS.select()} from {_STEP_RUNS.relation} where {_STEP_RUNS.where}"
+
+
+def _reader_sql(source: _Source, default: str, sql_ascii: bool) -> str:
+    if not sql_ascii:
+        return default
+    return f"select {source.select(sql_ascii=True)} from {source.relation} where {source.where}"
 
 
 class TraceIngestError(WfprofError, RuntimeError):
@@ -121,16 +154,28 @@ class DayCounts:
 
 
 @dataclass(frozen=True)
+class Slice:
+    table: str
+    start: datetime
+    end: datetime
+    rows: int  # the source's rows in [start, end), counted in the snapshot
+
+
+@dataclass(frozen=True)
 class DayIngest:
     day: date
     source: DayCounts  # count(*) in Postgres for the day, in the snapshot that was copied
     written: DayCounts  # rows in DuckDB for the day after the write
-    copy_seconds: float
-    write_seconds: float
-    csv_bytes: int
+    plan_seconds: float  # counting the day per minute (the source counts, the slice plan)
+    copy_seconds: float  # streaming every slice into DuckDB
+    slices: int
     # Rows with a value that could not be kept (NaN/Infinity/non-numeric duration or counts, a timestamp
-    # outside years 1–9999): written with that value null, so they never reach a percentile.
-    invalid_rows: int = 0
+    # outside years 1–9999), per table: written with that value null, so they never reach a percentile.
+    invalid: DayCounts = DayCounts(0, 0)
+
+    @property
+    def invalid_rows(self) -> int:
+        return self.invalid.executions + self.invalid.step_runs
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -138,72 +183,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _copy_csv(cur: psycopg.Cursor, sql: str, params: dict) -> io.BytesIO:
-    buf = io.BytesIO()
-    with cur.copy(f"copy ({sql}) to stdout with (format csv)", params) as copy:
-        for chunk in copy:
-            buf.write(chunk)
-    buf.seek(0)
-    return buf
-
-
-def _frame(data: io.BytesIO, columns: dict[str, tuple[pl.DataType, str, str]]) -> pl.DataFrame:
-    """Parse the CSV (timestamps and KeeperHub's numbers-as-text stay text: DuckDB casts them on insert,
-    cheaper than polars does) and scrub the error texts."""
-    read_schema = {
-        name: (pl.Utf8() if name in _NUMERIC_FROM_TEXT or dtype == pl.Datetime("us") else dtype)
-        for name, (dtype, _, _) in columns.items()
-    }
-    read_schema[BAD_TS_COLUMN] = pl.Utf8()
-    if data.getbuffer().nbytes == 0:
-        frame = pl.DataFrame(schema=read_schema)
-    else:
-        # utf8-lossy: a SQL_ASCII source may hold any bytes; an invalid one becomes U+FFFD, not a failed day.
-        frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema,
-                            encoding="utf8-lossy")
-    return _scrub_errors(frame)
-
-
-def _number(name: str, ddb: str) -> str:
-    """KeeperHub's text number as a finite number, else null (NaN and ±Infinity parse as doubles)."""
-    parsed = f'try_cast(trim("{name}") as {ddb})'
-    return f"(case when isfinite({parsed}) then {parsed} end)" if ddb == "double" else parsed
-
-
-def _invalid_predicate(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
-    """SQL: the row had a value that becomes null (a bad number, or a timestamp flagged by Postgres)."""
-    parts = [f"{BAD_TS_COLUMN} = 't'"]
-    for name, (_, ddb, _) in columns.items():
-        if name in _NUMERIC_FROM_TEXT:
-            parts.append(f"""(nullif(trim("{name}"), '') is not null and {_number(name, ddb)} is null)""")
-    return " or ".join(parts)
-
-
-def _select_list(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
-    """The insert's select: text → timestamp, text → number (null when KeeperHub stored something else)."""
-    parts = []
-    for name, (dtype, ddb, _) in columns.items():
-        if dtype == pl.Datetime("us"):
-            parts.append(f'cast("{name}" as timestamp)')
-        elif name in _NUMERIC_FROM_TEXT:
-            parts.append(_number(name, ddb))
-        else:
-            parts.append(f'"{name}"')
-    return ", ".join(parts)
-
-
-def _scrub_errors(frame: pl.DataFrame) -> pl.DataFrame:
-    """Scrub each distinct error text once: errors repeat a lot, and most rows have none."""
-    distinct = frame.select(pl.col("error").drop_nulls().unique())
-    if distinct.height == 0:
-        return frame
-    cleaned = distinct.with_columns(scrub_expr(pl.col("error")).alias("clean"))
-    return frame.with_columns(pl.col("error").replace(cleaned["error"], cleaned["clean"]))
-
-
 def _session(conn: psycopg.Connection) -> None:
-    """Autocommit (each snapshot is an explicit transaction), UTC so `::date` means the UTC day, and ISO
-    dates: COPY writes timestamps in the session's DateStyle, which a database may set to e.g. `SQL, DMY`."""
+    """Autocommit and UTC, so `::date` means the UTC day (the stored timestamps carry no zone)."""
     if not conn.autocommit:
         conn.rollback()  # the reader only reads: nothing of the caller's can be lost
         conn.autocommit = True
@@ -212,130 +193,184 @@ def _session(conn: psycopg.Connection) -> None:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in ((EXECUTIONS_TABLE, EXECUTION_COLUMNS), (STEP_RUNS_TABLE, STEP_RUN_COLUMNS)):
-        cols = ", ".join(f'"{name}" {ddb}' for name, (_, ddb, _) in columns.items())
-        con.execute(f'create table if not exists "{table}" ({cols})')
+    for table in TRACE_TABLES:
+        con.execute(table.ddl())
+
+
+def _write_comments(con: duckdb.DuckDBPyConnection) -> None:
+    for table in TRACE_TABLES:
+        for statement in table.comment_sql():
+            con.execute(statement)
 
 
 def count_day(con: duckdb.DuckDBPyConnection, day: date) -> DayCounts:
     ensure_tables(con)
     start, end = day_bounds(day)
     counts = [
-        con.execute(f'select count(*) from "{t}" where started_at >= ? and started_at < ?', [start, end]).fetchone()[0]
-        for t in (EXECUTIONS_TABLE, STEP_RUNS_TABLE)
+        con.execute(f'select count(*) from "{t.name}" where started_at >= ? and started_at < ?', [start, end])
+        .fetchone()[0]
+        for t in TRACE_TABLES
     ]
     return DayCounts(int(counts[0]), int(counts[1]))
 
 
-def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: date, *, slices: int = 4) -> DayIngest:
-    """Copy `day` from Postgres into DuckDB, replacing it, with COPY and parse/insert overlapped.
+def libpq_conninfo(conn: psycopg.Connection) -> str:
+    """The libpq `key=value` string of `conn`'s own connection (password included), for the extension."""
+    params = dict(conn.info.get_parameters())
+    if conn.info.password:
+        params["password"] = conn.info.password
+    params["application_name"] = APPLICATION_NAME
+    return " ".join(f"{key}={_conninfo_value(value)}" for key, value in params.items())
 
-    A reader thread runs the COPYs (executions, then the logs in `slices` time slices) in one REPEATABLE
-    READ snapshot while this thread parses each CSV slice and inserts it, inside one DuckDB transaction
-    that also deleted the day: two cores work at once (Postgres formats CSV while polars and DuckDB
-    convert), at most two slices are in memory, and any failure rolls the whole day back.
+
+def _conninfo_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _pg_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ts(moment: datetime) -> str:
+    return f"timestamp '{moment.isoformat(sep=' ')}'"
+
+
+def _query(sql: str) -> str:
+    """A DuckDB table expression running `sql` in Postgres (in the transaction's snapshot)."""
+    return f"postgres_query('{_ALIAS}', {_pg_literal(sql)})"
+
+
+def _plan(
+    con: duckdb.DuckDBPyConnection, source: _Source, start: datetime, end: datetime, slice_rows: int
+) -> tuple[list[Slice], int]:
+    """The day's slices (whole minutes, at most `slice_rows` rows unless one minute holds more) and its
+    invalid rows, from one per-minute count in Postgres."""
+    sql = (
+        f"select date_trunc('minute', started_at) as minute, count(*)::int8 as n, "
+        f"count(*) filter (where {source.invalid})::int8 as bad from {source.relation} "
+        f"where started_at >= {_ts(start)} and started_at < {_ts(end)} and {source.where} group by 1 order by 1"
+    )
+    minutes = con.execute(f"select minute, n, bad from {_query(sql)}").fetchall()
+    slices: list[Slice] = []
+    lo, rows = start, 0
+    for minute, n, _ in minutes:
+        if rows and rows + n > slice_rows:
+            slices.append(Slice(source.table.name, lo, minute, rows))
+            lo, rows = minute, 0
+        rows += n
+    if rows:
+        slices.append(Slice(source.table.name, lo, end, rows))
+    return slices, sum(bad for _, _, bad in minutes)
+
+
+def _load_error_texts(
+    con: duckdb.DuckDBPyConnection, source: _Source, start: datetime, end: datetime, *, sql_ascii: bool
+) -> None:
+    """The day's distinct error texts, scrubbed and truncated once each (errors repeat a lot, and most rows
+    have none), into a temporary table the slices join on: raw text → clean text. DuckDB spills it to disk
+    if it is large, so it does not bound memory either."""
+    sql = (
+        f"select distinct {source.expression('error', sql_ascii=sql_ascii)} as raw from {source.relation} "
+        f"where started_at >= {_ts(start)} and started_at < {_ts(end)} and {source.where} and error is not null"
+    )
+    con.execute(
+        f"create or replace temp table {_ERRORS} as select raw, {truncate_sql('clean')} as clean "
+        f"from (select raw, {scrub_sql('raw')} as clean from {_query(sql)})"
+    )
+
+
+def _copy_slice(con: duckdb.DuckDBPyConnection, source: _Source, reader_sql: str, part: Slice) -> None:
+    sql = f"{reader_sql} and started_at >= {_ts(part.start)} and started_at < {_ts(part.end)}"
+    names = source.table.names
+    columns = ", ".join(f'"{n}"' for n in names)
+    # An error text missing from the map (impossible in one snapshot) would become null, never leak.
+    select = ", ".join("e.clean" if n == "error" else f'src."{n}"' for n in names)
+    con.execute(
+        f'insert into "{source.table.name}" ({columns}) select {select} '
+        f"from {_query(sql)} as src left join {_ERRORS} as e on src.error = e.raw"
+    )
+
+
+def ingest_day(
+    conn: psycopg.Connection,
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    *,
+    slice_rows: int = SLICE_ROWS,
+    on_slice: Callable[[Slice], None] | None = None,
+) -> DayIngest:
+    """Copy `day` from Postgres into DuckDB, replacing it, in slices of at most `slice_rows` rows.
+
+    `conn` checks the schema and names the database; the rows themselves travel over the extension's own
+    connection with the same parameters. `on_slice` is called after each slice is inserted (progress).
     """
     _session(conn)
     schema.require_schema(conn)
+    duckdb_extensions.load(con, "postgres")
+    sql_ascii = conn.info.parameter_status("server_encoding") == "SQL_ASCII"
     start, end = day_bounds(day)
-    step = (end - start) / slices
-    edges = [start + i * step for i in range(slices)] + [end]
-    work: queue.Queue = queue.Queue(maxsize=2)
-    copy_seconds = 0.0
-    counted = DayCounts(-1, -1)
-
-    def reader() -> None:
-        nonlocal copy_seconds, counted
-        began = time.perf_counter()
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute("set transaction isolation level repeatable read, read only")
-                work.put((EXECUTION_COLUMNS, _copy_csv(cur, _EXECUTIONS_SQL, {"start": start, "end": end})))
-                for lo, hi in itertools.pairwise(edges):
-                    work.put((STEP_RUN_COLUMNS, _copy_csv(cur, _LOGS_SQL, {"start": lo, "end": hi})))
-                # Counted after the COPYs (same snapshot) so it overlaps the writer's last insert.
-                row = cur.execute(_COUNT_SQL, {"start": start, "end": end}).fetchone()
-                counted = DayCounts(int(row[0]), int(row[1]))
-            copy_seconds = time.perf_counter() - began
-            work.put(None)
-        except BaseException as exc:  # handed to the writer, which rolls back and reports it
-            work.put(exc)
-
-    thread = threading.Thread(target=reader, name=f"wfprof-copy-{day}", daemon=True)
     ensure_tables(con)
     began = time.perf_counter()
-    csv_bytes = 0
-    invalid_rows = 0
-    con.execute("begin transaction")
+    attached = False
     try:
-        for table in (EXECUTIONS_TABLE, STEP_RUNS_TABLE):
-            con.execute(f'delete from "{table}" where started_at >= ? and started_at < ?', [start, end])
-        thread.start()
-        while (item := work.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            columns, data = item
-            csv_bytes += data.getbuffer().nbytes
-            frame = _frame(data, columns)
-            del data
-            table = EXECUTIONS_TABLE if columns is EXECUTION_COLUMNS else STEP_RUNS_TABLE
-            invalid_rows += _insert(con, table, frame, columns)
+        con.execute(f"attach {_pg_literal(libpq_conninfo(conn))} as {_ALIAS} (type postgres, read_only)")
+        attached = True
+        con.execute("begin transaction")
+        # The plans first: they open the snapshot, which every slice then reads.
+        plans = [
+            (source, _reader_sql(source, default, sql_ascii), *_plan(con, source, start, end, slice_rows))
+            for source, default in ((_EXECUTIONS, _EXECUTIONS_SQL), (_STEP_RUNS, _LOGS_SQL))
+        ]
+        planned = time.perf_counter()
+        for table in TRACE_TABLES:
+            con.execute(f'delete from "{table.name}" where started_at >= ? and started_at < ?', [start, end])
+        for source, reader, slices, _ in plans:
+            _load_error_texts(con, source, start, end, sql_ascii=sql_ascii)
+            for part in slices:
+                _copy_slice(con, source, reader, part)
+                if on_slice is not None:
+                    on_slice(part)
+        con.execute(f"drop table if exists {_ERRORS}")
+        _write_comments(con)
         con.execute("commit")
     except BaseException as exc:
         # DuckDB may have aborted the transaction itself (disk full): keep the real reason, not the rollback's.
         with contextlib.suppress(duckdb.Error):
             con.execute("rollback")
-        _drain(work, thread)
-        if isinstance(exc, psycopg.OperationalError):
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise TraceIngestError(
-                f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
-                "nothing was written for that day — re-run the partition"
-            ) from None
-        from wfprof_pipeline.lib.warehouse import write_error
-
-        problem = write_error("the warehouse", exc) if isinstance(exc, (duckdb.Error, OSError)) else None
-        if problem is not None:
-            raise problem from exc
+        _raise_clear(exc, day)
         raise
-    thread.join()
-    total = time.perf_counter() - began
+    finally:
+        if attached:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"detach {_ALIAS}")
+    copied = time.perf_counter()
     written = count_day(con, day)
+    source_counts = DayCounts(*(sum(s.rows for s in slices) for _, _, slices, _ in plans))
     return DayIngest(
         day,
-        counted,
+        source_counts,
         written,
-        copy_seconds,
-        max(0.0, total - copy_seconds),
-        csv_bytes,
-        invalid_rows,
+        planned - began,
+        copied - planned,
+        sum(len(slices) for _, _, slices, _ in plans),
+        DayCounts(*(bad for *_, bad in plans)),
     )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, columns: dict) -> int:
-    """Insert the slice; returns how many of its rows had a value that became null."""
-    # Arrow's classic string layout converts into DuckDB faster than polars' string views.
-    arrow = frame.select([*columns, BAD_TS_COLUMN]).to_arrow(compat_level=pl.CompatLevel.oldest())
-    con.register("_wfprof_slice", arrow)
-    try:
-        names = ", ".join(f'"{c}"' for c in columns)
-        invalid = con.execute(f"select count(*) from _wfprof_slice where {_invalid_predicate(columns)}").fetchone()
-        con.execute(f'insert into "{table}" ({names}) select {_select_list(columns)} from _wfprof_slice')
-    finally:
-        con.unregister("_wfprof_slice")
-    return int(invalid[0]) if invalid else 0
+def _raise_clear(exc: BaseException, day: date) -> None:
+    """Raise the one-line error for `exc` if it is one the user can act on (else the caller re-raises)."""
+    text = str(exc)
+    if isinstance(exc, duckdb.Error) and "postgres" in text.lower():
+        reason = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        raise TraceIngestError(
+            f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
+            "nothing was written for that day — re-run the partition"
+        ) from None
+    from wfprof_pipeline.lib.warehouse import write_error
 
-
-def _drain(work: queue.Queue, thread: threading.Thread) -> None:
-    """Let the reader finish (or fail) so no thread is left blocked on a full queue."""
-    if thread.ident is None:  # never started
-        return
-    while thread.is_alive():
-        try:
-            work.get(timeout=0.1)
-        except queue.Empty:
-            continue
-    thread.join()
+    problem = write_error("the warehouse", exc) if isinstance(exc, (duckdb.Error, OSError)) else None
+    if problem is not None:
+        raise problem from exc
 
 
 def days_with_data(conn: psycopg.Connection) -> list[date]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from wfprof_pipeline.lib.workflows.ingest import STEP_RUNS_TABLE, ensure_tables
+from wfprof_pipeline.lib.workflows.ingest import ensure_tables
+from wfprof_pipeline.lib.workflows.tables import STEP_RUNS
 
 COLUMNS = {
     "action_type": "KeeperHub node_type (action type, or trigger)",
@@ -35,7 +36,7 @@ COLUMNS = {
 
 _SQL = f"""
 with finished as (
-    select * from "{STEP_RUNS_TABLE}" where status in ('success', 'error')
+    select * from "{STEP_RUNS.name}" where status in ('success', 'error')
 ), q as (
     select action_type,
            count(*) as runs,
