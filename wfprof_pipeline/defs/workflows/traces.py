@@ -61,21 +61,20 @@ def workflow_traces(
     url = keeperhub_db.resolved_url()
 
     def progress(part: ingest.Slice) -> None:
-        context.log.debug(f"{day}: {part.table} {part.start:%H:%M}–{part.end:%H:%M}, {part.rows} rows")
+        context.log.debug(f"{day}: {part.table} {part.start:%H:%M}–{part.end:%H:%M} copied")
 
     with postgres.connect(url, retries=2) as conn, warehouse.connect() as con:
         result = ingest.ingest_day(conn, con, day, on_slice=progress)
     context.log.info(
         f"{day}: {result.written.executions} executions, {result.written.step_runs} step runs in "
-        f"{result.slices} slice(s) (plan {result.plan_seconds:.2f} s, copy {result.copy_seconds:.2f} s)"
+        f"{result.slices} slice(s), {result.seconds:.2f} s"
     )
     if result.invalid_rows:
         context.log.warning(f"{day}: {result.invalid_rows} row(s) had invalid values (NaN/Infinity or non-numeric "
                             "duration or counts, timestamps outside years 1-9999), written as null")
     shared = {
         "slices": result.slices,
-        "plan_seconds": round(result.plan_seconds, 3),
-        "copy_seconds": round(result.copy_seconds, 3),
+        "seconds": round(result.seconds, 3),
         "source": describe(url),
     }
     for table, source, written, invalid in (

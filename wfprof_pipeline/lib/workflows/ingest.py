@@ -1,18 +1,19 @@
 """Workflow traces, one day at a time: KeeperHub Postgres → DuckDB's postgres extension → DuckDB, in slices.
 
-- Transport: DuckDB's own postgres extension (`postgres_query`, binary COPY in C++), attached to the warehouse
-  connection for the ingest. Rows stream from Postgres into the table in DuckDB's vectors; nothing of the
-  day is ever held in Python, so memory does not grow with the day.
-- Slices: the day is read in time slices of at most `slice_rows` rows each (whole minutes, planned from a
-  per-minute count), one `INSERT … SELECT` per slice: bounded work per statement, progress per slice.
+- Transport: DuckDB's own postgres extension (`postgres_query`: binary COPY, decoded in C++), attached to the
+  warehouse connection for the ingest. Each slice is one `INSERT … SELECT` that streams rows from Postgres
+  into the table in DuckDB's vectors: nothing of the day is held in Python or in memory as a whole, so
+  memory does not grow with the day.
+- Slices: the day is read in `slices` equal time windows; they bound the work per statement and report
+  progress. Postgres does only what the plain copy does (the select list), plus one grouped count.
 - One REPEATABLE READ snapshot per day: the extension runs every query of a DuckDB transaction in one
-  Postgres transaction, so the per-minute counts (the source's row count and its invalid values), the
-  executions and every slice of the step runs all come from the same moment, even while the platform writes.
+  Postgres transaction, so the day's source counts, its error texts and every slice come from the same
+  moment, even while the platform writes.
 - Payloads never leave Postgres: only `octet_length(input::text)` / `output` (bytes of their JSON text).
-- KeeperHub's numbers-as-text are converted in Postgres, with the same expression that counts the rows
-  whose value could not be kept, so the count and the nulls agree by construction.
-- Error texts are cut to a bound in Postgres, scrubbed of secrets by DuckDB while they stream (RE2, the
-  rules of `scrub.py`), then truncated.
+- Error texts are cut to a bound in Postgres; each distinct text of the day is scrubbed of secrets once
+  (DuckDB's RE2, the rules of `scrub.py`) and truncated, and the slices take the clean text from that map.
+- KeeperHub's numbers-as-text are parsed by DuckDB. A value that cannot be kept is first marked (NaN, a
+  sentinel, ±infinity), counted, then set to null before the commit: no value is ever parsed twice.
 - Executions wfprof created while profiling (ids `wfprof-prof-…`) are left out: their timings are the
   profiler's, not the platform's.
 - The DuckDB write deletes the day and inserts it in one transaction that commits only after every slice:
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import duckdb
-import polars as pl
 import psycopg
 
 from wfprof_pipeline.lib import duckdb_extensions
@@ -41,8 +41,11 @@ from wfprof_pipeline.lib.workflows.tables import EXECUTIONS, STEP_RUNS, TRACE_TA
 
 # Bound on error text fetched from Postgres; scrubbing runs on this, truncation to ERROR_MAX_CHARS after.
 _ERROR_FETCH_CHARS = 4 * ERROR_MAX_CHARS
-# Rows per slice: a slice is one INSERT statement; DuckDB streams it, so this bounds work, not memory.
-SLICE_ROWS = 2_000_000
+# Time windows per day: one INSERT statement each. DuckDB streams every one, so this bounds work, not memory.
+SLICES = 24
+# DuckDB's memory limit while a day is ingested (restored after): its buffer pool would otherwise keep the
+# blocks just written, so the process would grow with the day even though the rows stream.
+MEMORY_LIMIT = "128MB"
 # The name the ingest's Postgres session shows in pg_stat_activity.
 APPLICATION_NAME = "wfprof-trace-ingest"
 _ALIAS = "_wfprof_keeperhub"
@@ -51,45 +54,61 @@ _ERRORS = "_wfprof_error_texts"
 _PROFILED = f"'{schema.PROFILED_EXECUTION_PREFIX}%'"
 
 # Postgres timestamps run from 4713 BC to 294276 AD plus ±infinity; DuckDB's (and Python's) do not, and one
-# such value failed the whole day. Outside years 1–9999 a timestamp becomes null (and the row is counted).
+# such value failed the whole day. Outside years 1–9999 a timestamp becomes null, flagged in `_bad_ts`.
 _TS_OK = "{col} >= '0001-01-01' and {col} < '10000-01-01'"
 _COMPLETED = f"(case when {_TS_OK.format(col='completed_at')} then completed_at end)::timestamp"
 _BAD_TS = f"(completed_at is not null and not ({_TS_OK.format(col='completed_at')}))"
+BAD_TS_COLUMN = "_bad_ts"
 
-# KeeperHub's text numbers that convert: plain decimals (exponent of at most two digits, so every match is
-# a finite float8) and integers that fit int64. Anything else (NaN, Infinity, 1e400, 'n/a') becomes null.
-_FLOAT_TEXT = r"^[+-]?([0-9]{1,200}(\.[0-9]{0,200})?|\.[0-9]{1,200})([eE][+-]?[0-9]{1,2})?$"
-_INT_TEXT = r"^[+-]?[0-9]{1,18}$"
-
-
-def _pg_number(column: str, pattern: str, pg_type: str) -> str:
-    text = f"btrim({column}::text)"
-    return f"(case when {text} ~ '{pattern}' then {text}::{pg_type} end)"
-
-
-def _pg_unkept(column: str, pattern: str) -> str:
-    """Postgres SQL: the value is there but _pg_number makes it null."""
-    text = f"btrim({column}::text)"
-    return f"({text} <> '' and {text} !~ '{pattern}')"
+# Marks of a value that could not be kept, between the insert and the count (never committed): a double
+# NaN (a kept duration is finite), an integer sentinel (so the literal -9223372036854775808 counts as
+# invalid too) and an infinite timestamp (a kept one lies in years 1–9999).
+_INT_MARK = "-9223372036854775808"
 
 
 @dataclass(frozen=True)
 class _Source:
-    """How one trace table is read: its select list (in the table's column order) and what is invalid."""
+    """How one trace table is read: a Postgres expression per column (in the table's order) and which
+    columns hold text numbers that DuckDB parses."""
 
     table: Table
     relation: str
-    expressions: list[str]  # one per column of `table`, in its order
-    invalid: str
+    expressions: list[str]
     where: str
+    text_numbers: tuple[str, ...]
 
     def select(self, *, sql_ascii: bool = False) -> str:
         """The Postgres select list, each expression named as its column (the extension selects by name)."""
-        return ", ".join(f'{self.expression(c, sql_ascii=sql_ascii)} as "{c}"' for c in self.table.names)
+        columns = [f'{self.expression(c, sql_ascii=sql_ascii)} as "{c}"' for c in self.table.names]
+        return ", ".join([*columns, f'{_BAD_TS} as "{BAD_TS_COLUMN}"'])
 
     def expression(self, column: str, *, sql_ascii: bool = False) -> str:
         expr = self.expressions[self.table.names.index(column)]
-        return _utf8(expr) if sql_ascii and self.table.column(column).dtype == pl.Utf8 else expr
+        is_text = self.table.column(column).duckdb_type == "varchar" or column in self.text_numbers
+        return _utf8(expr) if sql_ascii and is_text else expr
+
+    def converted(self, column: str) -> str:
+        """DuckDB: the column as stored, a value that cannot be kept marked (see `marked`)."""
+        duckdb_type = self.table.column(column).duckdb_type
+        if column in self.text_numbers:
+            parsed = f'try_cast(trim(src."{column}") as {duckdb_type})'
+            kept = f"isfinite({parsed})" if duckdb_type == "double" else f"{parsed} is not null"
+            mark = "'nan'::double" if duckdb_type == "double" else f"{_INT_MARK}::bigint"
+            return f"""(case when nullif(trim(src."{column}"), '') is null then null when {kept} then {parsed}
+                        else {mark} end)"""
+        if column == "completed_at":
+            return f"(case when src.{BAD_TS_COLUMN} then 'infinity'::timestamp else src.completed_at end)"
+        if column == "error":
+            return "e.clean"  # a text missing from the map (impossible in one snapshot) becomes null, never leaks
+        return f'src."{column}"'
+
+    def marked(self) -> dict[str, str]:
+        """Column → DuckDB predicate: the value is a mark, i.e. could not be kept."""
+        marks = {"completed_at": "isinf(completed_at)"}
+        for column in self.text_numbers:
+            double = self.table.column(column).duckdb_type == "double"
+            marks[column] = f'isnan("{column}")' if double else f'"{column}" = {_INT_MARK}'
+        return marks
 
 
 # Valid UTF-8, byte by byte (what a SQL_ASCII database's regex sees), and U+FFFD spelled in bytes there.
@@ -110,26 +129,23 @@ _EXECUTIONS = _Source(
     EXECUTIONS,
     schema.EXECUTIONS,
     [
-        "id", "workflow_id", "user_id", "status", "started_at::timestamp", _COMPLETED,
-        _pg_number("duration", _FLOAT_TEXT, "float8"), _pg_number("total_steps", _INT_TEXT, "int8"),
-        _pg_number("completed_steps", _INT_TEXT, "int8"), "current_node_id",
-        "octet_length(input::text)::int8", "octet_length(output::text)::int8", f"left(error, {_ERROR_FETCH_CHARS})",
+        "id", "workflow_id", "user_id", "status", "started_at::timestamp", _COMPLETED, "duration",
+        "total_steps::text", "completed_steps::text", "current_node_id", "octet_length(input::text)",
+        "octet_length(output::text)", f"left(error, {_ERROR_FETCH_CHARS})",
     ],
-    " or ".join([_BAD_TS, _pg_unkept("duration", _FLOAT_TEXT), _pg_unkept("total_steps", _INT_TEXT),
-                 _pg_unkept("completed_steps", _INT_TEXT)]),
     f"id not like {_PROFILED}",
+    ("duration_ms", "total_steps", "completed_steps"),
 )
 _STEP_RUNS = _Source(
     STEP_RUNS,
     schema.LOGS,
     [
         "id", "execution_id", "node_id", "node_name", "node_type", "status", "started_at::timestamp", _COMPLETED,
-        _pg_number("duration", _FLOAT_TEXT, "float8"), "octet_length(input::text)::int8",
-        "octet_length(output::text)::int8", f"left(error, {_ERROR_FETCH_CHARS})", "iteration_index::int8",
-        "for_each_node_id",
+        "duration", "octet_length(input::text)", "octet_length(output::text)", f"left(error, {_ERROR_FETCH_CHARS})",
+        "iteration_index", "for_each_node_id",
     ],
-    " or ".join([_BAD_TS, _pg_unkept("duration", _FLOAT_TEXT)]),
     f"execution_id not like {_PROFILED}",
+    ("duration_ms",),
 )
 
 # The readers' SQL without the time bounds (each slice adds its own). Module-level so a test can break one.
@@ -158,7 +174,6 @@ class Slice:
     table: str
     start: datetime
     end: datetime
-    rows: int  # the source's rows in [start, end), counted in the snapshot
 
 
 @dataclass(frozen=True)
@@ -166,8 +181,7 @@ class DayIngest:
     day: date
     source: DayCounts  # count(*) in Postgres for the day, in the snapshot that was copied
     written: DayCounts  # rows in DuckDB for the day after the write
-    plan_seconds: float  # counting the day per minute (the source counts, the slice plan)
-    copy_seconds: float  # streaming every slice into DuckDB
+    seconds: float
     slices: int
     # Rows with a value that could not be kept (NaN/Infinity/non-numeric duration or counts, a timestamp
     # outside years 1–9999), per table: written with that value null, so they never reach a percentile.
@@ -197,12 +211,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(table.ddl())
 
 
-def _write_comments(con: duckdb.DuckDBPyConnection) -> None:
-    for table in TRACE_TABLES:
-        for statement in table.comment_sql():
-            con.execute(statement)
-
-
 def count_day(con: duckdb.DuckDBPyConnection, day: date) -> DayCounts:
     ensure_tables(con)
     start, end = day_bounds(day)
@@ -227,7 +235,7 @@ def _conninfo_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _pg_literal(text: str) -> str:
+def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -237,58 +245,57 @@ def _ts(moment: datetime) -> str:
 
 def _query(sql: str) -> str:
     """A DuckDB table expression running `sql` in Postgres (in the transaction's snapshot)."""
-    return f"postgres_query('{_ALIAS}', {_pg_literal(sql)})"
+    return f"postgres_query('{_ALIAS}', {_literal(sql)})"
 
 
-def _plan(
-    con: duckdb.DuckDBPyConnection, source: _Source, start: datetime, end: datetime, slice_rows: int
-) -> tuple[list[Slice], int]:
-    """The day's slices (whole minutes, at most `slice_rows` rows unless one minute holds more) and its
-    invalid rows, from one per-minute count in Postgres."""
-    sql = (
-        f"select date_trunc('minute', started_at) as minute, count(*)::int8 as n, "
-        f"count(*) filter (where {source.invalid})::int8 as bad from {source.relation} "
-        f"where started_at >= {_ts(start)} and started_at < {_ts(end)} and {source.where} group by 1 order by 1"
-    )
-    minutes = con.execute(f"select minute, n, bad from {_query(sql)}").fetchall()
-    slices: list[Slice] = []
-    lo, rows = start, 0
-    for minute, n, _ in minutes:
-        if rows and rows + n > slice_rows:
-            slices.append(Slice(source.table.name, lo, minute, rows))
-            lo, rows = minute, 0
-        rows += n
-    if rows:
-        slices.append(Slice(source.table.name, lo, end, rows))
-    return slices, sum(bad for _, _, bad in minutes)
+def _time_slices(table: str, start: datetime, end: datetime, slices: int) -> list[Slice]:
+    step = (end - start) / slices
+    edges = [start + i * step for i in range(slices)] + [end]
+    return [Slice(table, lo, hi) for lo, hi in zip(edges, edges[1:], strict=False)]
 
 
 def _load_error_texts(
     con: duckdb.DuckDBPyConnection, source: _Source, start: datetime, end: datetime, *, sql_ascii: bool
-) -> None:
-    """The day's distinct error texts, scrubbed and truncated once each (errors repeat a lot, and most rows
-    have none), into a temporary table the slices join on: raw text → clean text. DuckDB spills it to disk
-    if it is large, so it does not bound memory either."""
+) -> int:
+    """The day's distinct error texts, each scrubbed and truncated once (errors repeat a lot and most rows
+    have none), into the temporary map the slices join on. The same grouped query counts the day's rows,
+    so the source count costs Postgres nothing extra. Returns that count."""
     sql = (
-        f"select distinct {source.expression('error', sql_ascii=sql_ascii)} as raw from {source.relation} "
-        f"where started_at >= {_ts(start)} and started_at < {_ts(end)} and {source.where} and error is not null"
+        f"select {source.expression('error', sql_ascii=sql_ascii)} as raw, count(*)::int8 as n "
+        f"from {source.relation} where started_at >= {_ts(start)} and started_at < {_ts(end)} "
+        f"and {source.where} group by 1"
     )
     con.execute(
-        f"create or replace temp table {_ERRORS} as select raw, {truncate_sql('clean')} as clean "
-        f"from (select raw, {scrub_sql('raw')} as clean from {_query(sql)})"
+        f"create or replace temp table {_ERRORS} as select raw, {truncate_sql('clean')} as clean, n "
+        f"from (select raw, {scrub_sql('raw')} as clean, n from {_query(sql)})"
     )
+    row = con.execute(f"select coalesce(sum(n), 0) from {_ERRORS}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _copy_slice(con: duckdb.DuckDBPyConnection, source: _Source, reader_sql: str, part: Slice) -> None:
     sql = f"{reader_sql} and started_at >= {_ts(part.start)} and started_at < {_ts(part.end)}"
     names = source.table.names
     columns = ", ".join(f'"{n}"' for n in names)
-    # An error text missing from the map (impossible in one snapshot) would become null, never leak.
-    select = ", ".join("e.clean" if n == "error" else f'src."{n}"' for n in names)
+    select = ", ".join(source.converted(n) for n in names)
     con.execute(
         f'insert into "{source.table.name}" ({columns}) select {select} '
         f"from {_query(sql)} as src left join {_ERRORS} as e on src.error = e.raw"
     )
+
+
+def _clear_marks(con: duckdb.DuckDBPyConnection, source: _Source, start: datetime, end: datetime) -> int:
+    """Count the day's rows holding a mark, then set every mark to null; returns the count."""
+    marks = source.marked()
+    day = f"started_at >= {_ts(start)} and started_at < {_ts(end)}"
+    any_mark = " or ".join(f"coalesce({m}, false)" for m in marks.values())
+    table = source.table.name
+    row = con.execute(f'select count(*) from "{table}" where {day} and ({any_mark})').fetchone()
+    invalid = int(row[0]) if row else 0
+    if invalid:
+        sets = ", ".join(f'"{c}" = case when coalesce({m}, false) then null else "{c}" end' for c, m in marks.items())
+        con.execute(f'update "{table}" set {sets} where {day} and ({any_mark})')
+    return invalid
 
 
 def ingest_day(
@@ -296,10 +303,10 @@ def ingest_day(
     con: duckdb.DuckDBPyConnection,
     day: date,
     *,
-    slice_rows: int = SLICE_ROWS,
+    slices: int = SLICES,
     on_slice: Callable[[Slice], None] | None = None,
 ) -> DayIngest:
-    """Copy `day` from Postgres into DuckDB, replacing it, in slices of at most `slice_rows` rows.
+    """Copy `day` from Postgres into DuckDB, replacing it, in `slices` time windows per table.
 
     `conn` checks the schema and names the database; the rows themselves travel over the extension's own
     connection with the same parameters. `on_slice` is called after each slice is inserted (progress).
@@ -312,26 +319,30 @@ def ingest_day(
     ensure_tables(con)
     began = time.perf_counter()
     attached = False
+    memory_limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    source_counts: list[int] = []
+    invalid: list[int] = []
+    parts = 0
     try:
-        con.execute(f"attach {_pg_literal(libpq_conninfo(conn))} as {_ALIAS} (type postgres, read_only)")
+        con.execute(f"attach {_literal(libpq_conninfo(conn))} as {_ALIAS} (type postgres, read_only)")
         attached = True
         con.execute("begin transaction")
-        # The plans first: they open the snapshot, which every slice then reads.
-        plans = [
-            (source, _reader_sql(source, default, sql_ascii), *_plan(con, source, start, end, slice_rows))
-            for source, default in ((_EXECUTIONS, _EXECUTIONS_SQL), (_STEP_RUNS, _LOGS_SQL))
-        ]
-        planned = time.perf_counter()
         for table in TRACE_TABLES:
             con.execute(f'delete from "{table.name}" where started_at >= ? and started_at < ?', [start, end])
-        for source, reader, slices, _ in plans:
-            _load_error_texts(con, source, start, end, sql_ascii=sql_ascii)
-            for part in slices:
+        for source, default in ((_EXECUTIONS, _EXECUTIONS_SQL), (_STEP_RUNS, _LOGS_SQL)):
+            reader = _reader_sql(source, default, sql_ascii)
+            source_counts.append(_load_error_texts(con, source, start, end, sql_ascii=sql_ascii))
+            for part in _time_slices(source.table.name, start, end, slices):
                 _copy_slice(con, source, reader, part)
+                parts += 1
                 if on_slice is not None:
                     on_slice(part)
+            invalid.append(_clear_marks(con, source, start, end))
         con.execute(f"drop table if exists {_ERRORS}")
-        _write_comments(con)
+        for table in TRACE_TABLES:
+            for statement in table.comment_sql():
+                con.execute(statement)
         con.execute("commit")
     except BaseException as exc:
         # DuckDB may have aborted the transaction itself (disk full): keep the real reason, not the rollback's.
@@ -340,21 +351,12 @@ def ingest_day(
         _raise_clear(exc, day)
         raise
     finally:
-        if attached:
-            with contextlib.suppress(duckdb.Error):
+        with contextlib.suppress(duckdb.Error):
+            if attached:
                 con.execute(f"detach {_ALIAS}")
-    copied = time.perf_counter()
-    written = count_day(con, day)
-    source_counts = DayCounts(*(sum(s.rows for s in slices) for _, _, slices, _ in plans))
-    return DayIngest(
-        day,
-        source_counts,
-        written,
-        planned - began,
-        copied - planned,
-        sum(len(slices) for _, _, slices, _ in plans),
-        DayCounts(*(bad for *_, bad in plans)),
-    )
+            con.execute(f"set memory_limit = '{memory_limit}'")
+    seconds = time.perf_counter() - began
+    return DayIngest(day, DayCounts(*source_counts), count_day(con, day), seconds, parts, DayCounts(*invalid))
 
 
 def _raise_clear(exc: BaseException, day: date) -> None:
