@@ -45,7 +45,7 @@ _ERROR_FETCH_CHARS = 4 * ERROR_MAX_CHARS
 SLICES = 24
 # DuckDB's memory limit while a day is ingested (restored after): its buffer pool would otherwise keep the
 # blocks just written, so the process would grow with the day even though the rows stream.
-MEMORY_LIMIT = "128MB"
+MEMORY_LIMIT = "96MB"
 # The name the ingest's Postgres session shows in pg_stat_activity.
 APPLICATION_NAME = "wfprof-trace-ingest"
 _ALIAS = "_wfprof_keeperhub"
@@ -63,7 +63,7 @@ BAD_TS_COLUMN = "_bad_ts"
 # Marks of a value that could not be kept, between the insert and the count (never committed): a double
 # NaN (a kept duration is finite), an integer sentinel (so the literal -9223372036854775808 counts as
 # invalid too) and an infinite timestamp (a kept one lies in years 1–9999).
-_INT_MARK = "-9223372036854775808"
+_INT_MARK = "'-9223372036854775808'::bigint"
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class _Source:
         if column in self.text_numbers:
             parsed = f'try_cast(trim(src."{column}") as {duckdb_type})'
             kept = f"isfinite({parsed})" if duckdb_type == "double" else f"{parsed} is not null"
-            mark = "'nan'::double" if duckdb_type == "double" else f"{_INT_MARK}::bigint"
+            mark = "'nan'::double" if duckdb_type == "double" else _INT_MARK
             return f"""(case when nullif(trim(src."{column}"), '') is null then null when {kept} then {parsed}
                         else {mark} end)"""
         if column == "completed_at":
