@@ -101,4 +101,4 @@ def test_the_sensor_targets_static_analysis_profiles_and_the_cost_model() -> Non
     job = defs().resolve_job_def("step_sources_changed")
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert {"step_sources", "static_metrics", "step_profiles", "step_tiers", "step_pricing", "cost_report"} <= keys
-    assert "workflow_traces" not in keys and "fuel_calibrations" not in keys
+    assert not {"workflow_executions", "workflow_step_runs", "fuel_calibrations"} & keys

@@ -1,4 +1,4 @@
-"""Dagster wiring of the workflow assets: partitions, row-count check, step_latency, schedule, job shape."""
+"""Dagster wiring of the workflow assets: partitions, row-count checks, step_latency, schedule, job shape."""
 
 from __future__ import annotations
 
@@ -27,6 +27,13 @@ def source(embedded_db: str) -> str:
     return embedded_db
 
 
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    """The row-count check of each trace asset, by asset."""
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} == {ROW_COUNT_CHECK}
+    return {e.asset_key.to_user_string(): e for e in evaluations}
+
+
 def _resources(url: str, warehouse_path) -> dict:
     return {"keeperhub_db": KeeperHubDatabase.pinned(url=url),
             "warehouse": WarehouseResource.pinned(path=warehouse_path)}
@@ -37,13 +44,19 @@ def test_partition_materializes_with_a_passing_row_count_check_and_reruns_identi
     with dg.instance_for_test() as instance:
         first = dg.materialize([workflow_traces], partition_key=DAY.isoformat(), resources=resources, instance=instance)
         assert first.success
-        (check,) = first.get_asset_check_evaluations()
-        assert check.check_name == ROW_COUNT_CHECK and check.passed
-        assert check.metadata["source_step_runs"].value == check.metadata["written_step_runs"].value == 1000
+        checks = _checks(first)
+        assert set(checks) == {"workflow_executions", "workflow_step_runs"}
+        assert all(c.passed for c in checks.values())
+        step_runs, executions = checks["workflow_step_runs"], checks["workflow_executions"]
+        assert step_runs.metadata["source_rows"].value == step_runs.metadata["written_rows"].value == 1000
+        assert executions.metadata["source_rows"].value == executions.metadata["written_rows"].value == 200
+        counts = {m.asset_key.to_user_string(): m.metadata["dagster/row_count"].value
+                  for m in first.asset_materializations_for_node("workflow_traces")}
+        assert counts == {"workflow_executions": 200, "workflow_step_runs": 1000}
         with duckdb.connect(str(warehouse_path)) as con:
             snapshot = con.execute("select * from workflow_step_runs order by all").fetchall()
         again = dg.materialize([workflow_traces], partition_key=DAY.isoformat(), resources=resources, instance=instance)
-        assert again.success and again.get_asset_check_evaluations()[0].passed
+        assert again.success and all(c.passed for c in _checks(again).values())
         with duckdb.connect(str(warehouse_path)) as con:
             assert con.execute("select * from workflow_step_runs order by all").fetchall() == snapshot
 
@@ -73,9 +86,11 @@ def test_row_count_check_fails_when_the_copy_loses_rows(source, warehouse_path, 
             resources=_resources(source, warehouse_path),
             instance=instance,
         )
-    (check,) = result.get_asset_check_evaluations()
-    assert not check.passed
-    assert check.metadata["source_step_runs"].value == 1000 and check.metadata["written_step_runs"].value == 800
+    checks = _checks(result)
+    assert checks["workflow_executions"].passed  # only the step runs lost rows
+    step_runs = checks["workflow_step_runs"]
+    assert not step_runs.passed
+    assert step_runs.metadata["source_rows"].value == 1000 and step_runs.metadata["written_rows"].value == 800
 
 
 def test_unreachable_database_is_a_clear_error_retried_by_policy(warehouse_path):
@@ -83,7 +98,7 @@ def test_unreachable_database_is_a_clear_error_retried_by_policy(warehouse_path)
     assert policy is not None and policy.max_retries >= 1  # Dagster re-runs the partition after a delay
     context = dg.build_asset_context(partition_key=DAY.isoformat())
     with pytest.raises(postgres.PostgresUnreachable, match=r"cannot connect to PostgreSQL at nobody@127\.0\.0\.1:9/"):
-        workflow_traces(context, **_resources("postgresql://nobody:pw@127.0.0.1:9/keeperhub", warehouse_path))
+        list(workflow_traces(context, **_resources("postgresql://nobody:pw@127.0.0.1:9/keeperhub", warehouse_path)))
 
 
 def test_daily_schedule_ingests_the_day_that_just_ended():
@@ -107,13 +122,18 @@ def test_graph_shape_traces_are_daily_and_out_of_the_nightly_job():
 
     definitions = defs()
     keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
-    assert {"workflow_traces", "step_latency", "workflow_profiles", "workflow_profile_steps"} <= keys
+    assert {"workflow_executions", "workflow_step_runs", "step_latency", "workflow_profiles",
+            "workflow_profile_steps"} <= keys
+    assert "workflow_traces" not in keys  # the multi-asset's op, not an asset
     nightly = {
         k.to_user_string() for k in definitions.resolve_job_def("wfprof_nightly").asset_layer.executable_asset_keys
     }
-    assert "workflow_traces" not in nightly
+    assert not {"workflow_executions", "workflow_step_runs"} & nightly
     assert {"step_latency", "workflow_profiles", "workflow_profile_steps"} <= nightly
-    traces = definitions.resolve_assets_def("workflow_traces")
+    traces = definitions.resolve_assets_def("workflow_step_runs")
+    assert traces is definitions.resolve_assets_def("workflow_executions")  # one op writes both
+    upstream = definitions.resolve_asset_graph().get(dg.AssetKey("step_latency")).parent_keys
+    assert dg.AssetKey("workflow_step_runs") in upstream
     assert traces.partitions_def.start == datetime(2025, 1, 1, tzinfo=traces.partitions_def.start.tzinfo)
     schedule = definitions.resolve_schedule_def("workflow_traces_daily_schedule")
     assert schedule.cron_schedule == "30 0 * * *" and schedule.execution_timezone == "UTC"
@@ -151,6 +171,7 @@ def test_invalid_trace_values_are_counted_in_the_metadata_and_do_not_fail_the_da
         result = dg.materialize([workflow_traces], partition_key=DAY.isoformat(),
                                 resources=_resources(source, warehouse_path), instance=instance)
     assert result.success
-    (materialization,) = result.asset_materializations_for_node("workflow_traces")
-    assert materialization.metadata["rows_with_invalid_values"].value == 4
-    assert result.get_asset_check_evaluations()[0].passed
+    invalid = {m.asset_key.to_user_string(): m.metadata["rows_with_invalid_values"].value
+               for m in result.asset_materializations_for_node("workflow_traces")}
+    assert invalid == {"workflow_executions": 1, "workflow_step_runs": 3}
+    assert all(c.passed for c in _checks(result).values())

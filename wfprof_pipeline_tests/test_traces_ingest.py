@@ -11,6 +11,7 @@ import pytest
 
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.workflows import ingest, schema, synthetic
+from wfprof_pipeline.lib.workflows.tables import EXECUTIONS, STEP_RUNS
 
 DAY = date(2026, 3, 14)
 NEXT = date(2026, 3, 15)
@@ -36,7 +37,7 @@ def test_day_lands_with_sizes_not_payloads_and_scrubbed_errors(embedded_db: str,
 
         columns = [r[0] for r in con.execute("describe workflow_step_runs").fetchall()]
         assert "input" not in columns and "output" not in columns
-        assert columns == list(ingest.STEP_RUN_COLUMNS)
+        assert columns == STEP_RUNS.names
         expected_bytes = dict(
             conn.execute("select id, octet_length(input::text) from workflow_execution_logs").fetchall()
         )
@@ -59,7 +60,7 @@ def test_reingesting_a_day_is_identical_and_replaces_exactly_that_day(embedded_d
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         ingest.ingest_day(conn, con, DAY)
         ingest.ingest_day(conn, con, NEXT)
-        before = {t: _table(con, t) for t in (ingest.EXECUTIONS_TABLE, ingest.STEP_RUNS_TABLE)}
+        before = {t: _table(con, t) for t in (EXECUTIONS.name, STEP_RUNS.name)}
         ingest.ingest_day(conn, con, DAY)
         assert {t: _table(con, t) for t in before} == before
 
@@ -119,16 +120,15 @@ def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes
     _fill(embedded_db)
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         ingest.ingest_day(conn, con, DAY)
-        previous = _table(con, ingest.STEP_RUNS_TABLE)
+        previous = _table(con, STEP_RUNS.name)
     with postgres.connect(embedded_db, autocommit=True) as admin:
         synthetic.generate(admin, executions=10, steps_per_execution=2, day=DAY, prefix="late")
-        # Hold the logs table so the ingest has copied executions and then waits on the logs COPY;
-        # its connection is then terminated, exactly as if the server went away mid-ingest.
+        # Hold the logs table so the ingest has planned the day and copied executions, then waits on the logs;
+        # the session streaming the rows is then terminated, exactly as if the server went away mid-ingest.
         locker = postgres.connect(embedded_db)
         locker.execute("lock table workflow_execution_logs in access exclusive mode")
         errors: list[BaseException] = []
         victim = postgres.connect(embedded_db)
-        victim_pid = victim.info.backend_pid
 
         def run() -> None:
             try:
@@ -142,9 +142,11 @@ def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             waiting = admin.execute(
-                "select count(*) from pg_stat_activity where pid = %s and wait_event_type = 'Lock'", (victim_pid,)
-            ).fetchone()[0]
+                "select pid from pg_stat_activity where application_name = %s and wait_event_type = 'Lock'",
+                (ingest.APPLICATION_NAME,),
+            ).fetchall()
             if waiting:
+                (victim_pid,), *_ = waiting
                 break
             time.sleep(0.05)
         else:
@@ -157,7 +159,7 @@ def test_postgres_dying_mid_ingest_leaves_the_previous_day_and_a_rerun_completes
     assert len(errors) == 1 and isinstance(errors[0], ingest.TraceIngestError), errors
     assert "nothing was written" in str(errors[0])
     with duckdb.connect(str(warehouse_path)) as con:
-        assert _table(con, ingest.STEP_RUNS_TABLE) == previous
+        assert _table(con, STEP_RUNS.name) == previous
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(130, 500)
 
@@ -192,3 +194,73 @@ def test_bad_values_become_null_are_counted_and_never_fail_a_day(embedded_db: st
         p95, low, high = con.execute("select quantile_cont(duration_ms, 0.95), min(duration_ms), max(duration_ms) "
                                      "from workflow_step_runs").fetchone()
         assert all(v == v and abs(v) < 1e6 for v in (p95, low, high))  # no NaN, no ±inf, no -1e308
+
+
+def _digest(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Counts plus a content hash of both tables (every column)."""
+    return [
+        con.execute(f"select count(*), sum(hash(columns(*))) from {t}").fetchone() for t in (EXECUTIONS.name,
+                                                                                            STEP_RUNS.name)
+    ]
+
+
+def test_a_day_in_many_slices_is_identical_to_one_slice_including_rows_on_the_boundaries(
+    embedded_db: str, tmp_path
+):
+    _fill(embedded_db)
+    with postgres.connect(embedded_db, autocommit=True) as conn:
+        # Rows exactly on the edges of 4 slices (06:00, 12:00, 18:00), at the first and the last microsecond.
+        for i, moment in enumerate(("00:00:00", "06:00:00", "11:59:59.999999", "12:00:00", "18:00:00",
+                                    "23:59:59.999999")):
+            conn.execute(
+                "insert into workflow_execution_logs (id, execution_id, node_id, node_name, node_type, status, "
+                "input, output, error, started_at, completed_at, duration, timestamp) values (%s, 'a-e1', 'n9', "
+                "'Edge', 'webhook/send', 'error', '{}', '{}', %s, %s, %s, '5', %s)",
+                (f"edge-{i}", f"edge {i}: token=tkn_{i}secret123", f"{DAY} {moment}", f"{DAY} {moment}",
+                 f"{DAY} {moment}"),
+            )
+    digests = {}
+    for slices in (1, 4, 7):
+        seen: list[ingest.Slice] = []
+        with postgres.connect(embedded_db) as conn, duckdb.connect(str(tmp_path / f"s{slices}.duckdb")) as con:
+            result = ingest.ingest_day(conn, con, DAY, slices=slices, on_slice=seen.append)
+            assert result.written == result.source == ingest.DayCounts(120, 486)
+            digests[slices] = _digest(con)
+            assert con.execute("select count(*) from workflow_step_runs where log_id like 'edge-%' "
+                               "and error like '%[REDACTED:secret-field]%'").fetchone()[0] == 6
+        assert result.slices == len(seen) == 2 * slices
+        assert [p.start for p in seen[:slices]] == [p.start for p in seen[slices:]]  # same windows per table
+        assert all(a.end == b.start for a, b in zip(seen[:slices], seen[1:slices], strict=False))
+    assert digests[1] == digests[4] == digests[7]
+
+
+def test_the_connection_lost_between_slices_leaves_the_previous_day_and_a_rerun_completes(
+    embedded_db: str, warehouse_path
+):
+    _fill(embedded_db)
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        ingest.ingest_day(conn, con, DAY)
+        previous = _digest(con)
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    with postgres.connect(embedded_db, autocommit=True) as admin:
+        synthetic.generate(admin, executions=10, steps_per_execution=2, day=DAY, prefix="late")
+        copied: list[ingest.Slice] = []
+
+        def kill_after_two_step_run_slices(part: ingest.Slice) -> None:
+            copied.append(part)
+            if part.table == STEP_RUNS.name and sum(p.table == STEP_RUNS.name for p in copied) == 2:
+                killed = admin.execute("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                                       "where application_name = %s", (ingest.APPLICATION_NAME,)).fetchone()[0]
+                assert killed >= 1
+
+        with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+            with pytest.raises(ingest.TraceIngestError, match=r"lost the PostgreSQL connection while reading traces "
+                               r"of 2026-03-14 \(.+\); nothing was written for that day — re-run the partition"):
+                ingest.ingest_day(conn, con, DAY, slices=6, on_slice=kill_after_two_step_run_slices)
+            assert len(copied) == 6 + 2  # all executions and two slices of step runs were in, uncommitted
+            assert _digest(con) == previous
+            assert con.execute("select current_setting('memory_limit')").fetchone()[0] == limit
+            assert con.execute("select count(*) from duckdb_databases() where database_name = ?",
+                               [ingest._ALIAS]).fetchone()[0] == 0  # detached
+    with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+        assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(130, 500)

@@ -120,7 +120,7 @@ def step_tiers(
 
 @dg.asset(
     group_name=GROUP, kinds={"duckdb"}, pool="duckdb",
-    deps=["step_tiers", "step_profiles", "step_io_requests", "static_metrics", "workflow_traces"],
+    deps=["step_tiers", "step_profiles", "step_io_requests", "static_metrics", "workflow_step_runs"],
     description="Per step: step_type, tier, base_units, I/O class (declared in the registry, else inferred from "
     "the JSON-RPC methods it called: writes vs reads), io_multiplier, io_operations (requests per execution) and "
     "total_units = base + multiplier × operations — the seed's formula; unpriceable steps are listed with their "
@@ -354,7 +354,7 @@ def user_code_fuel(
     group_name=GROUP, kinds={"html"}, pool="duckdb",
     deps=["step_tiers", "step_pricing", "step_cost_history", "calls_cpu_fit", "static_runtime_correlation",
           "cost_breakdown",
-          "optimization_priorities", "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_traces",
+          "optimization_priorities", "user_code_fuel", "fuel_fits", "fuel_budgets", "workflow_step_runs",
           "workflow_costs", "pricing_scenarios", "fuel_limit_recommendations"],
     description="The self-contained HTML cost report (SVG charts, no scripts, no network) in the reports "
     "directory (WFPROF_REPORTS_DIR, default data/reports/cost_report.html): the seed's claims checked, calls "

@@ -31,7 +31,7 @@ from wfprof_pipeline.lib.usage.tables import (
 
 # The trace assets execution_costs reads (their tables: workflow_executions, workflow_step_runs). One place
 # to change when the traces asset is split.
-TRACE_ASSETS = ["workflow_traces"]
+TRACE_ASSETS = ["workflow_executions", "workflow_step_runs"]
 ROLLUPS = ("customer_usage_daily", "workflow_costs", "pricing_scenarios")
 
 

@@ -11,7 +11,7 @@ from wfprof_pipeline.lib.workflows import latency
     group_name="workflows",
     kinds={"duckdb"},
     pool="duckdb",
-    deps=["workflow_traces"],
+    deps=["workflow_step_runs"],
     description="Per action type over every ingested day of `workflow_step_runs`: runs, errors, error rate, "
     "p5/p50/p95/p99/min/max/mean duration (ms), spreads p99/p50, p95/p5 and max/min (the seed's "
     "'web3 steps vary 10x'), median payload sizes.",

@@ -89,9 +89,9 @@ def ingest_trace_days(
     except Exception as exc:  # unreachable or not a KeeperHub schema: reported, the nightly job still runs
         log(f"workflow traces skipped: {exc}")
         return [("workflow_traces", False)]
-    partitions = definitions.resolve_assets_def("workflow_traces").partitions_def
+    partitions = definitions.resolve_assets_def("workflow_step_runs").partitions_def
     valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance)) if partitions else set()
-    materialized = instance.get_materialized_partitions(dg.AssetKey("workflow_traces"))
+    materialized = instance.get_materialized_partitions(dg.AssetKey("workflow_step_runs"))
     wanted = days_to_ingest(days, materialized)
     pending = [k for k in wanted if k in valid]
     if len(pending) < len(wanted):
@@ -104,7 +104,7 @@ def ingest_trace_days(
     if len(pending) > len(keys):
         log(
             f"workflow traces: ingesting the latest {len(keys)} of {len(pending)} days; backfill the rest "
-            "with `wfprof dev` (asset workflow_traces)"
+            "with `wfprof dev` (assets workflow_executions, workflow_step_runs)"
         )
     if not keys:
         log("workflow traces: nothing new to ingest")

@@ -1,85 +1,93 @@
-"""`workflow_traces`: executions and step runs of one UTC day, copied from the KeeperHub database.
+"""`workflow_traces`: one multi-asset, two assets — `workflow_executions` and `workflow_step_runs` — of one UTC
+day, copied from the KeeperHub database in one DuckDB transaction.
 
-One asset, two DuckDB tables (`workflow_executions`, `workflow_step_runs`) written in one transaction:
-the day is deleted and re-inserted, so re-running a partition replaces exactly that day. The inline
-check compares the rows written with the source's rows for the day, in the snapshot that was copied.
+The day is deleted and re-inserted, so re-running a partition replaces exactly that day. Each asset has
+its own schema, row count and inline check: the rows written for the day equal the source's rows for the
+day, counted in the snapshot that was copied.
 """
 
 from datetime import date
 
 import dagster as dg
 
+from wfprof_pipeline.defs.metadata import table_metadata
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, WarehouseResource
 from wfprof_pipeline.defs.workflows.partitions import traces_partitions
 from wfprof_pipeline.lib.pg_urls import describe
+from wfprof_pipeline.lib.tables import Table
 from wfprof_pipeline.lib.workflows import ingest
+from wfprof_pipeline.lib.workflows.tables import EXECUTIONS, STEP_RUNS
 
-ROW_COUNT_CHECK = "trace_row_counts_match_source"
-
-
-def _schema(columns: dict) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(n, ddb, description=doc) for n, (_, ddb, doc) in columns.items()])
+ROW_COUNT_CHECK = "row_count_matches_source"
+_SOURCE_TABLES = {EXECUTIONS.name: "workflow_executions", STEP_RUNS.name: "workflow_execution_logs"}
 
 
-@dg.asset(
-    group_name="workflows",
-    kinds={"duckdb", "postgres"},
+def _spec(table: Table) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        table.name,
+        group_name="workflows",
+        kinds={"duckdb", "postgres"},
+        tags={"partitioning": "daily"},
+        description=f"{table.doc}: KeeperHub `{_SOURCE_TABLES[table.name]}` streamed through DuckDB's postgres "
+        "extension in slices, payload sizes only, error texts scrubbed of secrets and truncated. Re-running a "
+        "day replaces exactly that day.",
+        metadata=table_metadata(table),
+    )
+
+
+def _check(table: Table) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        ROW_COUNT_CHECK,
+        asset=table.name,
+        description=f"Rows of `{table.name}` written for the day equal the source's rows for the day.",
+    )
+
+
+@dg.multi_asset(
+    name="workflow_traces",
+    specs=[_spec(EXECUTIONS), _spec(STEP_RUNS)],
+    check_specs=[_check(EXECUTIONS), _check(STEP_RUNS)],
     pool="duckdb",
     partitions_def=traces_partitions,
-    tags={"partitioning": "daily"},
+    op_tags={"partitioning": "daily"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
-    check_specs=[
-        dg.AssetCheckSpec(
-            ROW_COUNT_CHECK,
-            asset="workflow_traces",
-            description="Executions and step runs written for the day equal the source's rows for the day.",
-        )
-    ],
-    description="Workflow executions and step runs (KeeperHub `workflow_executions` / "
-    "`workflow_execution_logs`) of one UTC day into DuckDB tables `workflow_executions` and "
-    "`workflow_step_runs`: COPY as CSV → polars → DuckDB, payload sizes only, error texts scrubbed of "
-    "secrets and truncated. Re-running a day replaces exactly that day.",
-    metadata={
-        "tables": "workflow_executions, workflow_step_runs",
-        "workflow_executions/columns": _schema(ingest.EXECUTION_COLUMNS),
-        "workflow_step_runs/columns": _schema(ingest.STEP_RUN_COLUMNS),
-    },
+    description="Executions and step runs of one UTC day, written together in one DuckDB transaction.",
 )
 def workflow_traces(
     context: dg.AssetExecutionContext, keeperhub_db: KeeperHubDatabase, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+):
     day = date.fromisoformat(context.partition_key)
+    def progress(part: ingest.Slice) -> None:
+        context.log.debug(f"{day}: {part.table} {part.start:%H:%M}–{part.end:%H:%M} copied")
+
     with keeperhub_db.client() as kh, warehouse.connect() as con:  # RetryPolicy above is the only retry
-        result = ingest.ingest_day(kh.conn, con, day)
+        url = kh.url
+        result = ingest.ingest_day(kh.conn, con, day, on_slice=progress)
     context.log.info(
-        f"{day}: {result.written.executions} executions, {result.written.step_runs} step runs "
-        f"({result.csv_bytes / 1e6:.1f} MB CSV, copy {result.copy_seconds:.2f} s, write {result.write_seconds:.2f} s)"
+        f"{day}: {result.written.executions} executions, {result.written.step_runs} step runs in "
+        f"{result.slices} slice(s), {result.seconds:.2f} s"
     )
     if result.invalid_rows:
         context.log.warning(f"{day}: {result.invalid_rows} row(s) had invalid values (NaN/Infinity or non-numeric "
                             "duration or counts, timestamps outside years 1-9999), written as null")
-    passed = result.written == result.source
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": result.written.step_runs,
-            "executions": result.written.executions,
-            "step_runs": result.written.step_runs,
-            "rows_with_invalid_values": result.invalid_rows,
-            "csv_mb": round(result.csv_bytes / 1e6, 3),
-            "copy_seconds": round(result.copy_seconds, 3),
-            "write_seconds": round(result.write_seconds, 3),
-            "source": describe(kh.url),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=ROW_COUNT_CHECK,
-                passed=passed,
-                metadata={
-                    "source_executions": result.source.executions,
-                    "written_executions": result.written.executions,
-                    "source_step_runs": result.source.step_runs,
-                    "written_step_runs": result.written.step_runs,
-                },
-            )
-        ],
-    )
+    shared = {
+        "slices": result.slices,
+        "seconds": round(result.seconds, 3),
+        "source": describe(url),
+    }
+    for table, source, written, invalid in (
+        (EXECUTIONS, result.source.executions, result.written.executions, result.invalid.executions),
+        (STEP_RUNS, result.source.step_runs, result.written.step_runs, result.invalid.step_runs),
+    ):
+        yield dg.MaterializeResult(
+            asset_key=table.name,
+            metadata={"dagster/row_count": written, "rows_with_invalid_values": invalid, **shared},
+            check_results=[
+                dg.AssetCheckResult(
+                    asset_key=table.name,
+                    check_name=ROW_COUNT_CHECK,
+                    passed=written == source,
+                    metadata={"source_rows": source, "written_rows": written},
+                )
+            ],
+        )

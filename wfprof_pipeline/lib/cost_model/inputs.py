@@ -20,7 +20,7 @@ from wfprof_pipeline.lib.cost_model.measurements import (
     empty_measurements,
     step_measurements,
 )
-from wfprof_pipeline.lib.workflows.ingest import STEP_RUNS_TABLE
+from wfprof_pipeline.lib.workflows.tables import STEP_RUNS
 
 STATIC_COLUMNS = ("cyclomatic_complexity", "lines", "external_calls", "await_expressions", "function_calls")
 
@@ -193,12 +193,12 @@ def _workflow_calls(con: duckdb.DuckDBPyConnection, missing: list[str]) -> tuple
 
 
 def _latency(con: duckdb.DuckDBPyConnection, missing: list[str]) -> pl.DataFrame | None:
-    if not exists(con, STEP_RUNS_TABLE):
+    if not exists(con, STEP_RUNS.name):
         missing.append("workflow traces (no workflow_step_runs: latency per action type not measured)")
         return None
     return con.execute(
         f"""select action_type, count(*) n, quantile_cont(duration_ms, [0.05, 0.25, 0.5, 0.75, 0.95]) q
-        from "{STEP_RUNS_TABLE}" where duration_ms is not null and action_type is not null
+        from "{STEP_RUNS.name}" where duration_ms is not null and action_type is not null
              and status in ('success', 'error')
         group by action_type order by action_type"""
     ).pl().with_columns(

@@ -13,8 +13,9 @@ from wfprof_pipeline.lib.fuel.tables import FUEL_FITS
 from wfprof_pipeline.lib.profiling.tables import PACKAGE_CALLS, STEP_PROFILES
 from wfprof_pipeline.lib.static.tables import STATIC_STEP_METRICS
 from wfprof_pipeline.lib.tables import Table
-from wfprof_pipeline.lib.workflows.ingest import STEP_RUNS_TABLE, ensure_tables
+from wfprof_pipeline.lib.workflows.ingest import ensure_tables
 from wfprof_pipeline.lib.workflows.profiles import WORKFLOW_PROFILE_STEPS, WORKFLOW_PROFILES
+from wfprof_pipeline.lib.workflows.tables import STEP_RUNS
 
 # step id → (own import, own exec, packages import, packages exec, node import, node exec, io ops,
 #            package, rpc methods, cyclomatic complexity, lines, action type, declared io class)
@@ -113,6 +114,6 @@ def write_traces(con: duckdb.DuckDBPyConnection, rows: int, *, seed: int = 7) ->
     })
     ensure_tables(con)  # the trace tables as ingest declares them
     con.register("_traces", frame)
-    con.execute(f'delete from "{STEP_RUNS_TABLE}"')
-    con.execute(f'insert into "{STEP_RUNS_TABLE}" by name select * from _traces')
+    con.execute(f'delete from "{STEP_RUNS.name}"')
+    con.execute(f'insert into "{STEP_RUNS.name}" by name select * from _traces')
     con.unregister("_traces")

@@ -1,113 +1,162 @@
-"""Workflow traces, one day at a time: KeeperHub Postgres → COPY … TO STDOUT (CSV) → polars → DuckDB.
+"""Workflow traces, one day at a time: KeeperHub Postgres → DuckDB's postgres extension → DuckDB, in slices.
 
-- One REPEATABLE READ snapshot per day: executions, step runs and the source's row counts all come from
-  the same moment, so the row-count check compares like with like even while the platform writes.
+- Transport: DuckDB's own postgres extension (`postgres_query`: binary COPY, decoded in C++), attached to the
+  warehouse connection for the ingest. Each slice is one `INSERT … SELECT` that streams rows from Postgres
+  into the table in DuckDB's vectors: nothing of the day is held in Python or in memory as a whole, so
+  memory does not grow with the day.
+- Slices: the day is read in `slices` equal time windows; they bound the work per statement and report
+  progress. Postgres does only what the plain copy does (the select list), plus one grouped count.
+- One REPEATABLE READ snapshot per day: the extension runs every query of a DuckDB transaction in one
+  Postgres transaction, so the day's source counts, its error texts and every slice come from the same
+  moment, even while the platform writes.
 - Payloads never leave Postgres: only `octet_length(input::text)` / `output` (bytes of their JSON text).
-- Error texts are cut to a bound in SQL, scrubbed of secrets in polars (vectorised), then truncated.
+- Error texts are cut to a bound in Postgres; each distinct text of the day is scrubbed of secrets once
+  (DuckDB's RE2, the rules of `scrub.py`) and truncated, and the slices take the clean text from that map.
+- KeeperHub's numbers-as-text are parsed by DuckDB. A value that cannot be kept is first marked (NaN, a
+  sentinel, ±infinity), counted, then set to null before the commit: no value is ever parsed twice.
 - Executions wfprof created while profiling (ids `wfprof-prof-…`) are left out: their timings are the
   profiler's, not the platform's.
-- The DuckDB write deletes the day and inserts it in one transaction that commits only after every COPY
-  completed: a connection lost mid-ingest rolls it back, leaving the previous state of the day intact;
-  a re-run completes it. COPY (Postgres' core) and parse/insert (ours) overlap, slice by slice.
+- The DuckDB write deletes the day and inserts it in one transaction that commits only after every slice:
+  a connection lost mid-stream rolls it back, leaving the previous state of the day intact; a re-run
+  completes it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import itertools
-import queue
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import duckdb
-import polars as pl
 import psycopg
 
+from wfprof_pipeline.lib import duckdb_extensions
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.tables import Table
 from wfprof_pipeline.lib.workflows import schema
-from wfprof_pipeline.lib.workflows.scrub import ERROR_MAX_CHARS, scrub_expr
+from wfprof_pipeline.lib.workflows.scrub import ERROR_MAX_CHARS, scrub_sql, truncate_sql
+from wfprof_pipeline.lib.workflows.tables import EXECUTIONS, STEP_RUNS, TRACE_TABLES
 
 # Bound on error text fetched from Postgres; scrubbing runs on this, truncation to ERROR_MAX_CHARS after.
 _ERROR_FETCH_CHARS = 4 * ERROR_MAX_CHARS
+# Time windows per day: one INSERT statement each. DuckDB streams every one, so this bounds work, not memory.
+SLICES = 24
+# DuckDB's memory limit while a day is ingested (restored after): its buffer pool would otherwise keep the
+# blocks just written, so the process would grow with the day even though the rows stream.
+MEMORY_LIMIT = "96MB"
+# The name the ingest's Postgres session shows in pg_stat_activity.
+APPLICATION_NAME = "wfprof-trace-ingest"
+_ALIAS = "_wfprof_keeperhub"
+_ERRORS = "_wfprof_error_texts"
 
-EXECUTIONS_TABLE = "workflow_executions"
-STEP_RUNS_TABLE = "workflow_step_runs"
-
-EXECUTION_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
-    # name: (polars type, DuckDB type, description)
-    "execution_id": (pl.Utf8(), "varchar", "workflow_executions.id"),
-    "workflow_id": (pl.Utf8(), "varchar", "The workflow that ran"),
-    "user_id": (pl.Utf8(), "varchar", "Owner of the execution"),
-    "status": (pl.Utf8(), "varchar", "pending, running, success, error or cancelled"),
-    "started_at": (pl.Datetime("us"), "timestamp", "Start (UTC); the partition key"),
-    "completed_at": (pl.Datetime("us"), "timestamp", "End (UTC), null while running"),
-    "duration_ms": (
-        pl.Float64(),
-        "double",
-        "KeeperHub's `duration` (text ms) as a number; null if not a finite number",
-    ),
-    "total_steps": (pl.Int64(), "bigint", "Nodes the execution planned to run"),
-    "completed_steps": (pl.Int64(), "bigint", "Nodes it completed"),
-    "current_node_id": (pl.Utf8(), "varchar", "Last node it was on"),
-    "input_bytes": (pl.Int64(), "bigint", "Size of the input JSON (the payload itself is never copied)"),
-    "output_bytes": (pl.Int64(), "bigint", "Size of the output JSON"),
-    "error": (pl.Utf8(), "varchar", f"Error text, secrets scrubbed, at most {ERROR_MAX_CHARS} characters"),
-}
-
-STEP_RUN_COLUMNS: dict[str, tuple[pl.DataType, str, str]] = {
-    "log_id": (pl.Utf8(), "varchar", "workflow_execution_logs.id"),
-    "execution_id": (pl.Utf8(), "varchar", "The execution this step ran in"),
-    "node_id": (pl.Utf8(), "varchar", "Workflow node id"),
-    "node_name": (pl.Utf8(), "varchar", "Node label"),
-    "action_type": (
-        pl.Utf8(),
-        "varchar",
-        "KeeperHub's node_type: the action type (e.g. web3/check-balance) or trigger",
-    ),
-    "status": (pl.Utf8(), "varchar", "pending, running, success or error"),
-    "started_at": (pl.Datetime("us"), "timestamp", "Start (UTC); the partition key"),
-    "completed_at": (pl.Datetime("us"), "timestamp", "End (UTC)"),
-    "duration_ms": (pl.Float64(), "double", "KeeperHub's `duration` (text ms) as a number; null if not finite"),
-    "input_bytes": (pl.Int64(), "bigint", "Size of the step input JSON"),
-    "output_bytes": (pl.Int64(), "bigint", "Size of the step output JSON"),
-    "error": (pl.Utf8(), "varchar", f"Error text, secrets scrubbed, at most {ERROR_MAX_CHARS} characters"),
-    "iteration_index": (pl.Int64(), "bigint", "Iteration inside a for-each, else null"),
-    "for_each_node_id": (pl.Utf8(), "varchar", "The for-each node driving the iteration, else null"),
-}
-
-_EXECUTIONS_WHERE = f"""{schema.EXECUTIONS} where started_at >= %(start)s and started_at < %(end)s
-  and id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
-_LOGS_WHERE = f"""{schema.LOGS} where started_at >= %(start)s and started_at < %(end)s
-  and execution_id not like '{schema.PROFILED_EXECUTION_PREFIX}%%'"""
+_PROFILED = f"'{schema.PROFILED_EXECUTION_PREFIX}%'"
 
 # Postgres timestamps run from 4713 BC to 294276 AD plus ±infinity; DuckDB's (and Python's) do not, and one
-# such value failed the whole day. Outside years 1–9999 a timestamp becomes null, flagged in `_BAD_TS`.
+# such value failed the whole day. Outside years 1–9999 a timestamp becomes null, flagged in `_bad_ts`.
 _TS_OK = "{col} >= '0001-01-01' and {col} < '10000-01-01'"
 _COMPLETED = f"(case when {_TS_OK.format(col='completed_at')} then completed_at end)::timestamp"
 _BAD_TS = f"(completed_at is not null and not ({_TS_OK.format(col='completed_at')}))"
-# The last CSV column: whether the row had a timestamp that became null (counted as an invalid row).
 BAD_TS_COLUMN = "_bad_ts"
 
-_EXECUTIONS_SQL = f"""
-select id, workflow_id, user_id, status, started_at::timestamp, {_COMPLETED}, duration,
-       total_steps::text, completed_steps::text, current_node_id,
-       octet_length(input::text), octet_length(output::text), left(error, {_ERROR_FETCH_CHARS}), {_BAD_TS}
-from {_EXECUTIONS_WHERE}"""
+# Marks of a value that could not be kept, between the insert and the count (never committed): a double
+# NaN (a kept duration is finite), an integer sentinel (so the literal -9223372036854775808 counts as
+# invalid too) and an infinite timestamp (a kept one lies in years 1–9999).
+_INT_MARK = "'-9223372036854775808'::bigint"
 
-_LOGS_SQL = f"""
-select id, execution_id, node_id, node_name, node_type, status, started_at::timestamp,
-       {_COMPLETED}, duration, octet_length(input::text), octet_length(output::text),
-       left(error, {_ERROR_FETCH_CHARS}), iteration_index, for_each_node_id, {_BAD_TS}
-from {_LOGS_WHERE}"""
 
-# The source's own count of the day, in the same snapshot: independent of the COPY slicing and CSV parsing.
-_COUNT_SQL = f"select (select count(*) from {_EXECUTIONS_WHERE}), (select count(*) from {_LOGS_WHERE})"
+@dataclass(frozen=True)
+class _Source:
+    """How one trace table is read: a Postgres expression per column (in the table's order) and which
+    columns hold text numbers that DuckDB parses."""
 
-# Columns whose text form is parsed in polars (KeeperHub stores numbers as text).
-_NUMERIC_FROM_TEXT = {"duration_ms": pl.Float64, "total_steps": pl.Int64, "completed_steps": pl.Int64}
+    table: Table
+    relation: str
+    expressions: list[str]
+    where: str
+    text_numbers: tuple[str, ...]
+
+    def select(self, *, sql_ascii: bool = False) -> str:
+        """The Postgres select list, each expression named as its column (the extension selects by name)."""
+        columns = [f'{self.expression(c, sql_ascii=sql_ascii)} as "{c}"' for c in self.table.names]
+        return ", ".join([*columns, f'{_BAD_TS} as "{BAD_TS_COLUMN}"'])
+
+    def expression(self, column: str, *, sql_ascii: bool = False) -> str:
+        expr = self.expressions[self.table.names.index(column)]
+        is_text = self.table.column(column).duckdb_type == "varchar" or column in self.text_numbers
+        return _utf8(expr) if sql_ascii and is_text else expr
+
+    def converted(self, column: str) -> str:
+        """DuckDB: the column as stored, a value that cannot be kept marked (see `marked`)."""
+        duckdb_type = self.table.column(column).duckdb_type
+        if column in self.text_numbers:
+            parsed = f'try_cast(trim(src."{column}") as {duckdb_type})'
+            kept = f"isfinite({parsed})" if duckdb_type == "double" else f"{parsed} is not null"
+            mark = "'nan'::double" if duckdb_type == "double" else _INT_MARK
+            return f"""(case when nullif(trim(src."{column}"), '') is null then null when {kept} then {parsed}
+                        else {mark} end)"""
+        if column == "completed_at":
+            return f"(case when src.{BAD_TS_COLUMN} then 'infinity'::timestamp else src.completed_at end)"
+        if column == "error":
+            return "e.clean"  # a text missing from the map (impossible in one snapshot) becomes null, never leaks
+        return f'src."{column}"'
+
+    def marked(self) -> dict[str, str]:
+        """Column → DuckDB predicate: the value is a mark, i.e. could not be kept."""
+        marks = {"completed_at": "isinf(completed_at)"}
+        for column in self.text_numbers:
+            double = self.table.column(column).duckdb_type == "double"
+            marks[column] = f'isnan("{column}")' if double else f'"{column}" = {_INT_MARK}'
+        return marks
+
+
+# Valid UTF-8, byte by byte (what a SQL_ASCII database's regex sees), and U+FFFD spelled in bytes there.
+_UTF8_TEXT = (r"^([\x01-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+              r"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+              r"|\xf4[\x80-\x8f][\x80-\xbf]{2})*$")
+_REPLACEMENT_CHAR = "convert_from('\\xefbfbd'::bytea, 'SQL_ASCII')"
+
+
+def _utf8(expr: str) -> str:
+    """A SQL_ASCII database may hold any bytes, and DuckDB takes only UTF-8: text that is not valid UTF-8
+    has each non-ASCII byte replaced by U+FFFD (so one bad byte never fails a day)."""
+    return (f"(case when ({expr}) ~ '{_UTF8_TEXT}' then ({expr}) "
+            f"else regexp_replace(({expr}), '[\\x80-\\xff]', {_REPLACEMENT_CHAR}, 'g') end)")
+
+
+_EXECUTIONS = _Source(
+    EXECUTIONS,
+    schema.EXECUTIONS,
+    [
+        "id", "workflow_id", "user_id", "status", "started_at::timestamp", _COMPLETED, "duration",
+        "total_steps::text", "completed_steps::text", "current_node_id", "octet_length(input::text)",
+        "octet_length(output::text)", f"left(error, {_ERROR_FETCH_CHARS})",
+    ],
+    f"id not like {_PROFILED}",
+    ("duration_ms", "total_steps", "completed_steps"),
+)
+_STEP_RUNS = _Source(
+    STEP_RUNS,
+    schema.LOGS,
+    [
+        "id", "execution_id", "node_id", "node_name", "node_type", "status", "started_at::timestamp", _COMPLETED,
+        "duration", "octet_length(input::text)", "octet_length(output::text)", f"left(error, {_ERROR_FETCH_CHARS})",
+        "iteration_index", "for_each_node_id",
+    ],
+    f"execution_id not like {_PROFILED}",
+    ("duration_ms",),
+)
+
+# The readers' SQL without the time bounds (each slice adds its own). Module-level so a test can break one.
+_EXECUTIONS_SQL = f"select {_EXECUTIONS.select()} from {_EXECUTIONS.relation} where {_EXECUTIONS.where}"
+_LOGS_SQL = f"select {_STEP_RUNS.select()} from {_STEP_RUNS.relation} where {_STEP_RUNS.where}"
+
+
+def _reader_sql(source: _Source, default: str, sql_ascii: bool) -> str:
+    if not sql_ascii:
+        return default
+    return f"select {source.select(sql_ascii=True)} from {source.relation} where {source.where}"
 
 
 class TraceIngestError(WfprofError, RuntimeError):
@@ -121,16 +170,26 @@ class DayCounts:
 
 
 @dataclass(frozen=True)
+class Slice:
+    table: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
 class DayIngest:
     day: date
     source: DayCounts  # count(*) in Postgres for the day, in the snapshot that was copied
     written: DayCounts  # rows in DuckDB for the day after the write
-    copy_seconds: float
-    write_seconds: float
-    csv_bytes: int
+    seconds: float
+    slices: int
     # Rows with a value that could not be kept (NaN/Infinity/non-numeric duration or counts, a timestamp
-    # outside years 1–9999): written with that value null, so they never reach a percentile.
-    invalid_rows: int = 0
+    # outside years 1–9999), per table: written with that value null, so they never reach a percentile.
+    invalid: DayCounts = DayCounts(0, 0)
+
+    @property
+    def invalid_rows(self) -> int:
+        return self.invalid.executions + self.invalid.step_runs
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -138,72 +197,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _copy_csv(cur: psycopg.Cursor, sql: str, params: dict) -> io.BytesIO:
-    buf = io.BytesIO()
-    with cur.copy(f"copy ({sql}) to stdout with (format csv)", params) as copy:
-        for chunk in copy:
-            buf.write(chunk)
-    buf.seek(0)
-    return buf
-
-
-def _frame(data: io.BytesIO, columns: dict[str, tuple[pl.DataType, str, str]]) -> pl.DataFrame:
-    """Parse the CSV (timestamps and KeeperHub's numbers-as-text stay text: DuckDB casts them on insert,
-    cheaper than polars does) and scrub the error texts."""
-    read_schema = {
-        name: (pl.Utf8() if name in _NUMERIC_FROM_TEXT or dtype == pl.Datetime("us") else dtype)
-        for name, (dtype, _, _) in columns.items()
-    }
-    read_schema[BAD_TS_COLUMN] = pl.Utf8()
-    if data.getbuffer().nbytes == 0:
-        frame = pl.DataFrame(schema=read_schema)
-    else:
-        # utf8-lossy: a SQL_ASCII source may hold any bytes; an invalid one becomes U+FFFD, not a failed day.
-        frame = pl.read_csv(data, has_header=False, new_columns=list(read_schema), schema=read_schema,
-                            encoding="utf8-lossy")
-    return _scrub_errors(frame)
-
-
-def _number(name: str, ddb: str) -> str:
-    """KeeperHub's text number as a finite number, else null (NaN and ±Infinity parse as doubles)."""
-    parsed = f'try_cast(trim("{name}") as {ddb})'
-    return f"(case when isfinite({parsed}) then {parsed} end)" if ddb == "double" else parsed
-
-
-def _invalid_predicate(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
-    """SQL: the row had a value that becomes null (a bad number, or a timestamp flagged by Postgres)."""
-    parts = [f"{BAD_TS_COLUMN} = 't'"]
-    for name, (_, ddb, _) in columns.items():
-        if name in _NUMERIC_FROM_TEXT:
-            parts.append(f"""(nullif(trim("{name}"), '') is not null and {_number(name, ddb)} is null)""")
-    return " or ".join(parts)
-
-
-def _select_list(columns: dict[str, tuple[pl.DataType, str, str]]) -> str:
-    """The insert's select: text → timestamp, text → number (null when KeeperHub stored something else)."""
-    parts = []
-    for name, (dtype, ddb, _) in columns.items():
-        if dtype == pl.Datetime("us"):
-            parts.append(f'cast("{name}" as timestamp)')
-        elif name in _NUMERIC_FROM_TEXT:
-            parts.append(_number(name, ddb))
-        else:
-            parts.append(f'"{name}"')
-    return ", ".join(parts)
-
-
-def _scrub_errors(frame: pl.DataFrame) -> pl.DataFrame:
-    """Scrub each distinct error text once: errors repeat a lot, and most rows have none."""
-    distinct = frame.select(pl.col("error").drop_nulls().unique())
-    if distinct.height == 0:
-        return frame
-    cleaned = distinct.with_columns(scrub_expr(pl.col("error")).alias("clean"))
-    return frame.with_columns(pl.col("error").replace(cleaned["error"], cleaned["clean"]))
-
-
 def _session(conn: psycopg.Connection) -> None:
-    """Autocommit (each snapshot is an explicit transaction), UTC so `::date` means the UTC day, and ISO
-    dates: COPY writes timestamps in the session's DateStyle, which a database may set to e.g. `SQL, DMY`."""
+    """Autocommit and UTC, so `::date` means the UTC day (the stored timestamps carry no zone)."""
     if not conn.autocommit:
         conn.rollback()  # the reader only reads: nothing of the caller's can be lost
         conn.autocommit = True
@@ -212,130 +207,172 @@ def _session(conn: psycopg.Connection) -> None:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in ((EXECUTIONS_TABLE, EXECUTION_COLUMNS), (STEP_RUNS_TABLE, STEP_RUN_COLUMNS)):
-        cols = ", ".join(f'"{name}" {ddb}' for name, (_, ddb, _) in columns.items())
-        con.execute(f'create table if not exists "{table}" ({cols})')
+    for table in TRACE_TABLES:
+        con.execute(table.ddl())
 
 
 def count_day(con: duckdb.DuckDBPyConnection, day: date) -> DayCounts:
     ensure_tables(con)
     start, end = day_bounds(day)
     counts = [
-        con.execute(f'select count(*) from "{t}" where started_at >= ? and started_at < ?', [start, end]).fetchone()[0]
-        for t in (EXECUTIONS_TABLE, STEP_RUNS_TABLE)
+        con.execute(f'select count(*) from "{t.name}" where started_at >= ? and started_at < ?', [start, end])
+        .fetchone()[0]
+        for t in TRACE_TABLES
     ]
     return DayCounts(int(counts[0]), int(counts[1]))
 
 
-def ingest_day(conn: psycopg.Connection, con: duckdb.DuckDBPyConnection, day: date, *, slices: int = 4) -> DayIngest:
-    """Copy `day` from Postgres into DuckDB, replacing it, with COPY and parse/insert overlapped.
+def libpq_conninfo(conn: psycopg.Connection) -> str:
+    """The libpq `key=value` string of `conn`'s own connection (password included), for the extension."""
+    params = dict(conn.info.get_parameters())
+    if conn.info.password:
+        params["password"] = conn.info.password
+    params["application_name"] = APPLICATION_NAME
+    return " ".join(f"{key}={_conninfo_value(value)}" for key, value in params.items())
 
-    A reader thread runs the COPYs (executions, then the logs in `slices` time slices) in one REPEATABLE
-    READ snapshot while this thread parses each CSV slice and inserts it, inside one DuckDB transaction
-    that also deleted the day: two cores work at once (Postgres formats CSV while polars and DuckDB
-    convert), at most two slices are in memory, and any failure rolls the whole day back.
+
+def _conninfo_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ts(moment: datetime) -> str:
+    return f"timestamp '{moment.isoformat(sep=' ')}'"
+
+
+def _query(sql: str) -> str:
+    """A DuckDB table expression running `sql` in Postgres (in the transaction's snapshot)."""
+    return f"postgres_query('{_ALIAS}', {_literal(sql)})"
+
+
+def _time_slices(table: str, start: datetime, end: datetime, slices: int) -> list[Slice]:
+    step = (end - start) / slices
+    edges = [start + i * step for i in range(slices)] + [end]
+    return [Slice(table, lo, hi) for lo, hi in zip(edges, edges[1:], strict=False)]
+
+
+def _load_error_texts(
+    con: duckdb.DuckDBPyConnection, source: _Source, start: datetime, end: datetime, *, sql_ascii: bool
+) -> int:
+    """The day's distinct error texts, each scrubbed and truncated once (errors repeat a lot and most rows
+    have none), into the temporary map the slices join on. The same grouped query counts the day's rows,
+    so the source count costs Postgres nothing extra. Returns that count."""
+    sql = (
+        f"select {source.expression('error', sql_ascii=sql_ascii)} as raw, count(*)::int8 as n "
+        f"from {source.relation} where started_at >= {_ts(start)} and started_at < {_ts(end)} "
+        f"and {source.where} group by 1"
+    )
+    con.execute(
+        f"create or replace temp table {_ERRORS} as select raw, {truncate_sql('clean')} as clean, n "
+        f"from (select raw, {scrub_sql('raw')} as clean, n from {_query(sql)})"
+    )
+    row = con.execute(f"select coalesce(sum(n), 0) from {_ERRORS}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _copy_slice(con: duckdb.DuckDBPyConnection, source: _Source, reader_sql: str, part: Slice) -> None:
+    sql = f"{reader_sql} and started_at >= {_ts(part.start)} and started_at < {_ts(part.end)}"
+    names = source.table.names
+    columns = ", ".join(f'"{n}"' for n in names)
+    select = ", ".join(source.converted(n) for n in names)
+    con.execute(
+        f'insert into "{source.table.name}" ({columns}) select {select} '
+        f"from {_query(sql)} as src left join {_ERRORS} as e on src.error = e.raw"
+    )
+
+
+def _clear_marks(con: duckdb.DuckDBPyConnection, source: _Source, start: datetime, end: datetime) -> int:
+    """Count the day's rows holding a mark, then set every mark to null; returns the count."""
+    marks = source.marked()
+    day = f"started_at >= {_ts(start)} and started_at < {_ts(end)}"
+    any_mark = " or ".join(f"coalesce({m}, false)" for m in marks.values())
+    table = source.table.name
+    row = con.execute(f'select count(*) from "{table}" where {day} and ({any_mark})').fetchone()
+    invalid = int(row[0]) if row else 0
+    if invalid:
+        sets = ", ".join(f'"{c}" = case when coalesce({m}, false) then null else "{c}" end' for c, m in marks.items())
+        con.execute(f'update "{table}" set {sets} where {day} and ({any_mark})')
+    return invalid
+
+
+def ingest_day(
+    conn: psycopg.Connection,
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    *,
+    slices: int = SLICES,
+    on_slice: Callable[[Slice], None] | None = None,
+) -> DayIngest:
+    """Copy `day` from Postgres into DuckDB, replacing it, in `slices` time windows per table.
+
+    `conn` checks the schema and names the database; the rows themselves travel over the extension's own
+    connection with the same parameters. `on_slice` is called after each slice is inserted (progress).
     """
     _session(conn)
     schema.require_schema(conn)
+    duckdb_extensions.load(con, "postgres")
+    sql_ascii = conn.info.parameter_status("server_encoding") == "SQL_ASCII"
     start, end = day_bounds(day)
-    step = (end - start) / slices
-    edges = [start + i * step for i in range(slices)] + [end]
-    work: queue.Queue = queue.Queue(maxsize=2)
-    copy_seconds = 0.0
-    counted = DayCounts(-1, -1)
-
-    def reader() -> None:
-        nonlocal copy_seconds, counted
-        began = time.perf_counter()
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute("set transaction isolation level repeatable read, read only")
-                work.put((EXECUTION_COLUMNS, _copy_csv(cur, _EXECUTIONS_SQL, {"start": start, "end": end})))
-                for lo, hi in itertools.pairwise(edges):
-                    work.put((STEP_RUN_COLUMNS, _copy_csv(cur, _LOGS_SQL, {"start": lo, "end": hi})))
-                # Counted after the COPYs (same snapshot) so it overlaps the writer's last insert.
-                row = cur.execute(_COUNT_SQL, {"start": start, "end": end}).fetchone()
-                counted = DayCounts(int(row[0]), int(row[1]))
-            copy_seconds = time.perf_counter() - began
-            work.put(None)
-        except BaseException as exc:  # handed to the writer, which rolls back and reports it
-            work.put(exc)
-
-    thread = threading.Thread(target=reader, name=f"wfprof-copy-{day}", daemon=True)
     ensure_tables(con)
     began = time.perf_counter()
-    csv_bytes = 0
-    invalid_rows = 0
-    con.execute("begin transaction")
+    attached = False
+    memory_limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    source_counts: list[int] = []
+    invalid: list[int] = []
+    parts = 0
     try:
-        for table in (EXECUTIONS_TABLE, STEP_RUNS_TABLE):
-            con.execute(f'delete from "{table}" where started_at >= ? and started_at < ?', [start, end])
-        thread.start()
-        while (item := work.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            columns, data = item
-            csv_bytes += data.getbuffer().nbytes
-            frame = _frame(data, columns)
-            del data
-            table = EXECUTIONS_TABLE if columns is EXECUTION_COLUMNS else STEP_RUNS_TABLE
-            invalid_rows += _insert(con, table, frame, columns)
+        con.execute(f"attach {_literal(libpq_conninfo(conn))} as {_ALIAS} (type postgres, read_only)")
+        attached = True
+        con.execute("begin transaction")
+        for table in TRACE_TABLES:
+            con.execute(f'delete from "{table.name}" where started_at >= ? and started_at < ?', [start, end])
+        for source, default in ((_EXECUTIONS, _EXECUTIONS_SQL), (_STEP_RUNS, _LOGS_SQL)):
+            reader = _reader_sql(source, default, sql_ascii)
+            source_counts.append(_load_error_texts(con, source, start, end, sql_ascii=sql_ascii))
+            for part in _time_slices(source.table.name, start, end, slices):
+                _copy_slice(con, source, reader, part)
+                parts += 1
+                if on_slice is not None:
+                    on_slice(part)
+            invalid.append(_clear_marks(con, source, start, end))
+        con.execute(f"drop table if exists {_ERRORS}")
+        for table in TRACE_TABLES:
+            for statement in table.comment_sql():
+                con.execute(statement)
         con.execute("commit")
     except BaseException as exc:
         # DuckDB may have aborted the transaction itself (disk full): keep the real reason, not the rollback's.
         with contextlib.suppress(duckdb.Error):
             con.execute("rollback")
-        _drain(work, thread)
-        if isinstance(exc, psycopg.OperationalError):
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise TraceIngestError(
-                f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
-                "nothing was written for that day — re-run the partition"
-            ) from None
-        from wfprof_pipeline.lib.warehouse import write_error
-
-        problem = write_error("the warehouse", exc) if isinstance(exc, (duckdb.Error, OSError)) else None
-        if problem is not None:
-            raise problem from exc
+        _raise_clear(exc, day)
         raise
-    thread.join()
-    total = time.perf_counter() - began
-    written = count_day(con, day)
-    return DayIngest(
-        day,
-        counted,
-        written,
-        copy_seconds,
-        max(0.0, total - copy_seconds),
-        csv_bytes,
-        invalid_rows,
-    )
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, columns: dict) -> int:
-    """Insert the slice; returns how many of its rows had a value that became null."""
-    # Arrow's classic string layout converts into DuckDB faster than polars' string views.
-    arrow = frame.select([*columns, BAD_TS_COLUMN]).to_arrow(compat_level=pl.CompatLevel.oldest())
-    con.register("_wfprof_slice", arrow)
-    try:
-        names = ", ".join(f'"{c}"' for c in columns)
-        invalid = con.execute(f"select count(*) from _wfprof_slice where {_invalid_predicate(columns)}").fetchone()
-        con.execute(f'insert into "{table}" ({names}) select {_select_list(columns)} from _wfprof_slice')
     finally:
-        con.unregister("_wfprof_slice")
-    return int(invalid[0]) if invalid else 0
+        with contextlib.suppress(duckdb.Error):
+            if attached:
+                con.execute(f"detach {_ALIAS}")
+            con.execute(f"set memory_limit = '{memory_limit}'")
+    seconds = time.perf_counter() - began
+    return DayIngest(day, DayCounts(*source_counts), count_day(con, day), seconds, parts, DayCounts(*invalid))
 
 
-def _drain(work: queue.Queue, thread: threading.Thread) -> None:
-    """Let the reader finish (or fail) so no thread is left blocked on a full queue."""
-    if thread.ident is None:  # never started
-        return
-    while thread.is_alive():
-        try:
-            work.get(timeout=0.1)
-        except queue.Empty:
-            continue
-    thread.join()
+def _raise_clear(exc: BaseException, day: date) -> None:
+    """Raise the one-line error for `exc` if it is one the user can act on (else the caller re-raises)."""
+    text = str(exc)
+    if isinstance(exc, duckdb.Error) and "postgres" in text.lower():
+        reason = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        raise TraceIngestError(
+            f"lost the PostgreSQL connection while reading traces of {day.isoformat()} ({reason}); "
+            "nothing was written for that day — re-run the partition"
+        ) from None
+    from wfprof_pipeline.lib.warehouse import write_error
+
+    problem = write_error("the warehouse", exc) if isinstance(exc, (duckdb.Error, OSError)) else None
+    if problem is not None:
+        raise problem from exc
 
 
 def days_with_data(conn: psycopg.Connection) -> list[date]:

@@ -10,7 +10,8 @@ import duckdb
 import polars as pl
 
 from wfprof_pipeline.lib.tables import Table
-from wfprof_pipeline.lib.workflows.ingest import STEP_RUNS_TABLE, ensure_tables
+from wfprof_pipeline.lib.workflows.ingest import ensure_tables
+from wfprof_pipeline.lib.workflows.tables import STEP_RUNS
 
 STEP_LATENCY = Table.of("step_latency", [
     ("action_type", pl.Utf8, "KeeperHub node_type (action type, or trigger)"),
@@ -36,7 +37,7 @@ STEP_LATENCY = Table.of("step_latency", [
 
 _SQL = f"""
 with finished as (
-    select * from "{STEP_RUNS_TABLE}" where status in ('success', 'error')
+    select * from "{STEP_RUNS.name}" where status in ('success', 'error')
 ), q as (
     select action_type,
            count(*) as runs,

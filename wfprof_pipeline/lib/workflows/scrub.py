@@ -1,8 +1,9 @@
 """Scrubbing secrets out of error texts before they leave the platform's database.
 
-One rule table serves two engines: Python's `re` (one text at a time, `scrub`) and polars' Rust regex
-(a whole column at once, `scrub_expr`, used by the trace ingest), so the patterns stay inside the syntax
-both share (no look-around, no back-references). A rule replaces its whole match, optionally keeping a
+One rule table serves three engines: Python's `re` (one text at a time, `scrub`), polars' Rust regex
+(a whole column at once, `scrub_expr`) and DuckDB's RE2 (`scrub_sql`, used by the trace ingest on each
+distinct error text of a day), so the patterns stay inside the syntax all share (no look-around, no
+back-references). A rule replaces its whole match, optionally keeping a
 leading group (e.g. `Bearer `, `api_key=`), with `[REDACTED:<rule>]`.
 """
 
@@ -28,6 +29,29 @@ class Rule:
 
     def rust_replacement(self) -> str:
         return ("${1}" if self.keep_prefix else "") + f"[REDACTED:{self.name}]"
+
+    def re2_pattern(self) -> str:
+        """The pattern for RE2, whose `\\s` is ASCII only: widened to Python's and Rust's Unicode spaces, so
+        a secret after a no-break space is still found. (RE2's `\\b` is ASCII too; that only finds more.)"""
+        out, in_class, i = [], False, 0
+        while i < len(self.pattern):
+            ch = self.pattern[i]
+            if ch == "\\" and i + 1 < len(self.pattern):
+                pair = self.pattern[i : i + 2]
+                out.append((_UNICODE_SPACES if in_class else f"[{_UNICODE_SPACES}]") if pair == r"\s" else pair)
+                i += 2
+                continue
+            in_class = (ch == "[") or (in_class and ch != "]")
+            out.append(ch)
+            i += 1
+        return "".join(out)
+
+    def re2_replacement(self) -> str:
+        return (r"\1" if self.keep_prefix else "") + f"[REDACTED:{self.name}]"
+
+
+# Python's and Rust's `\s` (Unicode White_Space), as the inside of an RE2 character class.
+_UNICODE_SPACES = r"\s\x{0B}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 
 
 # Order matters: whole structures (PEM blocks, URLs with credentials) before the tokens inside them.
@@ -110,3 +134,22 @@ def scrub_expr(expr: pl.Expr, limit: int = ERROR_MAX_CHARS) -> pl.Expr:
     for rule in RULES:
         expr = expr.str.replace_all(rule.pattern, rule.rust_replacement())
     return pl.when(expr.str.len_chars() > limit).then(expr.str.slice(0, limit - 1) + pl.lit(ELLIPSIS)).otherwise(expr)
+
+
+def scrub_sql(column: str) -> str:
+    """A DuckDB SQL expression: scrub of the text column `column` (nulls stay null). Truncate the result
+    with truncate_sql in an outer query, which then reads the scrubbed value once, not three times."""
+    expr = column
+    for rule in RULES:
+        pattern, replacement = _sql_literal(rule.re2_pattern()), _sql_literal(rule.re2_replacement())
+        expr = f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
+    return expr
+
+
+def truncate_sql(column: str, limit: int = ERROR_MAX_CHARS) -> str:
+    """DuckDB SQL: truncate's rule (at most `limit` characters, the last one an ellipsis) on `column`."""
+    return f"(case when length({column}) > {limit} then left({column}, {limit - 1}) || '{ELLIPSIS}' else {column} end)"
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
