@@ -12,6 +12,7 @@ import dagster as dg
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, WarehouseResource
 from wfprof_pipeline.defs.workflows.partitions import traces_partitions
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.pg_urls import describe
 from wfprof_pipeline.lib.workflows import ingest
 
@@ -52,7 +53,8 @@ def workflow_traces(
     day = date.fromisoformat(context.partition_key)
     url = keeperhub_db.resolved_url()
     with postgres.connect(url, retries=2) as conn, warehouse.connect() as con:
-        result = ingest.ingest_day(conn, con, day)
+        # On DuckLake, another run may commit the same table first: redo the day (last writer wins).
+        result = wh.retry_conflicts(lambda: ingest.ingest_day(conn, con, day), log=context.log.warning)
     context.log.info(
         f"{day}: {result.written.executions} executions, {result.written.step_runs} step runs "
         f"({result.csv_bytes / 1e6:.1f} MB CSV, copy {result.copy_seconds:.2f} s, write {result.write_seconds:.2f} s)"
