@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -29,6 +31,10 @@ CATALOG_SUFFIXES = (".sqlite", ".sqlite3", ".db", ".ducklake")
 
 # DuckLake resolves write-write races at commit ("Transaction conflict - …"): the loser may redo its work.
 _CONFLICT = re.compile(r"Transaction conflict|Failed to commit DuckLake transaction", re.IGNORECASE)
+
+
+_INIT_RACE = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)", re.IGNORECASE | re.DOTALL)
+_INIT_ATTEMPTS = 5
 
 
 class WarehouseConfigError(WfprofError, ValueError):
@@ -168,7 +174,17 @@ def open_connection(lake: DuckLake, *, read_only: bool, config: dict[str, object
         for name in lake.extensions:
             con.execute(f"load '{extension_file(name)}'")
         options = [f"data_path '{_sql_text(str(lake.data_path) + os.sep)}'"] + (["read_only"] if read_only else [])
-        con.execute(f"attach '{_sql_text(lake.attach_target())}' as {ALIAS} ({', '.join(options)})")
+        attach = f"attach '{_sql_text(lake.attach_target())}' as {ALIAS} ({', '.join(options)})"
+        for attempt in range(_INIT_ATTEMPTS):
+            try:
+                con.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # Writers attaching a new catalog at once all create its tables; the losers' CREATE fails
+                # (Postgres: duplicate pg_type key) and rolls back. Attached again, they find it made.
+                if attempt + 1 == _INIT_ATTEMPTS or not _INIT_RACE.search(str(exc)):
+                    raise
+                time.sleep(0.1 * (attempt + 1) * (0.5 + random.random()))
         con.execute(f"use {ALIAS}")
         for key, value in config.items():
             con.execute(f"set {key} = {_sql_value(value)}")
