@@ -108,6 +108,7 @@ def _step_windows(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tupl
     return windows
 
 
+@pytest.mark.slow
 def test_eight_days_as_four_concurrent_runs_equal_the_single_file_warehouse(
     tmp_path: Path, embedded_db: str, catalog_db: str, instance_db: str, monkeypatch
 ) -> None:
@@ -139,6 +140,7 @@ def test_eight_days_as_four_concurrent_runs_equal_the_single_file_warehouse(
     assert overlapping > 0, windows
 
 
+@pytest.mark.slow
 def test_two_runs_writing_the_same_day_at_once_leave_it_once(
     tmp_path: Path, embedded_db: str, catalog_db: str, instance_db: str
 ) -> None:
@@ -229,17 +231,15 @@ def test_cli_unreachable_catalog_is_one_line(tmp_path: Path) -> None:
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("wfprof: error: cannot open the DuckLake catalog")
 
 
-@pytest.mark.parametrize("kind", ["postgres", "sqlite", "ducklake"])
 def test_cost_assets_view_sql_and_report_on_ducklake(
-    tmp_path: Path, embedded_db: str, catalog_db: str, kind: str, monkeypatch
+    tmp_path: Path, embedded_db: str, catalog_db: str, monkeypatch
 ) -> None:
     from wfprof_pipeline.defs.resources import KeeperHubDatabase, SandboxResource, StepCorpusResource
     from wfprof_pipeline.defs.resources import WarehouseResource as WR
     from wfprof_pipeline_tests.cost_fixtures import build_warehouse, write_registry
     from wfprof_pipeline_tests.test_cost_assets import COST_ASSETS, TABLES, _seed_workflows
 
-    catalog = {"postgres": catalog_db, "sqlite": str(tmp_path / "c.sqlite"), "ducklake": str(tmp_path / "c.ducklake")}
-    spec, data = f"ducklake:{catalog[kind]}", tmp_path / "lake"
+    spec, data = f"ducklake:{catalog_db}", tmp_path / "lake"
     write_registry(tmp_path)
     build_warehouse(tmp_path / "src.duckdb", trace_rows=500)
     _seed_workflows(embedded_db)
@@ -256,10 +256,7 @@ def test_cost_assets_view_sql_and_report_on_ducklake(
     assert result.success
     with warehouse.session(ducklake.parse(spec, data), read_only=True) as con:
         counts = dict(warehouse.table_counts(con))
-        comments = con.execute("select count(*) from duckdb_columns() where database_name = current_database() "
-                               "and comment is not null").fetchone()[0]
     assert all(counts.get(t, 0) > 0 for t in TABLES if t != "user_code_fuel"), counts
-    assert comments >= 0  # COMMENT ON COLUMN is accepted by DuckLake (declared tables carry their docs)
 
     env = {**os.environ, "WFPROF_WAREHOUSE": spec, "WFPROF_WAREHOUSE_DATA": str(data),
            "WFPROF_STEPS_ROOT": str(tmp_path), "WFPROF_STEP_REGISTRY": str(tmp_path / "registry.toml"),
@@ -275,3 +272,32 @@ def test_cost_assets_view_sql_and_report_on_ducklake(
     report = _wfprof(env, "report", "--json")
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["report"]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "sqlite", "ducklake"])
+def test_every_catalog_kind_takes_declared_tables_views_and_locked_down_reads(
+    tmp_path: Path, catalog_db: str, kind: str
+) -> None:
+    import polars as pl
+
+    from wfprof_pipeline.lib.tables import Table
+
+    catalog = {"postgres": catalog_db, "sqlite": str(tmp_path / "c.sqlite"), "ducklake": str(tmp_path / "c.ducklake")}
+    lake = ducklake.parse(f"ducklake:{catalog[kind]}", tmp_path / "lake")
+    table = Table.of("prices", [("step_id", pl.Utf8, "The step"), ("units", pl.Float64, "Units per run")])
+    two = table.frame([{"step_id": "a", "units": 1.5}, {"step_id": "b", "units": 2.0}])
+    with warehouse.session(lake) as con:
+        assert warehouse.replace_table(con, table, two) == 2
+        assert warehouse.append_rows(con, table, table.frame([{"step_id": "c", "units": 4.0}])) == 3
+        assert warehouse.replace_table(con, table, two) == 2  # an exact replace
+        con.execute("create or replace view v_prices as select step_id, units * 2 as double_units from prices")
+    with warehouse.session(lake, read_only=True, locked_down=True) as con:
+        assert con.execute("select sum(double_units) from v_prices").fetchone()[0] == 7.0
+        comments = dict(con.execute("select column_name, comment from duckdb_columns() "
+                                    "where database_name = current_database() and table_name = 'prices'").fetchall())
+        assert comments == {"step_id": "The step", "units": "Units per run"}  # COMMENT ON COLUMN on DuckLake
+        assert warehouse.table_counts(con) == [("prices", 2)]
+        with pytest.raises(duckdb.Error, match="disabled by configuration"):
+            con.execute("select * from read_csv('/etc/passwd')")
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("set enable_external_access = true")
