@@ -44,6 +44,7 @@ def preflight() -> None:
     from wfprof_pipeline.lib.settings import ENV_STEPS_ROOT, Settings
 
     settings = Settings.from_env()
+    settings.warehouse_target()  # a DuckLake without WFPROF_WAREHOUSE_DATA, or a bad catalog: said now
     if not settings.steps_root.is_dir():
         where = "" if settings.steps_root.is_absolute() else f" (relative to {Path.cwd()})"
         raise UsageError(

@@ -149,7 +149,9 @@ def check_data_path(lake: DuckLake, *, read_only: bool) -> None:
             raise CatalogUnreachable(f"DuckLake data directory {path} does not exist: run `wfprof run` first")
         return
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # several writers may get here at once
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o700)  # traces and error texts: its owner's only, like the single-file warehouse
         with tempfile.NamedTemporaryFile(dir=path, prefix=".wfprof-probe-"):
             pass
     except OSError as exc:
