@@ -206,6 +206,8 @@ def test_unreachable_catalog_and_unwritable_data_dir_are_one_line_errors(tmp_pat
         warehouse.connect(ducklake.parse("ducklake:postgresql://root@127.0.0.1:1/x", tmp_path / "d"))
     with pytest.raises(ducklake.CatalogUnreachable, match=r'^[^\n]*database "no_such_db_wfprof" does not exist$'):
         warehouse.connect(ducklake.parse("ducklake:postgresql://postgres@127.0.0.1/no_such_db_wfprof", tmp_path))
+    with pytest.raises(ducklake.CatalogUnreachable, match=r"^[^\n]*c\.sqlite: unable to open database file$"):
+        warehouse.connect(ducklake.parse("ducklake:/no/such/dir/c.sqlite", tmp_path / "d"))
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(ducklake.DataPathUnwritable, match=r"^cannot write the DuckLake data directory .*a-file/lake: "

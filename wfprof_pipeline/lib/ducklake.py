@@ -213,15 +213,15 @@ def _attach_error(lake: DuckLake, exc: duckdb.Error, *, read_only: bool) -> Wfpr
                                     f"catalog was created with ({created.group(1) if created else 'another'})")
     if read_only and re.search(r"does not exist|unable to open|not initialized|no such table", text, re.I):
         return CatalogUnreachable(f"DuckLake {lake.describe()} has no warehouse yet: run `wfprof run` first")
-    first = re.split(r"(?<=[.:])\s+(?=[A-Z])", text, maxsplit=1)[0] if lake.kind != "postgres" else text
     return CatalogUnreachable(f"cannot open the DuckLake catalog {_without_password(lake.catalog)}: "
-                              f"{_pg_reason(first)}")
+                              f"{_reason(text)}")
 
 
-def _pg_reason(text: str) -> str:
-    """libpq's message without its multi-line hints: 'Connection refused', 'database "x" does not exist'."""
+def _reason(text: str) -> str:
+    """The cause without libpq's or DuckDB's wrapping: 'Connection refused', 'database "x" does not exist'."""
     for needle in ("Connection refused", "could not translate host name", "does not exist",
-                   "password authentication failed", "No such file or directory", "timeout expired"):
+                   "password authentication failed", "No such file or directory", "timeout expired",
+                   "unable to open database file", "Permission denied"):
         if needle in text:
             match = re.search(r'[^:]*' + re.escape(needle) + r'[^:]*', text)
             found = match.group(0) if match else needle
