@@ -5,11 +5,12 @@
 
 On the machine's PostgreSQL it creates a source database (KeeperHub schema, `--days` days of synthetic
 executions) and, per repetition, a fresh DuckLake catalog database; all are dropped at the end. Measured in the
-same run, each path in fresh child processes (wall time from the first spawn to the last exit):
-- baseline: one process ingesting the days one after another into a DuckDB file — what the `duckdb` pool of
-  one allows on a single-file warehouse;
+same run, each day in its own fresh process, as each partition of a backfill is its own run (wall time from
+the first spawn to the last exit):
+- baseline: the days one after another into a DuckDB file — what the `duckdb` pool of one allows on a
+  single-file warehouse;
 - DuckLake, serial: the same into a DuckLake with a Postgres catalog (its own overhead);
-- DuckLake, parallel: `--lanes` processes at once, the days split between them, into a fresh catalog (a
+- DuckLake, parallel: `--lanes` days at once, into a fresh catalog (a
   first backfill: nothing to delete, so no commit conflicts);
 - DuckLake, parallel re-backfill: the same again over those days, each replacing its day. DuckLake detects
   conflicts per table (an insert loses to another writer's committed delete), so writers redo days.
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -50,13 +52,21 @@ def child(target: str, data: str, url: str, days: list[str]) -> None:
 
 
 def run_lanes(target: str, data: str, url: str, lanes: list[list[str]]) -> tuple[float, int]:
+    """Each day in its own process (as each partition is its own run); lanes run at once, days in a lane in turn."""
+    outs: list[str] = []
+
+    def lane(days: list[str]) -> None:
+        for day in days:
+            done = subprocess.run([sys.executable, __file__, "--child", target, data, url, day],
+                                  capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"a child failed: {done.stderr[-2000:]}")
+            outs.append(done.stdout)
+
     began = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, __file__, "--child", target, data, url, *lane],
-                              stdout=subprocess.PIPE, text=True) for lane in lanes]
-    outs = [p.communicate()[0] for p in procs]
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        list(pool.map(lane, lanes))
     seconds = time.perf_counter() - began
-    if any(p.returncode for p in procs):
-        raise SystemExit(f"a child failed: {outs}")
     return seconds, sum(json.loads(o.strip().splitlines()[-1])["conflicts"] for o in outs)
 
 
