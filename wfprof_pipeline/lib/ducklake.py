@@ -23,6 +23,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.pg_urls import describe
 from wfprof_pipeline.lib.settings import DUCKLAKE_PREFIX as PREFIX
 from wfprof_pipeline.lib.settings import is_ducklake_spec
 
@@ -124,7 +125,7 @@ def _quote(value: str) -> str:
 
 
 def _without_password(catalog: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", catalog)
+    return f"postgresql://{describe(catalog)}" if catalog.startswith(("postgresql://", "postgres://")) else catalog
 
 
 def extension_file(name: str) -> Path:
