@@ -72,7 +72,7 @@ def child_extension(url: str, path: str) -> None:
     with postgres.connect(url) as conn:
         conninfo = ingest.libpq_conninfo(conn)
     with duckdb.connect(path) as con:
-        duckdb_extensions.load(con, "postgres")
+        duckdb_extensions.load(con, "postgres_scanner")
         t0 = time.perf_counter()
         con.execute(f"attach {ingest._literal(conninfo)} as {ingest._ALIAS} (type postgres, read_only)")
         rows = 0

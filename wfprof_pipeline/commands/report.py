@@ -25,7 +25,7 @@ def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from wfprof_pipeline.lib.errors import WfprofError
-    from wfprof_pipeline.lib.settings import Settings
+    from wfprof_pipeline.lib.settings import Settings, is_ducklake_spec
 
     started = time.monotonic()
     settings = Settings.from_env()
@@ -35,6 +35,8 @@ def handle(args: argparse.Namespace) -> int:
 
         load_policy(args.policy)
     # Before the heavy imports (polars, scipy: seconds): a missing warehouse is said at once.
+    if is_ducklake_spec(path):  # its catalog says whether it exists, when it is opened
+        return _report(args, settings, path, started)
     if not Path(path).exists():
         raise WfprofError(f"warehouse {path} does not exist yet: run `wfprof run` first")
     return _report(args, settings, Path(path), started)

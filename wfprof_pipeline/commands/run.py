@@ -44,6 +44,7 @@ def preflight() -> None:
     from wfprof_pipeline.lib.settings import ENV_STEPS_ROOT, Settings
 
     settings = Settings.from_env()
+    settings.warehouse_target()  # a DuckLake without WFPROF_WAREHOUSE_DATA, or a bad catalog: said now
     if not settings.steps_root.is_dir():
         where = "" if settings.steps_root.is_absolute() else f" (relative to {Path.cwd()})"
         raise UsageError(
@@ -123,17 +124,18 @@ def _work(args: argparse.Namespace) -> int:
     from wfprof_pipeline.pipeline import NIGHTLY_JOB, run_all
 
     outcome = run_all()
+    where = warehouse.describe(settings.warehouse)
     with warehouse.session(settings.warehouse, read_only=True) as con:
         counts = warehouse.table_counts(con)
         coverage = _coverage(con)
         expensive = _most_expensive(con)
     if args.verbose:
         width = max((len(name) for name, _ in counts), default=10)
-        print(f"\nwarehouse {settings.warehouse}:")
+        print(f"\nwarehouse {where}:")
         for name, rows in counts:
             print(f"  {name:<{width}}  {rows:>10,} rows")
     else:
-        print(f"\nwarehouse {settings.warehouse}: {len(counts)} tables (--verbose lists them)")
+        print(f"\nwarehouse {where}: {len(counts)} tables (--verbose lists them)")
     if coverage:
         print("steps: " + ", ".join(f"{n} {status}" for status, n in coverage)
               + "  (wfprof sql \"select step_id, coverage, note from step_pricing\")")

@@ -8,7 +8,8 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sql", help="run a read-only SQL query against the DuckDB warehouse")
     p.add_argument("query", help='e.g. "select * from step_sources"')
-    p.add_argument("--warehouse", help="DuckDB file (default: $WFPROF_WAREHOUSE or data/wfprof.duckdb)")
+    p.add_argument("--warehouse",
+                   help="DuckDB file or ducklake:<catalog> (default: $WFPROF_WAREHOUSE or data/wfprof.duckdb)")
     p.add_argument("--max-rows", type=int, default=200, help="rows to print (default 200)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(handler=handle)

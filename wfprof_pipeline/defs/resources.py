@@ -16,8 +16,9 @@ import dagster as dg
 import duckdb
 from pydantic import Field, field_validator
 
-from wfprof_pipeline.lib import warehouse
+from wfprof_pipeline.lib import ducklake, warehouse
 from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS
+from wfprof_pipeline.lib.ducklake import DuckLake
 from wfprof_pipeline.lib.fuel.protocol import Evaluator, open_evaluator
 from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.settings import Settings
@@ -41,15 +42,18 @@ class _EnvResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(_EnvResource):
-    """The DuckDB warehouse (`WFPROF_WAREHOUSE`, default `data/wfprof.duckdb`)."""
+    """The warehouse (`WFPROF_WAREHOUSE`: a DuckDB file, default `data/wfprof.duckdb`, or `ducklake:<catalog>`
+    with `WFPROF_WAREHOUSE_DATA`). Pinned: `path=` (file or `ducklake:…`) and, for a DuckLake, `data=`."""
 
-    def resolved_path(self) -> Path:
+    def resolved_target(self) -> Path | DuckLake:
         pinned = self._pinned("path")
-        return Path(pinned) if pinned else Settings.from_env().warehouse
+        if not pinned:
+            return Settings.from_env().warehouse_target()
+        return ducklake.parse(pinned, self._pinned("data")) if ducklake.is_ducklake(pinned) else Path(pinned)
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with warehouse.session(self.resolved_path(), read_only=read_only) as con:
+        with warehouse.session(self.resolved_target(), read_only=read_only) as con:
             yield con
 
     def replace_table(self, table: str, data: object) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from wfprof_pipeline.lib import settings as s
+from wfprof_pipeline.lib.instance_config import write_instance_yaml
 from wfprof_pipeline.lib.pg_urls import with_scheme
 from wfprof_pipeline.lib.postgres import DAGSTER_DATABASE, DEMO_DATABASE, start_embedded
 
@@ -36,7 +36,8 @@ def prepare(settings: s.Settings | None = None) -> dict[str, str]:
         dagster_home = (settings.home / "dagster_home").resolve()
         dagster_home.mkdir(parents=True, exist_ok=True)
         _chmod_own(dagster_home, 0o700)  # instance config, compute logs: the run's output, secrets included
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+        # DuckLake lifts the `duckdb` pool's limit of one writer (see instance_config)
+        write_instance_yaml(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml", settings)
         env["DAGSTER_HOME"] = str(dagster_home)
     return env
 

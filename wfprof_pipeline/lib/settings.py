@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, field_validator
 
+if TYPE_CHECKING:
+    from wfprof_pipeline.lib.ducklake import DuckLake
+
 # Names users set; kept in one place so the README, dagster.yaml and docker-compose.yml agree.
 ENV_WAREHOUSE = "WFPROF_WAREHOUSE"
+ENV_WAREHOUSE_DATA = "WFPROF_WAREHOUSE_DATA"
+DUCKLAKE_PREFIX = "ducklake:"
 ENV_STEPS_ROOT = "WFPROF_STEPS_ROOT"
 ENV_HOME = "WFPROF_HOME"
 ENV_DATABASE_URL = "DATABASE_URL"
@@ -27,7 +33,10 @@ ENV_ALLOWED_HOSTS = "WFPROF_ALLOWED_HOSTS"
 class Settings(BaseModel):
     """What wfprof reads from the environment. Relative paths are relative to the working directory."""
 
-    warehouse: Path = Field(default=Path("data/wfprof.duckdb"), description="DuckDB warehouse file")
+    # A string, not a Path: `ducklake:postgresql://u@h/db` must keep its `//` (see warehouse_target).
+    warehouse: str = Field(default="data/wfprof.duckdb",
+                           description="DuckDB warehouse file, or ducklake:<catalog> (Postgres URL or catalog file)")
+    warehouse_data: Path | None = Field(default=None, description="DuckLake data directory (Parquet files)")
     steps_root: Path = Field(default=Path("data/steps"), description="Step corpus root (KeeperHub layout)")
     home: Path = Field(default=Path(".wfprof"), description="Local state: embedded Postgres, Dagster home")
     reports_dir: Path = Field(default=Path("data/reports"), description="Where HTML reports are written")
@@ -66,6 +75,7 @@ class Settings(BaseModel):
         values: dict[str, object] = {}
         for field, name in (
             ("warehouse", ENV_WAREHOUSE),
+            ("warehouse_data", ENV_WAREHOUSE_DATA),
             ("steps_root", ENV_STEPS_ROOT),
             ("home", ENV_HOME),
             ("reports_dir", ENV_REPORTS_DIR),
@@ -82,6 +92,23 @@ class Settings(BaseModel):
                 values[field] = value
         return cls(**values)
 
+    def warehouse_target(self) -> Path | DuckLake:
+        """The warehouse to open: a DuckDB file, or a DuckLake (one-line error if misconfigured)."""
+        if not is_ducklake_spec(self.warehouse):
+            return Path(self.warehouse)
+        from wfprof_pipeline.lib import ducklake  # imports duckdb: only when it is a DuckLake
+
+        return ducklake.parse(self.warehouse, self.warehouse_data)
+
+    @property
+    def is_ducklake(self) -> bool:
+        return is_ducklake_spec(self.warehouse)
+
     @property
     def needs_embedded_postgres(self) -> bool:
         return self.database_url is None or self.dagster_pg_url is None
+
+
+def is_ducklake_spec(value: object) -> bool:
+    """Whether a WFPROF_WAREHOUSE value (or `--warehouse`) names a DuckLake rather than a DuckDB file."""
+    return isinstance(value, str) and value.startswith(DUCKLAKE_PREFIX)

@@ -1,17 +1,27 @@
-"""The DuckDB warehouse: connections with clear lock errors, and idempotent table writes."""
+"""The warehouse: connections with clear lock errors, and idempotent table writes.
+
+The only place that opens it. A target is a DuckDB file (one writer at a time) or a DuckLake
+(`lib/ducklake.py`: a catalog plus Parquet files, many writers); both give a DuckDB connection whose
+default catalog is the warehouse, so every caller's SQL is the same on either.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import random
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
+from wfprof_pipeline.lib import ducklake
+from wfprof_pipeline.lib.ducklake import DuckLake
 from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.tables import Table
 
@@ -76,9 +86,34 @@ LOCKED_DOWN = {
 }
 
 
-def connect(path: Path | str, *, read_only: bool = False, locked_down: bool = False) -> duckdb.DuckDBPyConnection:
+Target = Path | str | DuckLake
+
+
+def resolve(target: Target) -> Path | DuckLake:
+    """A file path, or a DuckLake; `ducklake:<catalog>` takes its data dir from WFPROF_WAREHOUSE_DATA."""
+    if isinstance(target, DuckLake):
+        return target
+    if ducklake.is_ducklake(target):
+        from wfprof_pipeline.lib.settings import Settings
+
+        return ducklake.parse(str(target), Settings.from_env().warehouse_data)
+    return Path(target)
+
+
+def describe(target: Target) -> str:
+    """The warehouse for messages (a DuckLake's catalog without its password)."""
+    return str(resolve(target))
+
+
+def connect(target: Target, *, read_only: bool = False, locked_down: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; `locked_down` (read-only only) also denies the query any other file or network."""
-    path = Path(path)
+    if locked_down and not read_only:
+        raise ValueError("a locked-down connection is read-only")
+    resolved = resolve(target)
+    if isinstance(resolved, DuckLake):
+        return ducklake.open_connection(resolved, read_only=read_only,
+                                        config=dict(LOCKED_DOWN) if locked_down else {})
+    path = resolved
     if read_only and not path.exists():
         raise WarehouseMissing(f"warehouse {path} does not exist yet: run `wfprof run` first")
     if not read_only:
@@ -91,8 +126,6 @@ def connect(path: Path | str, *, read_only: bool = False, locked_down: bool = Fa
         raise _unreadable(path, RuntimeError("the file is empty (0 bytes)"))
     try:
         if locked_down:
-            if not read_only:
-                raise ValueError("a locked-down connection is read-only")
             return duckdb.connect(str(path), read_only=True, config=dict(LOCKED_DOWN))
         con = duckdb.connect(str(path), read_only=read_only)
         if not read_only:
@@ -115,7 +148,7 @@ def connect(path: Path | str, *, read_only: bool = False, locked_down: bool = Fa
 
 @contextmanager
 def session(
-    path: Path | str, *, read_only: bool = False, locked_down: bool = False
+    path: Target, *, read_only: bool = False, locked_down: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     con = connect(path, read_only=read_only, locked_down=locked_down)
     try:
@@ -124,9 +157,49 @@ def session(
         con.close()
 
 
+CONFLICT_ATTEMPTS = 8
+_T = TypeVar("_T")
+
+
+def retry_conflicts(work: Callable[[], _T], *, attempts: int = CONFLICT_ATTEMPTS,
+                    log: Callable[[str], None] | None = None) -> _T:
+    """Run `work` (one whole transaction), again when DuckLake says another writer committed first.
+
+    DuckLake checks conflicts at commit, per table: a transaction that deleted or inserted rows of a
+    table loses to one that deleted from it meanwhile. Redoing the transaction is correct for wfprof's
+    writes (each replaces its rows), so the last to commit wins and no row is written twice.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as exc:
+            if not ducklake.is_conflict(exc) or attempt == attempts:
+                if ducklake.is_conflict(exc):
+                    raise WriteConflict(f"gave up after {attempts} DuckLake commit conflicts with concurrent "
+                                        "writers of the same table; re-run it") from None
+                raise
+            if log is not None:
+                log(f"DuckLake commit conflict with another writer (attempt {attempt}): retrying")
+            time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))  # jitter: writers desynchronize
+    raise AssertionError("unreachable")
+
+
+class WriteConflict(WfprofError, RuntimeError):
+    """Concurrent DuckLake writers kept winning against this one."""
+
+
 def _write(con: duckdb.DuckDBPyConnection, table: str, data: object, statements: list[str]) -> int:
     """Run `statements` (which read `_wfprof_incoming`) in one transaction; the table's rows after."""
     con.register("_wfprof_incoming", data)
+    try:
+        retry_conflicts(lambda: _transaction(con, statements))
+    finally:
+        con.unregister("_wfprof_incoming")
+    row = con.execute(f'select count(*) from "{table}"').fetchone()
+    return int(row[0]) if row else 0
+
+
+def _transaction(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
     try:
         con.execute("begin transaction")
         for sql in statements:
@@ -141,10 +214,6 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, data: object, statements:
         if problem is not None:
             raise problem from exc
         raise
-    finally:
-        con.unregister("_wfprof_incoming")
-    row = con.execute(f'select count(*) from "{table}"').fetchone()
-    return int(row[0]) if row else 0
 
 
 def _owner_only(path: Path) -> None:
@@ -189,12 +258,12 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str | Table, data: object
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
-    """(table, rows) for every base table in the main schema, sorted by name."""
+    """(table, rows) for every base table in the warehouse's main schema, sorted by name."""
     names = [
         r[0]
         for r in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = 'main' and table_type = 'BASE TABLE' order by table_name"
+            "select table_name from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = 'main' and table_type = 'BASE TABLE' order by table_name"
         ).fetchall()
     ]
     return [(n, int(con.execute(f'select count(*) from "{n}"').fetchone()[0])) for n in names]

@@ -13,6 +13,7 @@ import dagster as dg
 from wfprof_pipeline.defs.metadata import table_metadata
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, WarehouseResource
 from wfprof_pipeline.defs.workflows.partitions import traces_partitions
+from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.pg_urls import describe
 from wfprof_pipeline.lib.tables import Table
 from wfprof_pipeline.lib.workflows import ingest
@@ -62,7 +63,9 @@ def workflow_traces(
 
     with keeperhub_db.client() as kh, warehouse.connect() as con:  # RetryPolicy above is the only retry
         url = kh.url
-        result = ingest.ingest_day(kh.conn, con, day, on_slice=progress)
+        # On DuckLake, another run may commit the same table first: redo the day (last writer wins).
+        result = wh.retry_conflicts(lambda: ingest.ingest_day(kh.conn, con, day, on_slice=progress),
+                                    log=context.log.warning)
     context.log.info(
         f"{day}: {result.written.executions} executions, {result.written.step_runs} step runs in "
         f"{result.slices} slice(s), {result.seconds:.2f} s"

@@ -313,7 +313,7 @@ def ingest_day(
     """
     _session(conn)
     schema.require_schema(conn)
-    duckdb_extensions.load(con, "postgres")
+    duckdb_extensions.load(con, "postgres_scanner")
     sql_ascii = conn.info.parameter_status("server_encoding") == "SQL_ASCII"
     start, end = day_bounds(day)
     ensure_tables(con)
