@@ -70,6 +70,8 @@ def test_one_code_location_name_everywhere() -> None:
     for workspace in ("workspace.yaml", "docker/workspace.yaml"):
         for entry in yaml.safe_load((PROJECT_ROOT / workspace).read_text())["load_from"]:
             names.add(next(iter(entry.values()))["location_name"])
+    server = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["services"]["code_location"]["command"]
+    names.add(server[server.index("--location-name") + 1])
     assert names == {"wfprof"}
 
 
