@@ -36,7 +36,7 @@ FORKSERVER_MODULE = '''
 import dagster as dg
 from dagster_shared.record import replace
 
-from wfprof_pipeline.definitions import defs as wfprof_defs
+from wfprof_pipeline import definitions as wfprof  # the module: one @definitions function per file
 
 EXECUTOR = dg.multiprocess_executor.configured(
     {"start_method": {"forkserver": {"preload_modules": ["wfprof_pipeline.definitions"]}}}
@@ -45,7 +45,7 @@ EXECUTOR = dg.multiprocess_executor.configured(
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return replace(wfprof_defs(), executor=EXECUTOR)
+    return replace(wfprof.defs(), executor=EXECUTOR)
 '''
 
 
@@ -97,8 +97,10 @@ def daemon_run(env: dict[str, str], workspace: Path, location: str) -> tuple[flo
     import dagster as dg
 
     before = {r.dagster_run.run_id for r in _nightly_runs()}
-    subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", str(workspace), "--location", location,
-                    "-j", "wfprof_nightly"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    launch = subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", str(workspace), "--location", location,
+                             "-j", "wfprof_nightly"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if launch.returncode != 0:
+        sys.exit(f"dagster job launch failed:\n{launch.stderr[-3000:]}")
     deadline = time.monotonic() + 1200
     while time.monotonic() < deadline:
         new = [r for r in _nightly_runs() if r.dagster_run.run_id not in before]
