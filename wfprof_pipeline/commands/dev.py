@@ -31,8 +31,32 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail now, in one line, if `host:port` is taken: the webserver would only say so after its start-up,
+    in a traceback, behind a URL already printed (and the URL would reach whatever holds the port)."""
+    import errno
+    import socket
+
+    from wfprof_pipeline.cli import CliError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CliError(f"--host {host}: cannot resolve it ({exc.strerror or exc})") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # Same option as the webserver's (uvicorn): a port left in TIME_WAIT is free, one with a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(f"port {port} on {host} is already in use (another `wfprof dev` or Dagster UI?): "
+                               "stop it, or choose another with --port") from None
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def handle(args: argparse.Namespace) -> int:
-    import contextlib
     import os
     import signal
     import subprocess
@@ -49,6 +73,7 @@ def handle(args: argparse.Namespace) -> int:
             "can reach it can launch runs as this user; keep 127.0.0.1 (and use an SSH tunnel or an "
             "authenticating proxy), or pass --allow-remote if you really mean it"
         )
+    check_port_free(args.host, args.port)
     env = {**os.environ, **environment.apply()}
     bin_dir = Path(sys.executable).parent
     workspace = str(environment.PROJECT_ROOT / "workspace.yaml")
@@ -75,13 +100,20 @@ def handle(args: argparse.Namespace) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         while not stopping and all(p.poll() is None for p in procs):
             time.sleep(0.5)
-    return _stop_all(procs)
+    except KeyboardInterrupt:
+        stopping = True
+    died = [(cmd[0], p.returncode) for cmd, p in zip(commands, procs, strict=True) if p.poll() is not None]
+    _stop_all(procs)
+    if died and not stopping:
+        name, rc = died[0]
+        raise CliError(f"{Path(name).name} exited with code {rc} (its messages are above); wfprof dev stopped")
+    return 0
 
 
-def _stop_all(procs: list) -> int:
+def _stop_all(procs: list) -> None:
     import contextlib
     import os
     import signal
@@ -97,4 +129,3 @@ def _stop_all(procs: list) -> int:
     for p in procs:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(p.pid, signal.SIGKILL)
-    return 0
