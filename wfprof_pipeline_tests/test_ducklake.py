@@ -238,7 +238,7 @@ def test_cost_assets_view_sql_and_report_on_ducklake(
 ) -> None:
     from wfprof_pipeline.defs.resources import KeeperHubDatabase, SandboxResource, StepCorpusResource
     from wfprof_pipeline.defs.resources import WarehouseResource as WR
-    from wfprof_pipeline_tests.cost_fixtures import build_warehouse, write_registry
+    from wfprof_pipeline.lib.cost_model.synthetic import build_warehouse, write_registry
     from wfprof_pipeline_tests.test_cost_assets import COST_ASSETS, TABLES, _seed_workflows
 
     spec, data = f"ducklake:{catalog_db}", tmp_path / "lake"
