@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,9 @@ import psutil
 import pytest
 
 from wfprof_pipeline.lib import postgres
-from wfprof_pipeline.lib.pg_urls import with_database, with_scheme
+from wfprof_pipeline.lib.pg_urls import with_scheme
+from wfprof_pipeline.lib.warehouse import table_counts
+from wfprof_pipeline_tests.conftest import _fresh_database
 from wfprof_pipeline_tests.dagster_env import BIN, PROJECT_ROOT
 from wfprof_pipeline_tests.test_webserver import free_port
 from wfprof_pipeline_tests.topology import Topology, compose_default, image_paths, in_checkout
@@ -27,27 +28,15 @@ NIGHTLY_TABLES = ("step_sources", "static_metrics", "step_profiles", "fuel_fits"
                   "step_pricing", "step_cost_history")
 
 
-def _database(embedded: postgres.EmbeddedPostgres) -> Iterator[str]:
-    name = f"wfprof_topology_{uuid.uuid4().hex[:8]}"
-    admin = embedded.url("postgres")
-    with postgres.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield with_database(admin, name)
-    finally:
-        with postgres.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-
-
 @pytest.fixture
 def keeperhub_db(embedded_pg: postgres.EmbeddedPostgres) -> Iterator[str]:
-    yield from _database(embedded_pg)
+    """The platform's database, a second fresh one beside `embedded_db` (the Dagster instance)."""
+    yield from _fresh_database(embedded_pg.url("postgres"))
 
 
 def _counts(warehouse: Path) -> dict[str, int]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        names = [r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()]
-        return {n: con.execute(f'select count(*) from "{n}"').fetchone()[0] for n in names}
+        return dict(table_counts(con))
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ turns a `Table` into Dagster metadata.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +70,6 @@ class Table:
         """Another table with this one's columns followed by `columns`."""
         extra = Table.of(name, columns).columns
         return Table(name, self.columns + extra, doc or self.doc)
-
-    def select(self, name: str, names: Sequence[str], doc: str = "") -> Table:
-        """Another table with only the columns `names` (in that order)."""
-        return Table(name, tuple(self._by_name[n] for n in names), doc or self.doc)
 
     @property
     def names(self) -> list[str]:

@@ -85,7 +85,7 @@ STATIC_STEP_METRICS = Table.of("static_step_metrics", [
     ("step_id", pl.Utf8, "Step id (plugin/file stem), as in step_profiles"),
     ("file", pl.Utf8, "The step file, relative to the corpus root"),
     ("helpers", pl.Utf8, "Helper files folded in (comma-separated), or empty"),
-    *STATIC_METRICS.select("_additive", ADDITIVE).columns,
+    *(STATIC_METRICS.column(k) for k in ADDITIVE),
     ("cyclomatic_complexity", pl.Int64, "The seed's complexity of the step file and its helpers together: "
                                         "1 + every decision point of all of them"),
     ("max_function_complexity", pl.Int64, "Highest per-function complexity over the step and its helpers"),
