@@ -55,7 +55,7 @@ def recompute(db: Path, root: Path) -> dict[str, float]:
 def materialize(db: Path, root: Path) -> float:
     import dagster as dg
 
-    from wfprof_pipeline.defs.cost_model import assets as cm
+    from wfprof_pipeline.defs.pricing import assets as cm
     from wfprof_pipeline.defs.resources import StepCorpusResource, WarehouseResource
 
     selection = [cm.step_tiers, cm.step_pricing, cm.static_runtime_correlation, cm.cost_breakdown,

@@ -30,6 +30,7 @@ import wasmtime
 
 from wfprof_pipeline.lib.fuel import engine
 from wfprof_pipeline.lib.fuel.sandbox import Capture, Limits, default_sandbox
+from wfprof_pipeline.lib.settings import ENV_FUEL_CACHE
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +58,7 @@ def module_load(process_repeats: int) -> None:
     cold, cached = [], []
     for _ in range(max(2, process_repeats // 2)):
         with tempfile.TemporaryDirectory() as cache:
-            env = {**os.environ, engine.ENV_CACHE_DIR: cache}
+            env = {**os.environ, ENV_FUEL_CACHE: cache}
             out = subprocess.run([sys.executable, "-c", LOAD_CHILD], env=env, capture_output=True, text=True,
                                  check=True).stdout.split()
             assert out[0] == "compiled"

@@ -24,7 +24,7 @@ EXECUTOR = dg.in_process_executor
 
 def _is_daily_trace(spec: dg.AssetSpec) -> bool:
     # By tag, not key: the traces asset may be split into several keys, all tagged partitioning=daily.
-    return spec.tags.get("partitioning") == "daily" and spec.group_name == "workflows"
+    return spec.tags.get("partitioning") == "daily" and spec.group_name == "workflow_traces"
 
 
 def _conventions(spec: dg.AssetSpec) -> dg.AssetSpec:

@@ -9,20 +9,21 @@ import dagster as dg
 import duckdb
 import pytest
 
-from wfprof_pipeline.defs.cost_model import assets as cm
+from wfprof_pipeline.defs.pricing import assets as cm
 from wfprof_pipeline.defs.resources import (
     KeeperHubDatabase,
     SandboxResource,
     StepCorpusResource,
     WarehouseResource,
 )
+from wfprof_pipeline.defs.wasm_fuel import user_code
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.cost_model.synthetic import STEPS, UNPROFILED, build_warehouse, write_registry
 from wfprof_pipeline.lib.workflows.schema import create_schema
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "workflows"
 COST_ASSETS = [cm.step_tiers, cm.step_pricing, cm.static_runtime_correlation, cm.cost_breakdown,
-               cm.optimization_priorities, cm.user_code_fuel, cm.cost_report]
+               cm.optimization_priorities, user_code.user_code_fuel, cm.cost_report]
 TABLES = ["step_tiers", "step_pricing", "static_runtime_correlation", "cost_breakdown", "optimization_priorities",
           "user_code_fuel"]
 

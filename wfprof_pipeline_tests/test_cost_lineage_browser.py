@@ -15,7 +15,7 @@ from wfprof_pipeline_tests.browser import Page
 from wfprof_pipeline_tests.dagster_env import BIN, PROJECT_ROOT, dagster_env
 from wfprof_pipeline_tests.test_webserver import free_port, wait_for_location
 
-COST_GROUP = "cost_model"
+COST_GROUP = "pricing"
 
 # Nodes: the asset-name label inside each node's <foreignObject> (graph coordinates in its x/y/width/
 # height). Edges: the <path>s stroked with the lineage-edge colour, from an upstream node's right side to
@@ -95,7 +95,7 @@ def test_lineage_in_the_dagster_ui(ui, graph, tmp_path: Path) -> None:
     names = {k.to_user_string() for k in keys}
     groups = {graph.get(k).group_name for k in keys}
     cost_assets = {k.to_user_string() for k in keys if graph.get(k).group_name == COST_GROUP}
-    assert len(cost_assets) == 14  # 9 step-cost assets + 5 usage assets
+    assert len(cost_assets) == 13  # 8 step-cost assets + 5 usage assets
 
     # The global asset lineage: one (collapsed) box per asset group.
     page.goto(f"{base}/asset-groups")

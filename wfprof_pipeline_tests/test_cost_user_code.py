@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wfprof_pipeline.lib.cost_model.user_code import as_fn, find_code_nodes, meter_code_nodes
 from wfprof_pipeline.lib.fuel.protocol import open_evaluator
 from wfprof_pipeline.lib.fuel.sandbox import Limits
+from wfprof_pipeline.lib.fuel.user_code import as_fn, find_code_nodes, meter_code_nodes
 from wfprof_pipeline_tests.fakes import FakeEvaluator
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "workflows"

@@ -12,8 +12,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from wfprof_pipeline.defs.fuel import assets, checks
 from wfprof_pipeline.defs.resources import SandboxResource, WarehouseResource
+from wfprof_pipeline.defs.wasm_fuel import assets, checks
 from wfprof_pipeline.lib.fuel import calibrate as cal
 from wfprof_pipeline.lib.fuel.sandbox import default_sandbox
 from wfprof_pipeline.lib.fuel.workloads import WORKLOADS, workload

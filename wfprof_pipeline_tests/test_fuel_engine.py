@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from wfprof_pipeline.lib.fuel import engine
+from wfprof_pipeline.lib.settings import ENV_FUEL_CACHE
 
 # A child process: load the module from the cache dir given in WFPROF_FUEL_CACHE, evaluate, report.
 CHILD = """
@@ -26,7 +27,7 @@ print(json.dumps({"source": loaded.source, "fuel": r.fuel_consumed, "result": r.
 
 
 def _child(cache_dir: Path) -> dict:
-    env = {**os.environ, engine.ENV_CACHE_DIR: str(cache_dir)}
+    env = {**os.environ, ENV_FUEL_CACHE: str(cache_dir)}
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -87,13 +88,13 @@ def test_unwritable_cache_still_works(tmp_path: Path) -> None:
 
 
 def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(engine.ENV_CACHE_DIR, raising=False)
+    monkeypatch.delenv(ENV_FUEL_CACHE, raising=False)
     monkeypatch.setenv("WFPROF_HOME", str(tmp_path / "home"))
     assert engine.default_cache_dir() == tmp_path / "home" / "cache" / "fuel"
     monkeypatch.delenv("WFPROF_HOME")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert engine.default_cache_dir() == tmp_path / "xdg" / "wfprof" / "fuel"
-    monkeypatch.setenv(engine.ENV_CACHE_DIR, str(tmp_path / "explicit"))
+    monkeypatch.setenv(ENV_FUEL_CACHE, str(tmp_path / "explicit"))
     assert engine.default_cache_dir() == tmp_path / "explicit"
 
 

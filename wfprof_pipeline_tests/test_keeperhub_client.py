@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wfprof_pipeline.lib import postgres
-from wfprof_pipeline.lib.cost_model.user_code import load_code_nodes
+from wfprof_pipeline.lib.fuel.user_code import load_code_nodes
 from wfprof_pipeline.lib.keeperhub import KeeperHub, StoredWorkflow
 from wfprof_pipeline.lib.workflows import demo
 from wfprof_pipeline.lib.workflows.errors import UnknownWorkflow, WorkflowRunError

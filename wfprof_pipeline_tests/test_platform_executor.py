@@ -327,7 +327,7 @@ def test_workflow_profiles_asset_records_the_executor(system_db, tmp_path, wareh
     import duckdb
 
     from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
-    from wfprof_pipeline.defs.workflows.profiles import workflow_profiles
+    from wfprof_pipeline.defs.workflow_profiles.assets import workflow_profiles
 
     _seed(system_db, {"wf": [_node("t"), SCORE_LITERAL]})
     with postgres.connect(system_db, autocommit=True) as conn:  # a real run: its input is what gets profiled

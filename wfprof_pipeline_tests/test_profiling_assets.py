@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
-from wfprof_pipeline.defs.steps.assets import step_profiling
+from wfprof_pipeline.defs.step_profiles.assets import step_profiling
 from wfprof_pipeline.lib.profiling.tables import IO_REQUESTS, PACKAGE_CALLS, PROFILE_FUNCTIONS, STEP_PROFILES
 
 STEPS_ROOT = Path(__file__).resolve().parents[1] / "data" / "steps"

@@ -12,11 +12,11 @@ import duckdb
 import pytest
 
 from wfprof_pipeline.cli import main
-from wfprof_pipeline.defs.cost_model import assets as cm
+from wfprof_pipeline.defs.pricing import assets as cm
 from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
-from wfprof_pipeline.defs.static.metrics import static_analysis
-from wfprof_pipeline.defs.static.sources import step_sources
-from wfprof_pipeline.defs.steps.assets import step_profiling
+from wfprof_pipeline.defs.static_metrics.metrics import static_analysis
+from wfprof_pipeline.defs.static_metrics.sources import step_sources
+from wfprof_pipeline.defs.step_profiles.assets import step_profiling
 from wfprof_pipeline.lib.profiling.runner import ProfileOptions, RunResult, profile_steps
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.workflows.demo import bundled_corpus

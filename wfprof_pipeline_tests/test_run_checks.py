@@ -14,12 +14,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from wfprof_pipeline import pipeline
 from wfprof_pipeline.cli import main
 from wfprof_pipeline.defs.resources import NodeResource, StepCorpusResource, WarehouseResource
-from wfprof_pipeline.defs.static.checks import complexity_budget
-from wfprof_pipeline.defs.static.metrics import static_analysis
-from wfprof_pipeline.defs.steps.assets import step_profiling
+from wfprof_pipeline.defs.static_metrics.checks import complexity_budget
+from wfprof_pipeline.defs.static_metrics.metrics import static_analysis
+from wfprof_pipeline.defs.step_profiles.assets import step_profiling
+from wfprof_pipeline.pipeline import run as pipeline
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "steps"
 

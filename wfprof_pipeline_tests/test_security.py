@@ -41,7 +41,7 @@ def _payload(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize("resource", sorted(OVERRIDES))
 def test_run_config_cannot_set_a_resource_location(resource: str, tmp_path: Path) -> None:
     from wfprof_pipeline.definitions import defs
-    from wfprof_pipeline.pipeline import NIGHTLY_JOB
+    from wfprof_pipeline.pipeline.run import NIGHTLY_JOB
 
     payload, marker = _payload(tmp_path)
     config = {k: v.replace("{payload}", str(payload)) for k, v in OVERRIDES[resource].items()}
@@ -54,7 +54,7 @@ def test_run_config_cannot_set_a_resource_location(resource: str, tmp_path: Path
 
 def test_run_config_cannot_allow_user_code_or_pick_a_rules_file() -> None:
     from wfprof_pipeline.definitions import defs
-    from wfprof_pipeline.pipeline import NIGHTLY_JOB
+    from wfprof_pipeline.pipeline.run import NIGHTLY_JOB
 
     job = defs().resolve_job_def(NIGHTLY_JOB)
     for op, config in (("workflow_profiles", {"run_user_code": True}),
@@ -68,7 +68,7 @@ def test_run_config_cannot_allow_user_code_or_pick_a_rules_file() -> None:
     {"jobs": 10**6},
 ])
 def test_what_stays_configurable_is_validated(config: dict) -> None:
-    from wfprof_pipeline.defs.steps.assets import StepProfilingConfig
+    from wfprof_pipeline.defs.step_profiles.assets import StepProfilingConfig
 
     with pytest.raises(Exception, match="validation error"):
         StepProfilingConfig(**config)

@@ -11,8 +11,8 @@ import duckdb
 import pytest
 
 from wfprof_pipeline.defs.resources import StepCorpusResource, WarehouseResource
-from wfprof_pipeline.defs.static.checks import complexity_budget
-from wfprof_pipeline.defs.static.metrics import static_analysis
+from wfprof_pipeline.defs.static_metrics.checks import complexity_budget
+from wfprof_pipeline.defs.static_metrics.metrics import static_analysis
 from wfprof_pipeline_tests.static_helpers import CONSTRUCTS, PROBES
 
 

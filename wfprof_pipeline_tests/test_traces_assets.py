@@ -9,12 +9,12 @@ import duckdb
 import pytest
 
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, WarehouseResource
-from wfprof_pipeline.defs.workflows.latency import step_latency
-from wfprof_pipeline.defs.workflows.run_support import days_to_ingest
-from wfprof_pipeline.defs.workflows.schedules import workflow_traces_daily_schedule
-from wfprof_pipeline.defs.workflows.traces import ROW_COUNT_CHECK, workflow_traces
+from wfprof_pipeline.defs.workflow_traces.latency import step_latency
+from wfprof_pipeline.defs.workflow_traces.schedules import workflow_traces_daily_schedule
+from wfprof_pipeline.defs.workflow_traces.traces import ROW_COUNT_CHECK, workflow_traces
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.workflows import synthetic
+from wfprof_pipeline.pipeline.stages import days_to_ingest
 
 DAY = date(2026, 2, 3)
 
@@ -143,7 +143,7 @@ def test_wfprof_run_ingests_the_days_with_data_and_names_days_outside_the_partit
     embedded_db, warehouse_path, monkeypatch
 ):
     from wfprof_pipeline.definitions import defs
-    from wfprof_pipeline.defs.workflows.run_support import ingest_trace_days
+    from wfprof_pipeline.pipeline.stages import ingest_trace_days
 
     with postgres.connect(embedded_db, autocommit=True) as conn:
         synthetic.generate(conn, executions=10, steps_per_execution=2, day=DAY, prefix="in")

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from wfprof_pipeline.defs.cost_model.usage import (
+from wfprof_pipeline.defs.pricing.usage import (
     customer_usage_daily,
     execution_costs,
     fuel_limit_recommendations,

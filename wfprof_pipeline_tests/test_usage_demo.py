@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from wfprof_pipeline.defs.cost_model.usage import execution_costs_daily_schedule
+from wfprof_pipeline.defs.pricing.usage import execution_costs_daily_schedule
 from wfprof_pipeline.lib import postgres
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.workflows import demo, schema

@@ -276,7 +276,7 @@ def test_workflow_profiles_asset_writes_categories_and_steps(seeded, warehouse_p
     import duckdb
 
     from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
-    from wfprof_pipeline.defs.workflows.profiles import workflow_profiles
+    from wfprof_pipeline.defs.workflow_profiles.assets import workflow_profiles
 
     url, _ = seeded
     resources = {

@@ -45,7 +45,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from wfprof_pipeline.cli import CliError
     from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS, require_steps
-    from wfprof_pipeline.lib.static import config
+    from wfprof_pipeline.lib.settings import Settings
     from wfprof_pipeline.lib.static.analyze import analyze_file
     from wfprof_pipeline.lib.static.external_calls import load_rules
     from wfprof_pipeline.lib.static.report import functions_json, functions_text, seed_json, summarize, text_report
@@ -54,9 +54,10 @@ def handle(args: argparse.Namespace) -> int:
         raise CliError("--limit must be 0 (all) or a positive number")
     if args.budget is not None and not args.budget >= 1:  # NaN would silently pass every gate
         raise CliError(f"--budget must be a number ≥ 1 (the lowest complexity a file can have), got {args.budget:g}")
-    root = Path(args.root) if args.root else config.steps_root()
+    settings = Settings.from_env()
+    root = Path(args.root) if args.root else settings.steps_root
     globs = tuple(args.glob) if args.glob else DEFAULT_GLOBS
-    rules = load_rules(args.rules or config.external_call_rules_file())
+    rules = load_rules(args.rules or settings.external_call_rules)
     files = require_steps(root, globs)
     if args.plugin is not None:
         plugins = sorted({f.plugin for f in files})

@@ -16,12 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from wfprof_pipeline.lib import keeperhub
     from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.settings import Settings
-    from wfprof_pipeline.lib.workflows import demo, source
+    from wfprof_pipeline.lib.workflows import demo
 
     settings = Settings.from_env()
-    url, embedded = source.database_url(settings)
+    url, embedded = keeperhub.database_url(settings)
     registry = load_for_root(settings.steps_root)
     directory = Path(args.dir) if args.dir else demo.DEFAULT_DIR
     from wfprof_pipeline.lib.progress import Progress

@@ -8,6 +8,7 @@ to profile on either side; 2 usage or measurement error.
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
-def _write(path: str, text: str, *, append: bool = False) -> None:
+def _write(path: str | os.PathLike[str], text: str, *, append: bool = False) -> None:
     from pathlib import Path
 
     from wfprof_pipeline.cli import CliError
@@ -55,7 +56,6 @@ def _write(path: str, text: str, *, append: bool = False) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import os
     import sys
     from pathlib import Path
 
@@ -64,6 +64,7 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib.gate import render
     from wfprof_pipeline.lib.gate.run import GateRequest, run_gate
     from wfprof_pipeline.lib.progress import Progress
+    from wfprof_pipeline.lib.settings import Settings
 
     hard = lim.parse_assignments(args.max_increase, flag="--max-increase")
     soft = lim.parse_assignments(args.warn_increase, flag="--warn-increase")
@@ -91,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
     summary = render.markdown(result)
     if args.markdown:
         _write(args.markdown, summary)
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
+    step_summary = Settings.from_env().github_step_summary
     if step_summary:
         _write(step_summary, summary, append=True)
     if args.junit:

@@ -45,10 +45,10 @@ def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from wfprof_pipeline.cli import CliError
-    from wfprof_pipeline.lib.keeperhub import KeeperHub
+    from wfprof_pipeline.lib import keeperhub
     from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.settings import Settings
-    from wfprof_pipeline.lib.workflows import platform, runner, schema, source
+    from wfprof_pipeline.lib.workflows import platform, runner, schema
     from wfprof_pipeline.lib.workflows.profile import WorkflowRequest, profile_workflows
 
     workflow_id = args.workflow_id or os.environ.get("WORKFLOW_ID", "").strip()
@@ -73,10 +73,10 @@ def handle(args: argparse.Namespace) -> int:
             raise CliError("workflow input must be a JSON object")
 
     settings = Settings.from_env()
-    url, embedded = source.database_url(settings)
+    url, embedded = keeperhub.database_url(settings)
     registry = load_for_root(settings.steps_root)
     executor = args.executor or platform.default_executor(registry)
-    with KeeperHub(url) as kh:
+    with keeperhub.KeeperHub(url) as kh:
         try:
             workflow = kh.workflow(workflow_id)
         except (schema.SchemaMismatch, runner.UnknownWorkflow) as exc:

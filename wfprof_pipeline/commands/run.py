@@ -106,7 +106,7 @@ def _reap_after_worker() -> None:
     with contextlib.suppress(Exception):
         import dagster as dg
 
-        from wfprof_pipeline import run_guard
+        from wfprof_pipeline.pipeline import run_guard
 
         with dg.DagsterInstance.get() as instance:
             run_guard.reap_dead_runs(instance, log=lambda m: None)
@@ -121,7 +121,7 @@ def _work(args: argparse.Namespace) -> int:
     environment.apply()  # a no-op after the supervisor's (it exported the result)
     settings = Settings.from_env()
 
-    from wfprof_pipeline.pipeline import NIGHTLY_JOB, run_all
+    from wfprof_pipeline.pipeline.run import NIGHTLY_JOB, run_all
 
     outcome = run_all()
     where = warehouse.describe(settings.warehouse)

@@ -41,7 +41,6 @@ def snapshot_options(args: argparse.Namespace, *, need_root: bool = True):  # ->
     from wfprof_pipeline.lib.gate.models import SECTIONS
     from wfprof_pipeline.lib.gate.snapshot import SnapshotOptions
     from wfprof_pipeline.lib.settings import Settings
-    from wfprof_pipeline.lib.static import config
 
     settings = Settings.from_env()
     root = Path(args.root) if args.root else settings.steps_root
@@ -60,7 +59,7 @@ def snapshot_options(args: argparse.Namespace, *, need_root: bool = True):  # ->
             raise CliError("--steps needs at least one step id")
     if args.timeout <= 0 or args.jobs < 0:
         raise CliError("--timeout must be positive and --jobs at least 0")
-    rules = Path(args.rules) if args.rules else config.external_call_rules_file()
+    rules = Path(args.rules) if args.rules else settings.external_call_rules
     options = SnapshotOptions(sections=sections, steps=steps, rules_file=rules, node=settings.node,
                               timeout_s=args.timeout, jobs=args.jobs or None, database_url=settings.database_url)
     return root, options, load_policy(args.policy)

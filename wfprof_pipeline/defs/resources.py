@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field, field_validator
 
-from wfprof_pipeline.lib import ducklake, warehouse
+from wfprof_pipeline.lib import ducklake, keeperhub, warehouse
 from wfprof_pipeline.lib.corpus import DEFAULT_GLOBS
 from wfprof_pipeline.lib.ducklake import DuckLake
 from wfprof_pipeline.lib.fuel.protocol import Evaluator, open_evaluator
@@ -90,12 +90,7 @@ class KeeperHubDatabase(_EnvResource):
         pinned = self._pinned("url")
         if pinned:
             return pinned
-        settings = Settings.from_env()
-        if settings.database_url:
-            return settings.database_url
-        from wfprof_pipeline.lib.postgres import DEMO_DATABASE, start_embedded
-
-        return start_embedded(settings.home).url(DEMO_DATABASE)
+        return keeperhub.database_url()[0]
 
     def client(self) -> KeeperHub:
         """The KeeperHub client on that database (one connection, opened on first use; close it or use `with`)."""

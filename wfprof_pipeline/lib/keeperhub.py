@@ -19,8 +19,27 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.errors import UnknownWorkflow, WorkflowRunError
+
+
+def database_url(settings: Settings | None = None) -> tuple[str, bool]:
+    """Which KeeperHub database to use, and whether it is wfprof's own demo database: `DATABASE_URL`, else the
+    embedded server's demo database (started here). The one place this is decided."""
+    settings = settings or Settings.from_env()
+    if settings.database_url:
+        return settings.database_url, is_embedded_demo(settings.database_url, settings)
+    return postgres.start_embedded(settings.home).url(postgres.DEMO_DATABASE), True
+
+
+def is_embedded_demo(url: str | None, settings: Settings | None = None) -> bool:
+    """Whether `url` is the embedded server's demo database (wfprof's own, not a platform's)."""
+    if not url:
+        return False
+    settings = settings or Settings.from_env()
+    server = postgres.embedded_status(settings.home)
+    return server is not None and url == server.url(postgres.DEMO_DATABASE)
 
 
 class StoredWorkflow(BaseModel):

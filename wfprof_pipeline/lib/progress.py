@@ -6,11 +6,12 @@ logs: one per unit as it starts or finishes, and a summary, which a CI log shows
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 from typing import Any, TextIO
+
+from wfprof_pipeline.lib.settings import Settings
 
 
 class Progress:
@@ -24,7 +25,7 @@ class Progress:
         self.total = total
         self.stream = stream if stream is not None else sys.stderr
         if live is None:
-            live = _isatty(self.stream) and not os.environ.get("CI")
+            live = _isatty(self.stream) and not Settings.from_env().ci
         self.live = live
         self.done = 0
         self.started = time.monotonic()

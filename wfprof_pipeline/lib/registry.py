@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -20,8 +19,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.settings import ENV_STEP_REGISTRY, Settings
 
-ENV_STEP_REGISTRY = "WFPROF_STEP_REGISTRY"
 DEFAULT_REGISTRY_NAME = "registry.toml"
 
 IoClass = Literal["none", "http", "chat", "chain_read", "chain_write"]
@@ -131,7 +130,7 @@ class StepEntry(BaseModel):
     io_class: IoClass | None = None
     # The step executes JavaScript taken from the workflow (KeeperHub's code step). Such code runs on the
     # wfprof host while a workflow is profiled, so workflows read from a real database are profiled with
-    # it only when that is allowed explicitly (see defs/workflows/profiles.py).
+    # it only when that is allowed explicitly (see defs/workflow_profiles/assets.py).
     runs_user_code: bool = False
     description: str = ""
     input: dict[str, Any] | None = None
@@ -259,8 +258,8 @@ def registry_path(root: Path | str, explicit: Path | str | None = None) -> tuple
     in which case it must exist; `<root>/registry.toml` is optional."""
     if explicit:
         return Path(explicit), True
-    env = os.environ.get(ENV_STEP_REGISTRY, "").strip()
-    return (Path(env), True) if env else (Path(root) / DEFAULT_REGISTRY_NAME, False)
+    named = Settings.from_env().step_registry
+    return (named, True) if named else (Path(root) / DEFAULT_REGISTRY_NAME, False)
 
 
 def _format_validation(exc: ValidationError) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -19,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from wfprof_pipeline.lib.errors import WfprofError
 from wfprof_pipeline.lib.gate.limits import GateTable
-
-ENV_PRICING_POLICY = "WFPROF_PRICING_POLICY"
+from wfprof_pipeline.lib.settings import Settings
 
 Tier = Literal["light", "medium", "heavy"]
 TIERS: tuple[Tier, ...] = get_args(Tier)
@@ -195,8 +193,7 @@ def parse_policy(data: dict[str, object], *, source: str = "policy") -> PricingP
 def load_policy(path: Path | str | None = None, environ: dict[str, str] | None = None) -> PricingPolicy:
     """The policy from `path`, else from `$WFPROF_PRICING_POLICY`, else the defaults (the seed's)."""
     if path is None:
-        env = os.environ if environ is None else environ
-        path = env.get(ENV_PRICING_POLICY, "").strip() or None
+        path = Settings.from_env(environ).pricing_policy
     if path is None:
         return PricingPolicy()
     path = Path(path)

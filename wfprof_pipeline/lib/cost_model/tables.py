@@ -103,22 +103,6 @@ OPTIMIZATION_PRIORITIES = Table.of("optimization_priorities", [
     ("seed_claim_holds", pl.Boolean, "Whether the estimate falls in the seed's range (null: not measured)"),
 ])
 
-USER_CODE_FUEL = Table.of("user_code_fuel", [
-    ("workflow_id", pl.Utf8, "Stored workflow"),
-    ("workflow_name", pl.Utf8, "Its name"),
-    ("node_id", pl.Utf8, "The code node"),
-    ("node_label", pl.Utf8, "Its label"),
-    ("code_bytes", pl.Int64, "Size of the user code"),
-    ("inputs_source", pl.Utf8, "last_run (inputs of the node's latest successful run) | config | none"),
-    ("fuel_budget", pl.Int64, "Fuel the evaluation was allowed"),
-    ("fuel_consumed", pl.Int64, "Fuel used (≈ wasm instructions), including the sandbox's fixed start-up"),
-    ("memory_used", pl.Int64, "Linear memory used (bytes)"),
-    ("duration_ms", pl.Float64, "Wall time of the evaluation"),
-    ("success", pl.Boolean, "fn returned a JSON result"),
-    ("error_kind", pl.Utf8, "out_of_fuel | syntax_error | runtime_error | timeout | empty_code | sandbox_error | …"),
-    ("error", pl.Utf8, "The error, truncated"),
-])
-
 CALLS_CPU_FIT = Table.of("calls_cpu_fit", [
     ("calls_measure", pl.Utf8, "The calls side: execute_warm calls (every category)"),
     ("cpu_measure", pl.Utf8, "The CPU side: warm_cpu_ms of the timing run"),

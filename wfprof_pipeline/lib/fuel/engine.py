@@ -20,10 +20,10 @@ from pathlib import Path
 import wasmtime
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.settings import Settings
 
 WASM_DISTRIBUTION = "qjs-wasi-reactor.wasm"
 WASM_FILE = "qjs-wasi-reactor/qjs-wasi-reactor.wasm"
-ENV_CACHE_DIR = "WFPROF_FUEL_CACHE"
 # Epoch ticks drive wall-clock deadlines: one shared ticker thread, so concurrent stores do not
 # interrupt each other the way a per-evaluation Timer bumping the shared epoch would.
 EPOCH_TICK_S = 0.005
@@ -72,12 +72,9 @@ def wasmtime_version() -> str:
 
 def default_cache_dir() -> Path:
     """`$WFPROF_FUEL_CACHE`, else `$WFPROF_HOME/cache`, else the user cache dir (XDG)."""
-    if os.environ.get(ENV_CACHE_DIR):
-        return Path(os.environ[ENV_CACHE_DIR])
-    if os.environ.get("WFPROF_HOME"):
-        return Path(os.environ["WFPROF_HOME"]) / "cache" / "fuel"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "wfprof" / "fuel"
+    cache = Settings.from_env().fuel_cache
+    assert cache is not None  # from_env resolves the default
+    return cache
 
 
 def make_engine() -> wasmtime.Engine:

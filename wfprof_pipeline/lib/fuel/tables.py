@@ -1,4 +1,4 @@
-"""WASM fuel tables: fuel_calibrations, fuel_fits, fuel_fit_history and fuel_budgets, each declared once."""
+"""WASM fuel tables (calibrations, fits, fit history, budgets, user code fuel), each declared once."""
 
 import polars as pl
 
@@ -51,4 +51,20 @@ FUEL_BUDGETS = Table.of("fuel_budgets", [
     ("fixed_fuel", pl.Int64, "Least-squares intercept: start-up, harness and setup"),
     ("fuel_per_op", pl.Float64, "Least-squares slope: marginal fuel of one operation (loop included)"),
     ("derivation", pl.Utf8, "How the budget was derived"),
+])
+
+USER_CODE_FUEL = Table.of("user_code_fuel", [
+    ("workflow_id", pl.Utf8, "Stored workflow"),
+    ("workflow_name", pl.Utf8, "Its name"),
+    ("node_id", pl.Utf8, "The code node"),
+    ("node_label", pl.Utf8, "Its label"),
+    ("code_bytes", pl.Int64, "Size of the user code"),
+    ("inputs_source", pl.Utf8, "last_run (inputs of the node's latest successful run) | config | none"),
+    ("fuel_budget", pl.Int64, "Fuel the evaluation was allowed"),
+    ("fuel_consumed", pl.Int64, "Fuel used (≈ wasm instructions), including the sandbox's fixed start-up"),
+    ("memory_used", pl.Int64, "Linear memory used (bytes)"),
+    ("duration_ms", pl.Float64, "Wall time of the evaluation"),
+    ("success", pl.Boolean, "fn returned a JSON result"),
+    ("error_kind", pl.Utf8, "out_of_fuel | syntax_error | runtime_error | timeout | empty_code | sandbox_error | …"),
+    ("error", pl.Utf8, "The error, truncated"),
 ])

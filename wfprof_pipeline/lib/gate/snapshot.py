@@ -5,7 +5,7 @@
   bit-identical in every fresh process, so one run is enough), summarized by `lib/profiling/summary`;
   tiers and units by `lib/cost_model` (tiers, pricing) under the policy, on the deterministic basis;
 - fuel: `lib/fuel/calibrate` on the embedded QuickJS engine (deterministic fuel);
-- user_code: `lib/cost_model/user_code` over the stored workflows at `DATABASE_URL`.
+- user_code: `lib/fuel/user_code` over the stored workflows at `DATABASE_URL`.
 """
 
 from __future__ import annotations
@@ -281,8 +281,8 @@ def measure_fuel() -> FuelSection:
 
 
 def measure_user_code(database_url: str) -> dict[str, UserCodeNode]:
-    from wfprof_pipeline.lib.cost_model.user_code import load_code_nodes, meter_code_nodes
     from wfprof_pipeline.lib.fuel.protocol import open_evaluator
+    from wfprof_pipeline.lib.fuel.user_code import load_code_nodes, meter_code_nodes
     from wfprof_pipeline.lib.keeperhub import KeeperHub
 
     with KeeperHub(database_url) as kh:

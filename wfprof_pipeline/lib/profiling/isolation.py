@@ -21,13 +21,13 @@ from functools import cache
 from typing import Literal
 
 from wfprof_pipeline.lib.errors import WfprofError
+from wfprof_pipeline.lib.settings import ENV_ISOLATION, ISOLATION_MODES, Settings
 
 
 class IsolationError(WfprofError, RuntimeError):
     """Namespace isolation was asked for and is not available, or the mode is not one of the known ones."""
 
 Isolation = Literal["namespaces", "guard"]
-ENV_ISOLATION = "WFPROF_ISOLATION"  # auto (default) | namespaces | guard
 UNSHARE_FLAGS = ("--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--kill-child")
 # Loopback starts down in a new network namespace; 97 = it could not be brought up. The shell stays PID 1 (not
 # exec): the namespace's init ignores signals sent from inside it, and the step must be killable as usual; a
@@ -67,8 +67,8 @@ _warned = False
 def resolve_isolation(requested: str | None = None) -> Isolation:
     """The mode to use: `requested`, else $WFPROF_ISOLATION, else namespaces when they work."""
     global _warned
-    want = (requested or os.environ.get(ENV_ISOLATION, "") or "auto").strip().lower()
-    if want not in ("auto", "namespaces", "guard"):
+    want = (requested or Settings.from_env().isolation).strip().lower()
+    if want not in ISOLATION_MODES:
         raise IsolationError(f"{ENV_ISOLATION} must be auto, namespaces or guard, got {want!r}")
     if want == "guard":
         return "guard"

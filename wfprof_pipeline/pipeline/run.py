@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 NIGHTLY_JOB = "wfprof_nightly"
-# Step-level events are in the UI; the terminal gets INFO and above.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass(frozen=True)
@@ -38,9 +36,9 @@ class RunOutcome:
 def run_all(log: Callable[[str], None] = print) -> RunOutcome:
     import dagster as dg
 
-    from wfprof_pipeline import run_guard
     from wfprof_pipeline.definitions import defs
     from wfprof_pipeline.lib.settings import Settings
+    from wfprof_pipeline.pipeline import run_guard
 
     definitions = defs()
     outcome = RunOutcome()
@@ -50,7 +48,7 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
         # A run killed earlier (kill -9) still holds its pool slot: fail it and free the slot first.
         run_guard.reap_dead_runs(instance, log)
         # Workflows first: seed the embedded demo database, then ingest the trace days that have data.
-        from wfprof_pipeline.defs.workflows.run_support import ingest_trace_days, seed_demo_if_embedded
+        from wfprof_pipeline.pipeline.stages import QUIET, ingest_trace_days, price_usage, seed_demo_if_embedded
 
         seeded = seed_demo_if_embedded(log)
         outcome.jobs.extend([seeded] if seeded else [])
@@ -58,13 +56,11 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
         job = definitions.resolve_job_def(NIGHTLY_JOB)
         log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
         with _StepProgress(instance, NIGHTLY_JOB, total=len(job.graph.nodes)):  # one step per op
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_QUIET, tags=tags)
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, tags=tags)
         outcome.jobs.append((NIGHTLY_JOB, result.success))
         outcome.run_id = result.run_id
         outcome.failed_checks.extend(failed_checks(result))
-        # Usage is priced with tonight's prices, so after the nightly job (defs/cost_model/usage.py).
-        from wfprof_pipeline.defs.cost_model.usage import price_usage
-
+        # Usage is priced with tonight's prices, so after the nightly job.
         outcome.jobs.extend(price_usage(definitions, instance, log, tags=tags))
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data is not None:

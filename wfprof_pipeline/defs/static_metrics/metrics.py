@@ -7,7 +7,7 @@ from wfprof_pipeline.defs.resources import StepCorpusResource, WarehouseResource
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.corpus import require_steps
 from wfprof_pipeline.lib.discovery.steps import discover_steps
-from wfprof_pipeline.lib.static import config as static_config
+from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.static import tables
 from wfprof_pipeline.lib.static.analyze import analyze_file
 from wfprof_pipeline.lib.static.external_calls import load_rules
@@ -18,7 +18,7 @@ from wfprof_pipeline.lib.tables import Table
 def _spec(table: Table, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=table.name,
-        group_name="static",
+        group_name="static_metrics",
         kinds={"duckdb", "typescript"},
         deps=["step_sources"],
         description=description,
@@ -54,7 +54,7 @@ def static_analysis(
     warehouse: WarehouseResource,
 ):
     root = step_corpus.resolved_root()
-    rules = load_rules(static_config.external_call_rules_file())
+    rules = load_rules(Settings.from_env().external_call_rules)
     found = discover_steps(root, step_corpus.globs)
     if not found.files:
         require_steps(root, step_corpus.globs)  # raises, naming where it looked

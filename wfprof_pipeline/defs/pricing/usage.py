@@ -1,20 +1,19 @@
 """Usage assets: real executions priced (thin wiring around `wfprof_pipeline.lib.usage`).
 
 `execution_costs` is daily, on the traces' partitions; the roll-ups, the what-ifs and the fuel caps are
-unpartitioned (nightly) and read the warehouse. `price_usage` is what `wfprof run` calls after the nightly
-job, so the day's costs use tonight's prices.
+unpartitioned (nightly) and read the warehouse. `wfprof run` runs the two jobs here after the nightly job
+(pipeline/stages.py), so the day's costs use tonight's prices.
 """
 
-from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import polars as pl
 
-from wfprof_pipeline.defs.cost_model.assets import GROUP
 from wfprof_pipeline.defs.metadata import markdown_table, table_metadata
+from wfprof_pipeline.defs.pricing.assets import GROUP
 from wfprof_pipeline.defs.resources import WarehouseResource
-from wfprof_pipeline.defs.workflows.partitions import traces_partitions
+from wfprof_pipeline.defs.workflow_traces.partitions import traces_partitions
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.cost_model.inputs import exists, read_inputs, read_table
 from wfprof_pipeline.lib.cost_model.policy import PolicyError, PricingPolicy, load_policy
@@ -173,32 +172,3 @@ usage_rollups_job = dg.define_asset_job(
 def execution_costs_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=day, partition_key=day)
-
-
-def price_usage(definitions: dg.Definitions, instance: dg.DagsterInstance, log: Callable[[str], None],
-                tags: dict[str, str] | None = None) -> list[tuple[str, bool]]:
-    """For `wfprof run`, after the nightly job: price the ingested trace days of the scenario window in one
-    run (with tonight's prices), then refresh the roll-ups that read them."""
-    days = sorted(instance.get_materialized_partitions(dg.AssetKey(TRACE_ASSETS[0])))
-    if not days:
-        log("usage: no trace days ingested, nothing to price")
-        return []
-    try:
-        window = load_policy().usage.scenario_window_days
-    except PolicyError as exc:
-        log(f"usage: {exc}")
-        return [("execution_costs", False)]
-    first = max(date.fromisoformat(days[0]), date.fromisoformat(days[-1]) - timedelta(days=window - 1))
-    # Dagster's run tags for a partition range (what a single-run backfill sets).
-    range_tags = {**(tags or {}), "dagster/asset_partition_range_start": first.isoformat(),
-                  "dagster/asset_partition_range_end": days[-1]}
-    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    out = []
-    for job_name, job_tags in ((execution_costs_job.name, range_tags), (usage_rollups_job.name, tags)):
-        result = definitions.resolve_job_def(job_name).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=quiet, tags=job_tags)
-        out.append((job_name, result.success))
-        if not result.success:
-            break
-    log(f"usage: priced {first} … {days[-1]}: {'done' if all(ok for _, ok in out) else 'FAILED'}")
-    return out

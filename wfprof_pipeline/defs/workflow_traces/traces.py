@@ -12,7 +12,7 @@ import dagster as dg
 
 from wfprof_pipeline.defs.metadata import table_metadata
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, WarehouseResource
-from wfprof_pipeline.defs.workflows.partitions import traces_partitions
+from wfprof_pipeline.defs.workflow_traces.partitions import traces_partitions
 from wfprof_pipeline.lib import warehouse as wh
 from wfprof_pipeline.lib.pg_urls import describe
 from wfprof_pipeline.lib.tables import Table
@@ -26,7 +26,7 @@ _SOURCE_TABLES = {EXECUTIONS.name: "workflow_executions", STEP_RUNS.name: "workf
 def _spec(table: Table) -> dg.AssetSpec:
     return dg.AssetSpec(
         table.name,
-        group_name="workflows",
+        group_name="workflow_traces",
         kinds={"duckdb", "postgres"},
         tags={"partitioning": "daily"},
         description=f"{table.doc}: KeeperHub `{_SOURCE_TABLES[table.name]}` streamed through DuckDB's postgres "

@@ -1,4 +1,4 @@
-"""No hung runs (Dagster wiring for `wfprof run`, like pipeline.py).
+"""No hung runs (Dagster wiring for `wfprof run`, like run.py).
 
 A `wfprof run` killed with -9 leaves its Dagster run STARTED and its `duckdb` pool slot claimed; every
 later run then waited for that slot forever. So, before anything starts:
@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import dagster as dg
 
 from wfprof_pipeline.lib.processes import ProcessStamp, is_gone
+from wfprof_pipeline.lib.settings import Settings
 
 TAG_PREFIX = "wfprof/"
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -37,7 +38,7 @@ def run_tags() -> dict[str, str]:
 
 
 def _instance_is_local() -> bool:
-    url = os.environ.get("DAGSTER_PG_URL", "")
+    url = Settings.from_env().dagster_pg_url or ""
     parts = urlsplit(url)
     host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
     return host.startswith("/")

@@ -1,50 +1,45 @@
-"""What `wfprof run` does for workflows before the nightly job (called from wfprof_pipeline/pipeline.py).
+"""The stages `wfprof run` runs around the nightly job (called from pipeline/run.py).
 
 1. On the embedded default, seed the demo database once (only while it has no executions, so a second
    `wfprof run` adds nothing).
 2. Materialize the `workflow_traces` partitions that have data and are not in the warehouse yet, plus
    the two most recent such days (today's and yesterday's may still be growing).
-The nightly job then builds the unpartitioned assets (step_latency, workflow_profiles, …) on top.
+The nightly job then builds the unpartitioned assets (step_latency, workflow_profiles, …) on top, and after it
+3. `price_usage` prices the ingested days with tonight's prices and refreshes the usage roll-ups.
 """
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
-from wfprof_pipeline.defs.workflows.partitions import TRACES_START_DATE
-from wfprof_pipeline.defs.workflows.schedules import workflow_traces_job
-from wfprof_pipeline.lib import postgres
+from wfprof_pipeline.defs.pricing.usage import execution_costs_job, usage_rollups_job
+from wfprof_pipeline.defs.workflow_traces.partitions import TRACES_START_DATE
+from wfprof_pipeline.defs.workflow_traces.schedules import workflow_traces_job
+from wfprof_pipeline.lib import keeperhub
+from wfprof_pipeline.lib.cost_model.policy import PolicyError, load_policy
 from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.workflows import ingest
 
-_QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Step-level events are in the UI; the terminal gets INFO and above.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 RECENT_DAYS = 2
 # One Dagster run per day: a first `wfprof run` on years of history ingests the latest month; older days
 # are a backfill of `workflow_traces` in the Dagster UI (`wfprof dev`).
 MAX_DAYS_PER_RUN = 31
 
 
-def is_embedded_demo(database_url: str | None, settings: Settings | None = None) -> bool:
-    """Whether `database_url` is the embedded server's demo database (wfprof's own, not a platform's)."""
-    settings = settings or Settings.from_env()
-    server = postgres.embedded_status(settings.home)
-    return bool(database_url) and server is not None and database_url == server.url(postgres.DEMO_DATABASE)
-
-
 def seed_demo_if_embedded(log: Callable[[str], None]) -> tuple[str, bool] | None:
     """Only on the embedded default with the bundled corpus: a user's checkout, registry or database
     never gets wfprof's demo workflows."""
-    import os
-
-    from wfprof_pipeline.lib.registry import ENV_STEP_REGISTRY, load_for_root
+    from wfprof_pipeline.lib.registry import load_for_root
     from wfprof_pipeline.lib.workflows import demo
 
     settings = Settings.from_env()
-    if not settings.database_url or not is_embedded_demo(settings.database_url, settings):
+    if not settings.database_url or not keeperhub.is_embedded_demo(settings.database_url, settings):
         return None
-    if not demo.bundled_corpus(settings.steps_root, os.environ.get(ENV_STEP_REGISTRY)):
+    if not demo.bundled_corpus(settings.steps_root, settings.step_registry):
         # The embedded database then holds no workflows (an empty schema, so traces and workflow profiles
         # are empty rather than failing): the platform's own database is DATABASE_URL.
         with KeeperHub(settings.database_url) as kh:
@@ -113,7 +108,35 @@ def ingest_trace_days(
     out = []
     for key in keys:
         result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                        run_config=_QUIET, tags=tags)
+                                        run_config=QUIET, tags=tags)
         log(f"workflow traces {key}: {'ingested' if result.success else 'FAILED'}")
         out.append((f"workflow_traces[{key}]", result.success))
+    return out
+
+
+def price_usage(definitions: dg.Definitions, instance: dg.DagsterInstance, log: Callable[[str], None],
+                tags: dict[str, str] | None = None) -> list[tuple[str, bool]]:
+    """For `wfprof run`, after the nightly job: price the ingested trace days of the scenario window in one
+    run (with tonight's prices), then refresh the roll-ups that read them."""
+    days = sorted(instance.get_materialized_partitions(dg.AssetKey("workflow_step_runs")))
+    if not days:
+        log("usage: no trace days ingested, nothing to price")
+        return []
+    try:
+        window = load_policy().usage.scenario_window_days
+    except PolicyError as exc:
+        log(f"usage: {exc}")
+        return [("execution_costs", False)]
+    first = max(date.fromisoformat(days[0]), date.fromisoformat(days[-1]) - timedelta(days=window - 1))
+    # Dagster's run tags for a partition range (what a single-run backfill sets).
+    range_tags = {**(tags or {}), "dagster/asset_partition_range_start": first.isoformat(),
+                  "dagster/asset_partition_range_end": days[-1]}
+    out = []
+    for job_name, job_tags in ((execution_costs_job.name, range_tags), (usage_rollups_job.name, tags)):
+        result = definitions.resolve_job_def(job_name).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET, tags=job_tags)
+        out.append((job_name, result.success))
+        if not result.success:
+            break
+    log(f"usage: priced {first} … {days[-1]}: {'done' if all(ok for _, ok in out) else 'FAILED'}")
     return out

@@ -12,7 +12,7 @@ from wfprof_pipeline.lib.static.tables import STEP_SOURCES
 
 
 @dg.asset(
-    group_name="static",
+    group_name="static_metrics",
     kinds={"duckdb", "typescript"},
     pool="duckdb",
     description="Inventory of step files under the corpus root (`plugins/*/steps/*`, "

@@ -9,12 +9,9 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
 from wfprof_pipeline.defs.metadata import markdown_table, table_metadata
 from wfprof_pipeline.defs.resources import (
-    KeeperHubDatabase,
-    SandboxResource,
     StepCorpusResource,
     WarehouseResource,
 )
@@ -45,16 +42,11 @@ from wfprof_pipeline.lib.cost_model.pricing import price_steps
 from wfprof_pipeline.lib.cost_model.priorities import priorities_table
 from wfprof_pipeline.lib.cost_model.report import summary_markdown, write_report
 from wfprof_pipeline.lib.cost_model.tiers import NEAR_THRESHOLD_MARGIN, assign_tiers
-from wfprof_pipeline.lib.cost_model.user_code import (
-    DEFAULT_FUEL_BUDGET,
-    load_code_nodes,
-    meter_code_nodes,
-)
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.usage.report import UsageTables
 
-GROUP = "cost_model"
+GROUP = "pricing"
 
 
 def _load(warehouse: WarehouseResource, step_corpus: StepCorpusResource, *tables: str, latency: bool = False):
@@ -307,46 +299,6 @@ def optimization_priorities(
         "dagster/row_count": count,
         "priorities": dg.MetadataValue.md(markdown_table(table.select("rank", "opportunity", "measured_share",
                                                            "estimated_reduction", "impact", "seed_impact"))),
-    })
-
-
-class UserCodeFuelConfig(dg.Config):
-    fuel_budget: int = Field(default=DEFAULT_FUEL_BUDGET, ge=1, le=1_000_000_000_000)
-    timeout_s: float = Field(default=5.0, gt=0, le=600, allow_inf_nan=False)
-
-
-@dg.asset(
-    group_name=GROUP, kinds={"duckdb", "postgres", "wasm"}, pool="duckdb",
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),  # the only retry
-    deps=["workflow_profiles"],
-    description="Fuel of the user JavaScript in the stored workflows' code nodes (KeeperHub `workflows.nodes`), "
-    "run as `fn(inputs)` in the fuel sandbox (embedded QuickJS, or SANDBOX_URL) under a fuel budget, with the "
-    "inputs of the node's latest successful run. Failures (out of fuel, syntax, runtime, sandbox down) are "
-    "rows with their kind, not asset failures.",
-    metadata=table_metadata(tables.USER_CODE_FUEL),
-)
-def user_code_fuel(
-    context: dg.AssetExecutionContext,
-    config: UserCodeFuelConfig,
-    keeperhub_db: KeeperHubDatabase,
-    sandbox: SandboxResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
-    with keeperhub_db.client() as kh:
-        nodes, last_inputs = load_code_nodes(kh)
-    table = meter_code_nodes(nodes, sandbox.evaluator(), last_inputs=last_inputs, fuel_budget=config.fuel_budget,
-                             timeout_s=config.timeout_s)
-    count = warehouse.replace_table(tables.USER_CODE_FUEL, table)
-    failed = table.filter(~pl.col("success"))
-    if failed.height:
-        context.log.warning(f"{failed.height} code node(s) failed in the sandbox; see error_kind / error")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": count,
-        "sandbox": sandbox.resolved_url() or "embedded",
-        "failed_nodes": failed.height,
-        "max_fuel": int(table["fuel_consumed"].max() or 0) if count else 0,
-        "nodes": dg.MetadataValue.md(markdown_table(table.select(
-            "workflow_name", "node_label", "fuel_consumed", "success", "error_kind"))),
     })
 
 

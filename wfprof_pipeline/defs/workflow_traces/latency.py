@@ -8,7 +8,7 @@ from wfprof_pipeline.lib.workflows import latency
 
 
 @dg.asset(
-    group_name="workflows",
+    group_name="workflow_traces",
     kinds={"duckdb"},
     pool="duckdb",
     deps=["workflow_step_runs"],

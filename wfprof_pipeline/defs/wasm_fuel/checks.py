@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from wfprof_pipeline.defs.fuel.assets import fuel_calibrations, fuel_fits
 from wfprof_pipeline.defs.resources import SandboxResource, WarehouseResource
+from wfprof_pipeline.defs.wasm_fuel.assets import fuel_calibrations, fuel_fits
 from wfprof_pipeline.lib.fuel import calibrate as cal
 from wfprof_pipeline.lib.fuel.workloads import workload
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from wfprof_pipeline.defs.resources import WarehouseResource
-from wfprof_pipeline.lib.static import config as static_config
+from wfprof_pipeline.lib import settings as s
 
 
 class ComplexityBudgetConfig(dg.Config):
@@ -14,13 +14,13 @@ class ComplexityBudgetConfig(dg.Config):
     pool="duckdb",  # opens the warehouse: serialized with its writers (DuckDB is single-writer)
     asset="static_metrics",
     description="Average cyclomatic complexity of the step files is within the budget "
-    f"(${static_config.ENV_COMPLEXITY_BUDGET}, default {static_config.DEFAULT_COMPLEXITY_BUDGET:g}: "
+    f"(${s.ENV_COMPLEXITY_BUDGET}, default {s.DEFAULT_COMPLEXITY_BUDGET:g}: "
     "the seed's CI gate).",
 )
 def complexity_budget(config: ComplexityBudgetConfig, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    budget = config.budget if config.budget is not None else static_config.complexity_budget()
+    budget = config.budget if config.budget is not None else s.Settings.from_env().complexity_budget
     if not budget >= 1:  # NaN would pass every average
-        raise static_config.StaticConfigError(f"complexity_budget: budget must be a number ≥ 1, got {budget}")
+        raise s.SettingsError(f"complexity_budget: budget must be a number ≥ 1, got {budget}")
     with warehouse.connect(read_only=True) as con:
         files, average, worst = con.sql(
             "select count(*), avg(cyclomatic_complexity), max(cyclomatic_complexity) from static_metrics"

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from wfprof_pipeline.defs.workflows.traces import workflow_traces
+from wfprof_pipeline.defs.workflow_traces.traces import workflow_traces
 
 workflow_traces_job = dg.define_asset_job(
     name="workflow_traces_daily",

@@ -15,9 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from wfprof_pipeline.lib.cost_model.tables import USER_CODE_FUEL
 from wfprof_pipeline.lib.fuel.protocol import Evaluator
 from wfprof_pipeline.lib.fuel.sandbox import Limits
+from wfprof_pipeline.lib.fuel.tables import USER_CODE_FUEL
 from wfprof_pipeline.lib.keeperhub import KeeperHub
 
 CODE_ACTION_TYPES = frozenset({"code/run-code", "code"})

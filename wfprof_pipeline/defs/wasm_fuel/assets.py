@@ -14,7 +14,7 @@ from wfprof_pipeline.lib.fuel.tables import FUEL_BUDGETS, FUEL_CALIBRATIONS, FUE
 
 
 @dg.asset(
-    group_name="fuel",
+    group_name="wasm_fuel",
     kinds={"duckdb", "wasm"},
     pool="duckdb",
     description="Fuel consumed by each of the seed's JS operation types at 4 sizes, in QuickJS-NG under wasmtime "
@@ -57,7 +57,7 @@ def _measurements(warehouse: WarehouseResource) -> list[cal.Measurement]:
 
 
 @dg.asset(
-    group_name="fuel",
+    group_name="wasm_fuel",
     kinds={"duckdb"},
     pool="duckdb",
     deps=[fuel_calibrations],
@@ -79,7 +79,7 @@ def fuel_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
 
 
 @dg.asset(
-    group_name="fuel",
+    group_name="wasm_fuel",
     kinds={"duckdb"},
     pool="duckdb",
     deps=[fuel_fits],
@@ -98,7 +98,7 @@ def fuel_fit_history(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
 
 @dg.asset(
-    group_name="fuel",
+    group_name="wasm_fuel",
     kinds={"duckdb"},
     pool="duckdb",
     deps=[fuel_fits],

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from wfprof_pipeline.defs.metadata import table_metadata
 from wfprof_pipeline.defs.resources import KeeperHubDatabase, NodeResource, StepCorpusResource, WarehouseResource
-from wfprof_pipeline.defs.workflows.run_support import is_embedded_demo
+from wfprof_pipeline.lib import keeperhub
 from wfprof_pipeline.lib.registry import load_for_root
 from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.workflows import platform, profiles
@@ -36,7 +36,7 @@ class WorkflowProfileConfig(dg.Config):
 
 
 @dg.multi_asset(
-    group_name="workflows",
+    group_name="workflow_profiles",
     pool="duckdb",
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     specs=[
@@ -68,7 +68,7 @@ def workflow_profiles(
     registry = load_for_root(step_corpus.resolved_root())
     executable = node.resolved_executable()
     allowed = Settings.from_env().run_user_code
-    run_user_code = allowed if allowed is not None else is_embedded_demo(url)
+    run_user_code = allowed if allowed is not None else keeperhub.is_embedded_demo(url)
     executor = platform.default_executor(registry) if config.executor == "auto" else config.executor
     context.log.info(f"workflows run through the {executor} executor")
     with kh:

@@ -26,7 +26,7 @@ from wfprof_pipeline.lib.profiling.tables import (
 )
 from wfprof_pipeline.lib.registry import StepRegistry, load_for_root
 
-GROUP = "steps"
+GROUP = "step_profiles"
 
 class StepProfilingConfig(dg.Config):
     """Knobs of the nightly profile. Exact counts are checked for determinism across `repeat` fresh

@@ -1,1 +1,0 @@
-"""WASM fuel: calibration measurements, fits and budgets (QuickJS-NG in wasmtime)."""

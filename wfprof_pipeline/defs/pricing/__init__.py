@@ -1,0 +1,1 @@
+"""Pricing assets (group `pricing`): tiers, prices, correlations, breakdowns, priorities, report."""
