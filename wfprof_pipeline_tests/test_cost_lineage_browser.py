@@ -114,7 +114,7 @@ def test_lineage_in_the_dagster_ui(ui, graph, tmp_path: Path) -> None:
                 upstream.add(parent.to_user_string())
                 todo.append(parent)
     cost_assets = {a for a in cost_assets if a in upstream or a == "cost_report"}
-    assert "customer_usage_daily" not in cost_assets and len(cost_assets) == 13
+    assert "customer_usage_daily" not in cost_assets and len(cost_assets) == 12
     page.goto(f"{base}/assets/cost_report?view=lineage&lineageScope=upstream&lineageDepth=100")
     page.wait_for("document.querySelectorAll('path[stroke*=\"lineage-edge\"]').length > 0", 90)
     expected_edges = {

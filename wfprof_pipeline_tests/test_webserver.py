@@ -55,7 +55,7 @@ def test_dev_serves_lineage_and_stops_with_its_children(tmp_path: Path, embedded
         nodes = httpx.post(url, json={"query": LINEAGE}, timeout=30).json()["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert "step_sources" in by_key
-        assert by_key["step_sources"]["groupName"] == "static"
+        assert by_key["step_sources"]["groupName"] == "static_metrics"
         assert by_key["step_sources"]["repository"]["location"]["name"] == "wfprof"
         # Lineage is consistent both ways.
         for key, node in by_key.items():

@@ -48,13 +48,24 @@ def run_all(log: Callable[[str], None] = print) -> RunOutcome:
         # A run killed earlier (kill -9) still holds its pool slot: fail it and free the slot first.
         run_guard.reap_dead_runs(instance, log)
         # Workflows first: seed the embedded demo database, then ingest the trace days that have data.
-        from wfprof_pipeline.pipeline.stages import QUIET, ingest_trace_days, price_usage, seed_demo_if_embedded
+        from wfprof_pipeline.pipeline.stages import (
+            QUIET,
+            USAGE_ROLLUPS_JOB,
+            ingest_trace_days,
+            price_usage,
+            seed_demo_if_embedded,
+        )
 
         seeded = seed_demo_if_embedded(log)
         outcome.jobs.extend([seeded] if seeded else [])
         outcome.jobs.extend(ingest_trace_days(definitions, instance, log, tags=tags))
-        job = definitions.resolve_job_def(NIGHTLY_JOB)
-        log(f"running job {NIGHTLY_JOB} ({len(job.asset_layer.executable_asset_keys)} assets)")
+        # The usage roll-ups and the report read execution_costs, which price_usage refreshes after the nightly
+        # job with tonight's prices: they are built once, there, not here and again there.
+        nightly = definitions.resolve_job_def(NIGHTLY_JOB)
+        later = set(definitions.resolve_job_def(USAGE_ROLLUPS_JOB).asset_layer.executable_asset_keys)
+        keys = {k for k in nightly.asset_layer.executable_asset_keys if k not in later}
+        job = nightly.get_subset(asset_selection=keys)
+        log(f"running job {NIGHTLY_JOB} ({len(keys)} assets; then usage pricing, its roll-ups and the report)")
         with _StepProgress(instance, NIGHTLY_JOB, total=len(job.graph.nodes)):  # one step per op
             result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, tags=tags)
         outcome.jobs.append((NIGHTLY_JOB, result.success))

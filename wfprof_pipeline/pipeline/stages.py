@@ -22,6 +22,8 @@ from wfprof_pipeline.lib.keeperhub import KeeperHub
 from wfprof_pipeline.lib.settings import Settings
 from wfprof_pipeline.lib.workflows import ingest
 
+EXECUTION_COSTS_JOB = execution_costs_job.name
+USAGE_ROLLUPS_JOB = usage_rollups_job.name  # the usage roll-ups and the cost report
 # Step-level events are in the UI; the terminal gets INFO and above.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 RECENT_DAYS = 2
@@ -117,26 +119,31 @@ def ingest_trace_days(
 def price_usage(definitions: dg.Definitions, instance: dg.DagsterInstance, log: Callable[[str], None],
                 tags: dict[str, str] | None = None) -> list[tuple[str, bool]]:
     """For `wfprof run`, after the nightly job: price the ingested trace days of the scenario window in one
-    run (with tonight's prices), then refresh the roll-ups that read them."""
+    run (with tonight's prices), then build the roll-ups and the report that read them (always: with no
+    trace days the roll-ups are empty and the report says so)."""
     days = sorted(instance.get_materialized_partitions(dg.AssetKey("workflow_step_runs")))
-    if not days:
+    runs: list[tuple[str, dict[str, str] | None]] = []
+    first = None
+    if days:
+        try:
+            window = load_policy().usage.scenario_window_days
+        except PolicyError as exc:
+            log(f"usage: {exc}")
+            return [(EXECUTION_COSTS_JOB, False)]
+        first = max(date.fromisoformat(days[0]), date.fromisoformat(days[-1]) - timedelta(days=window - 1))
+        # Dagster's run tags for a partition range (what a single-run backfill sets).
+        runs.append((EXECUTION_COSTS_JOB, {**(tags or {}), "dagster/asset_partition_range_start": first.isoformat(),
+                                           "dagster/asset_partition_range_end": days[-1]}))
+    else:
         log("usage: no trace days ingested, nothing to price")
-        return []
-    try:
-        window = load_policy().usage.scenario_window_days
-    except PolicyError as exc:
-        log(f"usage: {exc}")
-        return [("execution_costs", False)]
-    first = max(date.fromisoformat(days[0]), date.fromisoformat(days[-1]) - timedelta(days=window - 1))
-    # Dagster's run tags for a partition range (what a single-run backfill sets).
-    range_tags = {**(tags or {}), "dagster/asset_partition_range_start": first.isoformat(),
-                  "dagster/asset_partition_range_end": days[-1]}
+    runs.append((USAGE_ROLLUPS_JOB, tags))
     out = []
-    for job_name, job_tags in ((execution_costs_job.name, range_tags), (usage_rollups_job.name, tags)):
+    for job_name, job_tags in runs:
         result = definitions.resolve_job_def(job_name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, tags=job_tags)
         out.append((job_name, result.success))
         if not result.success:
             break
-    log(f"usage: priced {first} … {days[-1]}: {'done' if all(ok for _, ok in out) else 'FAILED'}")
+    if first is not None:
+        log(f"usage: priced {first} … {days[-1]}: {'done' if all(ok for _, ok in out) else 'FAILED'}")
     return out
