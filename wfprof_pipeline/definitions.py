@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-from dagster_shared.record import replace
 
 OWNER = "team:wfprof"
 
@@ -42,10 +41,13 @@ def defs() -> dg.Definitions:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        # Definitions is a Dagster record; `replace` is how Dagster's own map_asset_specs rebuilds one.
         # An asset imported by another defs module is listed once per module: keep one per object, else the
         # referenced copies would be distinct objects with the same key.
         unique = list({id(a): a for a in loaded.assets or []}.values())
-        referenced = replace(loaded, assets=dg.with_source_code_references(unique))
-        mapped = referenced.map_asset_specs(func=_conventions)  # preview in 1.13, same reason
-    return dg.Definitions.merge(mapped, dg.Definitions(executor=EXECUTOR))
+        referenced = dg.Definitions(
+            assets=dg.with_source_code_references(unique), asset_checks=loaded.asset_checks,
+            schedules=loaded.schedules, sensors=loaded.sensors, jobs=loaded.jobs, resources=loaded.resources,
+            loggers=loaded.loggers, metadata=loaded.metadata, component_tree=loaded.component_tree,
+            executor=EXECUTOR,
+        )
+        return referenced.map_asset_specs(func=_conventions)  # preview in 1.13, same reason
