@@ -34,7 +34,6 @@ FORKSERVER_LOCATION = "wfprof_forkserver"
 FORKSERVER_MODULE = '''
 """The wfprof code location with the multiprocess executor (forkserver, code location preloaded)."""
 import dagster as dg
-from dagster_shared.record import replace
 
 from wfprof_pipeline import definitions as wfprof  # the module: one @definitions function per file
 
@@ -45,7 +44,7 @@ EXECUTOR = dg.multiprocess_executor.configured(
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return replace(wfprof.defs(), executor=EXECUTOR)
+    return wfprof.build(EXECUTOR)
 '''
 
 

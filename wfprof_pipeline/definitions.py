@@ -35,6 +35,11 @@ def _conventions(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    return build()
+
+
+def build(executor: dg.ExecutorDefinition = EXECUTOR) -> dg.Definitions:
+    """The code location's definitions, every job on `executor` (a benchmark compares another one)."""
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     # Code references: each asset links to the file and line of its function (the UI's "source" link).
     # Beta in Dagster 1.13; without the filter every process that loads the code location warns ~30 times.
@@ -48,6 +53,6 @@ def defs() -> dg.Definitions:
             assets=dg.with_source_code_references(unique), asset_checks=loaded.asset_checks,
             schedules=loaded.schedules, sensors=loaded.sensors, jobs=loaded.jobs, resources=loaded.resources,
             loggers=loaded.loggers, metadata=loaded.metadata, component_tree=loaded.component_tree,
-            executor=EXECUTOR,
+            executor=executor,
         )
         return referenced.map_asset_specs(func=_conventions)  # preview in 1.13, same reason
