@@ -1,9 +1,10 @@
-"""Workflow traces, one day at a time: KeeperHub Postgres → DuckDB's postgres extension → DuckDB, in slices.
+"""Workflow traces, one day at a time: KeeperHub Postgres → DuckDB's postgres extension → DuckDB, streamed.
 
 - Transport: DuckDB's own postgres extension (`postgres_query`: binary COPY, decoded in C++), attached to the
-  warehouse connection for the ingest. Each slice is one `INSERT … SELECT` that streams rows from Postgres
-  into the table in DuckDB's vectors: nothing of the day is held in Python or in memory as a whole, so
-  memory does not grow with the day.
+  warehouse connection for the ingest. Each slice (by default a table's whole day) is one `INSERT … SELECT`
+  that streams rows from Postgres into the table in DuckDB's vectors: nothing of the day is held in Python
+  or in memory as a whole, so memory does not grow with the day (replacing a day adds the DELETE's version
+  info, a few bytes per replaced row, until the commit).
 - Slices: a caller may read the day in `slices` equal time windows (progress per window); the default is
   one window per table. Memory does not depend on it (the rows stream), but each window is its own scan in
   Postgres, and on a table not stored in time order every window reads the whole table: at 10M rows,
