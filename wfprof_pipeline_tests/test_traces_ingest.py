@@ -32,6 +32,7 @@ def test_day_lands_with_sizes_not_payloads_and_scrubbed_errors(embedded_db: str,
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         result = ingest.ingest_day(conn, con, DAY)
         assert result.source == ingest.DayCounts(120, 480)
+        assert result.slices == 2  # one stream per table by default: each time window is a Postgres scan of its own
         assert result.written == result.source
         assert ingest.count_day(con, NEXT) == ingest.DayCounts(0, 0)  # only the asked day
 

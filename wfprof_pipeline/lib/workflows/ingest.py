@@ -1,11 +1,15 @@
-"""Workflow traces, one day at a time: KeeperHub Postgres → DuckDB's postgres extension → DuckDB, in slices.
+"""Workflow traces, one day at a time: KeeperHub Postgres → DuckDB's postgres extension → DuckDB, streamed.
 
 - Transport: DuckDB's own postgres extension (`postgres_query`: binary COPY, decoded in C++), attached to the
-  warehouse connection for the ingest. Each slice is one `INSERT … SELECT` that streams rows from Postgres
-  into the table in DuckDB's vectors: nothing of the day is held in Python or in memory as a whole, so
-  memory does not grow with the day.
-- Slices: the day is read in `slices` equal time windows; they bound the work per statement and report
-  progress. Postgres does only what the plain copy does (the select list), plus one grouped count.
+  warehouse connection for the ingest. Each slice (by default a table's whole day) is one `INSERT … SELECT`
+  that streams rows from Postgres into the table in DuckDB's vectors: nothing of the day is held in Python
+  or in memory as a whole, so memory does not grow with the day (replacing a day adds the DELETE's version
+  info, a few bytes per replaced row, until the commit).
+- Slices: a caller may read the day in `slices` equal time windows (progress per window); the default is
+  one window per table. Memory does not depend on it (the rows stream), but each window is its own scan in
+  Postgres, and on a table not stored in time order every window reads the whole table: at 10M rows,
+  24 windows took 70 s against 29 s for one. Postgres does only what the plain copy does (the select
+  list), plus one grouped count.
 - One REPEATABLE READ snapshot per day: the extension runs every query of a DuckDB transaction in one
   Postgres transaction, so the day's source counts, its error texts and every slice come from the same
   moment, even while the platform writes.
@@ -41,11 +45,13 @@ from wfprof_pipeline.lib.workflows.tables import EXECUTIONS, STEP_RUNS, TRACE_TA
 
 # Bound on error text fetched from Postgres; scrubbing runs on this, truncation to ERROR_MAX_CHARS after.
 _ERROR_FETCH_CHARS = 4 * ERROR_MAX_CHARS
-# Time windows per day: one INSERT statement each. DuckDB streams every one, so this bounds work, not memory.
-SLICES = 24
+# Time windows per table and day, one INSERT each. One: the rows stream whatever the window's size, and each
+# window is a scan of its own in Postgres (a whole-table scan where rows are not stored in time order).
+SLICES = 1
 # DuckDB's memory limit while a day is ingested (restored after): its buffer pool would otherwise keep the
-# blocks just written, so the process would grow with the day even though the rows stream.
-MEMORY_LIMIT = "96MB"
+# blocks just written, so the process would grow with the day even though the rows stream. 96 MB ran out of
+# memory re-ingesting a 10M-row day in one window (the DELETE's per-row version info shares the limit).
+MEMORY_LIMIT = "128MB"
 # The name the ingest's Postgres session shows in pg_stat_activity.
 APPLICATION_NAME = "wfprof-trace-ingest"
 _ALIAS = "_wfprof_keeperhub"
