@@ -265,3 +265,11 @@ def test_the_connection_lost_between_slices_leaves_the_previous_day_and_a_rerun_
                                [ingest._ALIAS]).fetchone()[0] == 0  # detached
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(130, 500)
+
+
+def test_replacing_a_huge_day_raises_the_memory_limit_by_its_rows() -> None:
+    # DuckDB keeps version info per deleted row until the commit: beyond what the fixed limit was measured to
+    # hold, each replaced row adds to the limit, so a re-ingest never runs out of memory.
+    assert ingest.ingest_memory_limit_mb(ingest.DayCounts(0, 0)) == ingest.MEMORY_LIMIT_MB
+    assert ingest.ingest_memory_limit_mb(ingest.DayCounts(1_000_000, 10_000_000)) == ingest.MEMORY_LIMIT_MB
+    assert ingest.ingest_memory_limit_mb(ingest.DayCounts(10_000_000, 100_000_000)) == ingest.MEMORY_LIMIT_MB + 756

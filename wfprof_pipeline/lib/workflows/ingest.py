@@ -49,9 +49,14 @@ _ERROR_FETCH_CHARS = 4 * ERROR_MAX_CHARS
 # window is a scan of its own in Postgres (a whole-table scan where rows are not stored in time order).
 SLICES = 1
 # DuckDB's memory limit while a day is ingested (restored after): its buffer pool would otherwise keep the
-# blocks just written, so the process would grow with the day even though the rows stream. 96 MB ran out of
-# memory re-ingesting a 10M-row day in one window (the DELETE's per-row version info shares the limit).
-MEMORY_LIMIT = "128MB"
+# blocks just written, so the process would grow with the day even though the rows stream.
+MEMORY_LIMIT_MB = 128
+# Replacing a day: DuckDB's DELETE keeps version info per deleted row (≈5 bytes, measured) in memory until the
+# commit, inside the limit (96 MB ran out re-ingesting an 11M-row day; 128 MB held it, peak RSS 273 MB).
+# Beyond the rows measured to fit, the limit grows by REPLACED_ROW_BYTES per replaced row, so a re-ingest of
+# any size fits; a first ingest stays at the fixed bound.
+REPLACED_ROWS_IN_LIMIT = 11_000_000
+REPLACED_ROW_BYTES = 8
 # The name the ingest's Postgres session shows in pg_stat_activity.
 APPLICATION_NAME = "wfprof-trace-ingest"
 _ALIAS = "_wfprof_keeperhub"
@@ -326,7 +331,8 @@ def ingest_day(
     began = time.perf_counter()
     attached = False
     memory_limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    replaced = count_day(con, day)
+    con.execute(f"set memory_limit = '{ingest_memory_limit_mb(replaced)}MB'")
     source_counts: list[int] = []
     invalid: list[int] = []
     parts = 0
@@ -363,6 +369,12 @@ def ingest_day(
             con.execute(f"set memory_limit = '{memory_limit}'")
     seconds = time.perf_counter() - began
     return DayIngest(day, DayCounts(*source_counts), count_day(con, day), seconds, parts, DayCounts(*invalid))
+
+
+def ingest_memory_limit_mb(replaced: DayCounts) -> int:
+    """DuckDB's memory limit for ingesting a day that holds `replaced` rows already (MEMORY_LIMIT_MB if none)."""
+    beyond = max(0, replaced.executions + replaced.step_runs - REPLACED_ROWS_IN_LIMIT)
+    return MEMORY_LIMIT_MB + -(-beyond * REPLACED_ROW_BYTES // (1 << 20))
 
 
 def _raise_clear(exc: BaseException, day: date) -> None:
