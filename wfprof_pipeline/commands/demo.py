@@ -22,7 +22,8 @@ def handle(args: argparse.Namespace) -> int:
     from wfprof_pipeline.lib.workflows import demo
 
     settings = Settings.from_env()
-    url, embedded = keeperhub.database_url(settings)
+    url = keeperhub.database_url(settings)
+    embedded = keeperhub.is_embedded_demo(url, settings)
     registry = load_for_root(settings.steps_root)
     directory = Path(args.dir) if args.dir else demo.DEFAULT_DIR
     from wfprof_pipeline.lib.progress import Progress

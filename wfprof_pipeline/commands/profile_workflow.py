@@ -73,7 +73,8 @@ def handle(args: argparse.Namespace) -> int:
             raise CliError("workflow input must be a JSON object")
 
     settings = Settings.from_env()
-    url, embedded = keeperhub.database_url(settings)
+    url = keeperhub.database_url(settings)
+    embedded = keeperhub.is_embedded_demo(url, settings)
     registry = load_for_root(settings.steps_root)
     executor = args.executor or platform.default_executor(registry)
     with keeperhub.KeeperHub(url) as kh:

@@ -90,7 +90,7 @@ class KeeperHubDatabase(_EnvResource):
         pinned = self._pinned("url")
         if pinned:
             return pinned
-        return keeperhub.database_url()[0]
+        return keeperhub.database_url()
 
     def client(self) -> KeeperHub:
         """The KeeperHub client on that database (one connection, opened on first use; close it or use `with`)."""

@@ -24,13 +24,13 @@ from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.errors import UnknownWorkflow, WorkflowRunError
 
 
-def database_url(settings: Settings | None = None) -> tuple[str, bool]:
-    """Which KeeperHub database to use, and whether it is wfprof's own demo database: `DATABASE_URL`, else the
-    embedded server's demo database (started here). The one place this is decided."""
+def database_url(settings: Settings | None = None) -> str:
+    """Which KeeperHub database to use: `DATABASE_URL`, else the embedded server's demo database (started
+    here). The one place this is decided; `is_embedded_demo` tells the two apart."""
     settings = settings or Settings.from_env()
     if settings.database_url:
-        return settings.database_url, is_embedded_demo(settings.database_url, settings)
-    return postgres.start_embedded(settings.home).url(postgres.DEMO_DATABASE), True
+        return settings.database_url
+    return postgres.start_embedded(settings.home).url(postgres.DEMO_DATABASE)
 
 
 def is_embedded_demo(url: str | None, settings: Settings | None = None) -> bool:
