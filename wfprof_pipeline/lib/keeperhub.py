@@ -24,13 +24,14 @@ from wfprof_pipeline.lib.workflows import schema
 from wfprof_pipeline.lib.workflows.errors import UnknownWorkflow, WorkflowRunError
 
 
-def database_url(settings: Settings | None = None) -> str:
-    """Which KeeperHub database to use: `DATABASE_URL`, else the embedded server's demo database (started
-    here). The one place this is decided; `is_embedded_demo` tells the two apart."""
+def database_url(settings: Settings | None = None, embedded: postgres.EmbeddedPostgres | None = None) -> str:
+    """Which KeeperHub database to use: `DATABASE_URL`, else the embedded server's demo database (`embedded`
+    if the caller has started it, else started here). The one place this is decided; `is_embedded_demo`
+    tells the two apart."""
     settings = settings or Settings.from_env()
     if settings.database_url:
         return settings.database_url
-    return postgres.start_embedded(settings.home).url(postgres.DEMO_DATABASE)
+    return (embedded or postgres.start_embedded(settings.home)).url(postgres.DEMO_DATABASE)
 
 
 def is_embedded_demo(url: str | None, settings: Settings | None = None) -> bool:

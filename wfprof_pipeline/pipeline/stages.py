@@ -123,7 +123,6 @@ def price_usage(definitions: dg.Definitions, instance: dg.DagsterInstance, log: 
     trace days the roll-ups are empty and the report says so)."""
     days = sorted(instance.get_materialized_partitions(dg.AssetKey("workflow_step_runs")))
     runs: list[tuple[str, dict[str, str] | None]] = []
-    first = None
     if days:
         try:
             window = load_policy().usage.scenario_window_days
@@ -144,6 +143,6 @@ def price_usage(definitions: dg.Definitions, instance: dg.DagsterInstance, log: 
         out.append((job_name, result.success))
         if not result.success:
             break
-    if first is not None:
+    if days:
         log(f"usage: priced {first} … {days[-1]}: {'done' if all(ok for _, ok in out) else 'FAILED'}")
     return out

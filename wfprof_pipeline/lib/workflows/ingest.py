@@ -327,11 +327,10 @@ def ingest_day(
     duckdb_extensions.load(con, "postgres_scanner")
     sql_ascii = conn.info.parameter_status("server_encoding") == "SQL_ASCII"
     start, end = day_bounds(day)
-    ensure_tables(con)
     began = time.perf_counter()
     attached = False
     memory_limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
-    replaced = count_day(con, day)
+    replaced = count_day(con, day)  # creates the tables if they are not there yet
     con.execute(f"set memory_limit = '{ingest_memory_limit_mb(replaced)}MB'")
     source_counts: list[int] = []
     invalid: list[int] = []
