@@ -65,7 +65,8 @@ def child_ingest(url: str, path: str, slices: int) -> None:
         digest = con.execute(DIGEST_SQL).fetchone()
     checked = result.written == result.source
     print(json.dumps({"seconds": seconds, "rows": result.written.step_runs + result.written.executions,
-                      "checked": checked, "peak_rss_mb": peak, "digest": [digest[0], str(digest[1])]}))
+                      "checked": checked, "peak_rss_mb": peak, "digest": [digest[0], str(digest[1])],
+                      "file_mb": Path(path).stat().st_size / 2**20}))
 
 
 def child_extension(url: str, path: str) -> None:
@@ -88,7 +89,8 @@ def child_extension(url: str, path: str) -> None:
             con.execute(f"create table {table} as select * from {ingest._query(sql + bounds)}")
             rows += con.execute(f"select count(*) from {table}").fetchone()[0]
         seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mb": _peak_rss_mb()}))
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mb": _peak_rss_mb(),
+                      "file_mb": Path(path).stat().st_size / 2**20}))
 
 
 def row_by_row(url: str, path: str, sample: int) -> float:
@@ -180,8 +182,9 @@ def main() -> int:
             digests.add(tuple(run["digest"]))
             ext = _child("extension", url, str(work / f"ext-{i}.duckdb"))
             base.append(ext)
-            print(f"  run {i + 1}: wfprof {run['seconds']:.2f} s ({run['peak_rss_mb']:.0f} MB), "
-                  f"extension {ext['seconds']:.2f} s ({ext['peak_rss_mb']:.0f} MB)", flush=True)
+            print(f"  run {i + 1}: wfprof {run['seconds']:.2f} s ({run['peak_rss_mb']:.0f} MB RSS, "
+                  f"{run['file_mb']:.0f} MB file), extension {ext['seconds']:.2f} s ({ext['peak_rss_mb']:.0f} MB RSS, "
+                  f"{ext['file_mb']:.0f} MB file)", flush=True)
         # Re-ingest into the same file, then in several time windows: the day must come out identical.
         extra = [] if args.no_identity else [_child("ingest", url, str(work / "ours-0.duckdb"), str(ingest.SLICES)),
                                              _child("ingest", url, str(work / "windows.duckdb"), str(WINDOWS))]
