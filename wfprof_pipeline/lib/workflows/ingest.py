@@ -369,11 +369,10 @@ def ingest_day(
         _raise_clear(exc, day)
         raise
     finally:
-        with contextlib.suppress(duckdb.Error):
-            if attached:
-                con.execute(f"detach {_ALIAS}")
-            con.execute(f"set memory_limit = '{memory_limit}'")
-            con.execute(f"set threads = {int(threads)}")
+        undo = [f"detach {_ALIAS}"] if attached else []
+        for statement in (*undo, f"set memory_limit = '{memory_limit}'", f"set threads = {int(threads)}"):
+            with contextlib.suppress(duckdb.Error):  # each on its own: one failing must not keep the others
+                con.execute(statement)
     seconds = time.perf_counter() - began
     return DayIngest(day, DayCounts(*source_counts), count_day(con, day), seconds, parts, DayCounts(*invalid))
 
