@@ -20,18 +20,11 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from wfprof_pipeline.lib.errors import WfprofError
-from wfprof_pipeline.lib.pg_urls import libpq_url
+from wfprof_pipeline.lib.pg_urls import libpq_url, socket_dir
 
 
 class ForwardError(WfprofError, RuntimeError):
     """The database forwarder could not be set up."""
-
-
-def socket_dir(url: str) -> str | None:
-    """The URL's unix-socket directory, or None for a TCP URL."""
-    parts = urlsplit(libpq_url(url))
-    host = parts.hostname or dict(parse_qsl(parts.query)).get("host", "")
-    return host if host.startswith("/") else None
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 
 def with_scheme(url: str, scheme: str) -> str:
@@ -19,6 +19,13 @@ def libpq_url(url: str) -> str:
     """The URL as libpq, psycopg 3 and node-postgres understand it (no SQLAlchemy driver suffix)."""
     scheme = urlsplit(url).scheme
     return with_scheme(url, "postgresql") if scheme.startswith("postgresql+") else url
+
+
+def socket_dir(url: str) -> str | None:
+    """The URL's unix-socket directory, or None for a TCP URL."""
+    parts = urlsplit(libpq_url(url))
+    host = parts.hostname or dict(parse_qsl(parts.query)).get("host", "")
+    return host if host.startswith("/") else None
 
 
 def describe(url: str) -> str:

@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 
+from wfprof_pipeline.lib.pg_urls import socket_dir
 from wfprof_pipeline.lib.processes import ProcessStamp, is_gone
 from wfprof_pipeline.lib.settings import Settings
 
@@ -38,10 +38,7 @@ def run_tags() -> dict[str, str]:
 
 
 def _instance_is_local() -> bool:
-    url = Settings.from_env().dagster_pg_url or ""
-    parts = urlsplit(url)
-    host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
-    return host.startswith("/")
+    return socket_dir(Settings.from_env().dagster_pg_url or "") is not None
 
 
 def _owner_gone(instance: dg.DagsterInstance, run: dg.DagsterRun, local_instance: bool) -> bool:
