@@ -85,6 +85,10 @@ def _reference(tmp_path: Path, source: str) -> dict[str, tuple[int, int, str]]:
 
 
 def _run_lanes(env: dict[str, str], lanes: list[list[date]]) -> list[str]:
+    # The instance's tables first, as the webserver or daemon creates them in a deployment: dagster-postgres
+    # creates them without a lock, so four workers opening a fresh instance at once raced on CREATE TABLE.
+    subprocess.run([sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().get_runs(limit=1)"],
+                   env=env, cwd=PROJECT_ROOT, check=True, timeout=120)
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, *(d.isoformat() for d in lane)], env=env,
                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for lane in lanes]
