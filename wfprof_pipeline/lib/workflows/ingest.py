@@ -386,7 +386,7 @@ def _with_probe_order(disabled: str) -> str:
     """`disabled_optimizers` with DuckDB's build/probe swap off as well. The extension estimates every
     `postgres_query` at one row, so DuckDB would build its hash table on the day's stream and probe it with
     the small error-text map: the whole day hashed (and spilled past the memory limit) before the first row
-    is written. At 10M rows that took 33 s of the slice's wall time against 20 s with the stream as the probe."""
+    is written. Measured on a 10M-row slice: 33–36 s that way, 29.6 s with the stream as the probe."""
     names = [name.strip() for name in disabled.split(",") if name.strip()]
     return ", ".join([*names, _PROBE_SWAP] if _PROBE_SWAP not in names else names)
 
