@@ -281,6 +281,26 @@ def test_the_connection_lost_between_slices_leaves_the_previous_day_and_a_rerun_
         assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(130, 500)
 
 
+def test_rows_committed_while_a_day_streams_are_left_out_of_every_slice_and_count(embedded_db: str, warehouse_path):
+    # The platform keeps writing while a day is copied: every slice and count reads the moment the day began.
+    _fill(embedded_db)
+    with postgres.connect(embedded_db, autocommit=True) as admin:
+        seen: list[ingest.Slice] = []
+
+        def platform_writes_after_the_first_slice(part: ingest.Slice) -> None:
+            seen.append(part)
+            if len(seen) == 1:  # after the first slice: the other five, and the step runs' count, are read later
+                synthetic.generate(admin, executions=7, steps_per_execution=3, day=DAY, prefix="during")
+
+        with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+            result = ingest.ingest_day(conn, con, DAY, slices=3, on_slice=platform_writes_after_the_first_slice)
+            assert result.source == result.written == ingest.DayCounts(120, 480)
+            assert con.execute("select count(*) from workflow_step_runs where execution_id like 'during%'"
+                               ).fetchone()[0] == 0
+        with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
+            assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(127, 501)  # the next run has them
+
+
 def test_the_probe_order_keeps_optimizers_the_user_disabled() -> None:
     assert ingest._with_probe_order("") == "build_side_probe_side"
     assert ingest._with_probe_order("filter_pushdown") == "filter_pushdown, build_side_probe_side"
