@@ -31,18 +31,13 @@ def test_day_lands_with_sizes_not_payloads_and_scrubbed_errors(embedded_db: str,
     _fill(embedded_db)
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         def settings() -> tuple:
-            return con.execute("select current_setting('threads'), current_setting('memory_limit'), "
-                               "current_setting('disabled_optimizers')").fetchone()
+            return con.execute("select current_setting('threads'), current_setting('memory_limit')").fetchone()
 
         before, during = settings(), []
         result = ingest.ingest_day(conn, con, DAY, on_slice=lambda _: during.append(settings()))
-        # One DuckDB thread, a small memory limit and the stream kept as the join's probe side while the day
-        # streams, all undone after.
-        assert [threads for threads, _, _ in during] == [1, 1]
-        assert all(limit != before[1] for _, limit, _ in during)
-        assert all("build_side_probe_side" in disabled.split(", ") for _, _, disabled in during)
-        after = settings()
-        assert (after[0], after[2]) == (before[0], before[2])  # (a limit given in GiB may come back rounded)
+        # One DuckDB thread and a small memory limit while the day streams, both undone after.
+        assert [threads for threads, _ in during] == [1, 1]
+        assert all(limit != before[1] for _, limit in during) and settings()[0] == before[0]
         assert result.source == ingest.DayCounts(120, 480)
         assert result.slices == 2  # one stream per table by default: each time window is a Postgres scan of its own
         assert result.written == result.source
@@ -254,8 +249,7 @@ def test_the_connection_lost_between_slices_leaves_the_previous_day_and_a_rerun_
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
         ingest.ingest_day(conn, con, DAY)
         previous = _digest(con)
-        settings = con.execute("select current_setting('memory_limit'), current_setting('threads'), "
-                               "current_setting('disabled_optimizers')").fetchone()
+        settings = con.execute("select current_setting('memory_limit'), current_setting('threads')").fetchone()
     with postgres.connect(embedded_db, autocommit=True) as admin:
         synthetic.generate(admin, executions=10, steps_per_execution=2, day=DAY, prefix="late")
         copied: list[ingest.Slice] = []
@@ -273,8 +267,8 @@ def test_the_connection_lost_between_slices_leaves_the_previous_day_and_a_rerun_
                 ingest.ingest_day(conn, con, DAY, slices=6, on_slice=kill_after_two_step_run_slices)
             assert len(copied) == 6 + 2  # all executions and two slices of step runs were in, uncommitted
             assert _digest(con) == previous
-            assert con.execute("select current_setting('memory_limit'), current_setting('threads'), "
-                               "current_setting('disabled_optimizers')").fetchone() == settings  # undone
+            assert con.execute("select current_setting('memory_limit'), current_setting('threads')"
+                               ).fetchone() == settings  # the ingest's settings are undone
             assert con.execute("select count(*) from duckdb_databases() where database_name = ?",
                                [ingest._ALIAS]).fetchone()[0] == 0  # detached
     with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
@@ -299,12 +293,6 @@ def test_rows_committed_while_a_day_streams_are_left_out_of_every_slice_and_coun
                                ).fetchone()[0] == 0
         with postgres.connect(embedded_db) as conn, duckdb.connect(str(warehouse_path)) as con:
             assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(127, 501)  # the next run has them
-
-
-def test_the_probe_order_keeps_optimizers_the_user_disabled() -> None:
-    assert ingest._with_probe_order("") == "build_side_probe_side"
-    assert ingest._with_probe_order("filter_pushdown") == "filter_pushdown, build_side_probe_side"
-    assert ingest._with_probe_order("build_side_probe_side, top_n") == "build_side_probe_side, top_n"
 
 
 def test_replacing_a_huge_day_raises_the_memory_limit_by_its_rows() -> None:

@@ -66,7 +66,6 @@ INGEST_THREADS = 1
 APPLICATION_NAME = "wfprof-trace-ingest"
 _ALIAS = "_wfprof_keeperhub"
 _ERRORS = "_wfprof_error_texts"
-_PROBE_SWAP = "build_side_probe_side"
 
 _PROFILED = f"'{schema.PROFILED_EXECUTION_PREFIX}%'"
 
@@ -335,13 +334,11 @@ def ingest_day(
     start, end = day_bounds(day)
     began = time.perf_counter()
     attached = False
-    memory_limit, threads, disabled = con.execute(
-        "select current_setting('memory_limit'), current_setting('threads'), current_setting('disabled_optimizers')"
-    ).fetchone()
+    memory_limit, threads = con.execute(
+        "select current_setting('memory_limit'), current_setting('threads')").fetchone()
     replaced = count_day(con, day)  # creates the tables if they are not there yet
     con.execute(f"set memory_limit = '{ingest_memory_limit_mb(replaced)}MB'")
     con.execute(f"set threads = {INGEST_THREADS}")
-    con.execute(f"set disabled_optimizers = {_literal(_with_probe_order(disabled))}")
     source_counts: list[int] = []
     invalid: list[int] = []
     parts = 0
@@ -373,22 +370,11 @@ def ingest_day(
         raise
     finally:
         undo = [f"detach {_ALIAS}"] if attached else []
-        restore = (f"set memory_limit = '{memory_limit}'", f"set threads = {int(threads)}",
-                   f"set disabled_optimizers = {_literal(disabled)}")
-        for statement in (*undo, *restore):
+        for statement in (*undo, f"set memory_limit = '{memory_limit}'", f"set threads = {int(threads)}"):
             with contextlib.suppress(duckdb.Error):  # each on its own: one failing must not keep the others
                 con.execute(statement)
     seconds = time.perf_counter() - began
     return DayIngest(day, DayCounts(*source_counts), count_day(con, day), seconds, parts, DayCounts(*invalid))
-
-
-def _with_probe_order(disabled: str) -> str:
-    """`disabled_optimizers` with DuckDB's build/probe swap off as well. The extension estimates every
-    `postgres_query` at one row, so DuckDB would build its hash table on the day's stream and probe it with
-    the small error-text map: the whole day hashed (and spilled past the memory limit) before the first row
-    is written. Measured on a 10M-row slice: 33–36 s that way, 29.6 s with the stream as the probe."""
-    names = [name.strip() for name in disabled.split(",") if name.strip()]
-    return ", ".join([*names, _PROBE_SWAP] if _PROBE_SWAP not in names else names)
 
 
 def ingest_memory_limit_mb(replaced: DayCounts) -> int:
