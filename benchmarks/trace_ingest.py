@@ -1,7 +1,7 @@
 """Trace ingest benchmark: one day of KeeperHub traces (default 10,000,000 log rows, 1,000,000 executions).
 
     .venv/bin/python benchmarks/trace_ingest.py [--executions 1000000] [--steps 10] [--repeat 3]
-        [--sample 20000] [--url postgresql://user@host/postgres | --existing postgresql://…/db]
+        [--sample 2000] [--url postgresql://user@host/postgres | --existing postgresql://…/db]
 
 Generates the day inside Postgres (two `INSERT … SELECT generate_series`) in a database of its own — on a
 private embedded server, or on the server of `--url`, where the database is dropped after — then measures
@@ -133,7 +133,7 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=1_000_000)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sample", type=int, default=20_000)
+    parser.add_argument("--sample", type=int, default=2_000)  # ~300 rows/s: 20,000 took a minute of each run
     parser.add_argument("--url", help="admin URL of a server to generate in (a new database, dropped after)")
     parser.add_argument("--existing", help="URL of a database that already holds the day (nothing generated)")
     parser.add_argument("--keep", action="store_true", help="keep the generated database (prints its URL)")
