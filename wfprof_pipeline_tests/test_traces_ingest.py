@@ -301,3 +301,27 @@ def test_replacing_a_huge_day_raises_the_memory_limit_by_its_rows() -> None:
     assert ingest.ingest_memory_limit_mb(ingest.DayCounts(0, 0)) == ingest.MEMORY_LIMIT_MB
     assert ingest.ingest_memory_limit_mb(ingest.DayCounts(1_000_000, 10_000_000)) == ingest.MEMORY_LIMIT_MB
     assert ingest.ingest_memory_limit_mb(ingest.DayCounts(10_000_000, 100_000_000)) == ingest.MEMORY_LIMIT_MB + 756
+
+
+def test_a_socket_server_streams_through_the_buffering_relay_and_a_tcp_one_directly(
+    embedded_db: str, system_db: str, tmp_path, monkeypatch
+):
+    relayed: list[tuple[str, int, int]] = []
+    real = ingest.pg_forward.buffered_socket
+
+    def spy(server_dir: str, port: int, buffer_bytes: int):
+        relayed.append((server_dir, port, buffer_bytes))
+        return real(server_dir, port, buffer_bytes)
+
+    monkeypatch.setattr(ingest.pg_forward, "buffered_socket", spy)
+    digests = []
+    for url in (embedded_db, system_db):
+        _fill(url)
+        with postgres.connect(url) as conn, duckdb.connect(str(tmp_path / f"{len(digests)}.duckdb")) as con:
+            assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(120, 480)
+            digests.append([_table(con, t.name) for t in (EXECUTIONS, STEP_RUNS)])
+        if not relayed:
+            pytest.fail("the embedded server's socket was read directly")
+    with postgres.connect(embedded_db) as conn:
+        assert relayed == [(conn.info.host, conn.info.port, ingest.RELAY_BUFFER_MB << 20)]  # TCP: none added
+    assert digests[0] == digests[1]

@@ -1,15 +1,21 @@
-"""The database, and only the database, for a Node process in its own network namespace.
+"""Relays of PostgreSQL connections through a unix socket of wfprof's own.
 
-A unix socket is a filesystem object, so it is reachable across network namespaces. A forwarder outside the
-namespace listens on `.s.PGSQL.<port>` in a private temporary directory and relays each connection to the
-real server; the inner URL names that directory (`?host=<dir>`). Bytes are relayed as they are (TLS and auth
-stay end to end). A socket-directory URL (the embedded Postgres) is forwarded too: its directory belongs to
-the server's user, which is not mapped in the namespace's user namespace, so it cannot be opened from inside.
+- Into a network namespace: the database, and only the database, for a Node process in its own network
+  namespace. A unix socket is a filesystem object, so it is reachable across network namespaces. A forwarder
+  outside the namespace listens on `.s.PGSQL.<port>` in a private temporary directory and relays each
+  connection to the real server; the inner URL names that directory (`?host=<dir>`). A socket-directory URL
+  (the embedded Postgres) is forwarded too: its directory belongs to the server's user, which is not mapped
+  in the namespace's user namespace, so it cannot be opened from inside.
+- Buffered, for the trace ingest: the server's replies are read as fast as the server sends them into a
+  bounded buffer in this process, so the server keeps streaming while the client is busy elsewhere.
+
+Bytes are relayed as they are (TLS and auth stay end to end).
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import shutil
 import socket
@@ -51,7 +57,7 @@ def _connect(target: str | tuple[str, int]) -> socket.socket:
     return socket.create_connection(target, timeout=10)
 
 
-def _serve(listener: socket.socket, target: str | tuple[str, int], stop: threading.Event) -> None:
+def _serve(listener: socket.socket, target: str | tuple[str, int], stop: threading.Event, buffer_bytes: int) -> None:
     while not stop.is_set():
         try:
             inner, _ = listener.accept()
@@ -66,16 +72,126 @@ def _serve(listener: socket.socket, target: str | tuple[str, int], stop: threadi
         except OSError:
             inner.close()  # the client sees the connection close, as it would have outside
             continue
-        threading.Thread(target=_relay, args=(inner, outer), daemon=True, name="wfprof-pg-forward").start()
+        threading.Thread(target=_relay, args=(inner, outer, buffer_bytes), daemon=True,
+                         name="wfprof-pg-forward").start()
 
 
-def _relay(inner: socket.socket, outer: socket.socket) -> None:
-    back = threading.Thread(target=_pump, args=(outer, inner), daemon=True)
+def _relay(inner: socket.socket, outer: socket.socket, buffer_bytes: int) -> None:
+    if buffer_bytes:
+        back = threading.Thread(target=_Ring(buffer_bytes).relay, args=(outer, inner), daemon=True,
+                                name="wfprof-pg-forward")
+    else:
+        back = threading.Thread(target=_pump, args=(outer, inner), daemon=True, name="wfprof-pg-forward")
     back.start()
     _pump(inner, outer)
     back.join()
     inner.close()
     outer.close()
+
+
+class _Ring:
+    """A bounded buffer between a fast sender and a client that stops reading for a while.
+
+    One thread receives into it as soon as the sender sends, another sends from it as fast as the client
+    reads. Anonymous mmap: pages are touched only once bytes reach them, so a connection that carries little
+    costs little memory.
+    """
+
+    _CHUNK = 1 << 20  # bytes per recv/send at most
+
+    def __init__(self, size: int) -> None:
+        self._map = mmap.mmap(-1, size)
+        self._view = memoryview(self._map)
+        self._size = size
+        self._start = 0  # first byte not yet sent on
+        self._used = 0
+        self._received_all = False  # the sender closed (or failed)
+        self._sent_all = False  # the client is gone: nothing more can be delivered
+        self._changed = threading.Condition()
+
+    def relay(self, src: socket.socket, dst: socket.socket) -> None:
+        receiver = threading.Thread(target=self._receive, args=(src,), daemon=True, name="wfprof-pg-forward")
+        receiver.start()
+        try:
+            self._send(dst)
+        finally:
+            with self._changed:
+                self._sent_all = True
+                self._changed.notify_all()
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):
+                src.shutdown(socket.SHUT_RD)  # wakes a receiver blocked in recv
+            receiver.join()
+            with contextlib.suppress(BufferError):  # a slice still referenced: the collector frees the map
+                self._view.release()
+                self._map.close()
+
+    def _receive(self, src: socket.socket) -> None:
+        try:
+            while True:
+                with self._changed:
+                    while self._used == self._size and not self._sent_all:
+                        self._changed.wait()
+                    if self._sent_all:
+                        return
+                    end = (self._start + self._used) % self._size
+                    room = min(self._size - self._used, self._size - end, self._CHUNK)
+                # Only this thread writes past `end`, and the sender never reads there: no lock while blocked.
+                received = src.recv_into(self._view[end:end + room])
+                with self._changed:
+                    if not received:
+                        return
+                    self._used += received
+                    self._changed.notify_all()
+        except OSError:
+            return
+        finally:
+            with self._changed:
+                self._received_all = True
+                self._changed.notify_all()
+
+    def _send(self, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                with self._changed:
+                    while not self._used and not self._received_all:
+                        self._changed.wait()
+                    if not self._used:
+                        return
+                    start, size = self._start, min(self._used, self._size - self._start, self._CHUNK)
+                sent = dst.send(self._view[start:start + size])
+                with self._changed:
+                    self._start = (self._start + sent) % self._size
+                    self._used -= sent
+                    self._changed.notify_all()
+
+
+@contextlib.contextmanager
+def _listening(target: str | tuple[str, int], port: int, buffer_bytes: int = 0) -> Iterator[str]:
+    """A private directory holding `.s.PGSQL.<port>`, each connection to it relayed to `target`."""
+    directory = tempfile.mkdtemp(prefix="wfprof-pg-")  # 0700: only this user (and its namespaces)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stop = threading.Event()
+    try:
+        listener.bind(os.path.join(directory, f".s.PGSQL.{port}"))
+        listener.listen(16)
+        listener.settimeout(0.2)
+        threading.Thread(target=_serve, args=(listener, target, stop, buffer_bytes), daemon=True,
+                         name="wfprof-pg-accept").start()
+        yield directory
+    finally:
+        stop.set()
+        listener.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def buffered_socket(server_dir: str, port: int, buffer_bytes: int) -> Iterator[str]:
+    """A socket directory whose connections reach the server listening in `server_dir`, each with up to
+    `buffer_bytes` of the server's replies buffered here. Yields the directory (libpq's `host`)."""
+    with _listening(os.path.join(server_dir, f".s.PGSQL.{port}"), port, buffer_bytes) as directory:
+        yield directory
 
 
 def _inner_url(url: str, directory: str, port: int) -> str:
@@ -101,20 +217,8 @@ def database_for_namespace(url: str) -> Iterator[str]:
         os.path.join(outer_dir, f".s.PGSQL.{port}") if outer_dir
         else (parts.hostname or query.get("hostaddr") or "localhost", port)
     )
-    directory = tempfile.mkdtemp(prefix="wfprof-pg-")  # 0700: only this user (and its namespaces)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    stop = threading.Event()
-    try:
-        listener.bind(os.path.join(directory, f".s.PGSQL.{port}"))
-        listener.listen(16)
-        listener.settimeout(0.2)
-        threading.Thread(target=_serve, args=(listener, target, stop), daemon=True,
-                         name="wfprof-pg-accept").start()
+    with _listening(target, port) as directory:
         yield _inner_url(url, directory, port)
-    finally:
-        stop.set()
-        listener.close()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def database_endpoint(database_url: str) -> dict[str, Any]:
