@@ -6,10 +6,12 @@
 Generates the day inside Postgres (two `INSERT … SELECT generate_series`) in a database of its own — on a
 private embedded server, or on the server of `--url`, where the database is dropped after — then measures
 in the same run, each repetition in a fresh child process into a fresh DuckDB file, interleaved:
-- wfprof's ingest (`ingest_day`: the postgres extension streaming slices, scrubbing, the exact replace of
-  the day, the row-count check);
+- wfprof's ingest (`ingest_day`: the postgres extension streaming slices — through wfprof's buffering relay
+  when the server is a unix socket, as the embedded one is — scrubbing, the exact replace of the day, the
+  row-count check);
 - the required baseline: DuckDB's own postgres extension, `CREATE TABLE AS SELECT * FROM postgres_query(…)`
-  over the same SQL, without scrubbing, conversion or checks;
+  over the same SQL, without scrubbing, conversion or checks, connected to the server as a user would
+  (directly, no relay);
 - a row-by-row fetch-and-insert baseline (one DuckDB INSERT per row) on a sample;
 - that re-ingesting the day, and ingesting it in 4 time windows per table, leave identical tables (content
   hash).
