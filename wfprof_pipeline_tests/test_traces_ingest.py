@@ -320,8 +320,6 @@ def test_a_socket_server_streams_through_the_buffering_relay_and_a_tcp_one_direc
         with postgres.connect(url) as conn, duckdb.connect(str(tmp_path / f"{len(digests)}.duckdb")) as con:
             assert ingest.ingest_day(conn, con, DAY).written == ingest.DayCounts(120, 480)
             digests.append([_table(con, t.name) for t in (EXECUTIONS, STEP_RUNS)])
-        if not relayed:
-            pytest.fail("the embedded server's socket was read directly")
     with postgres.connect(embedded_db) as conn:
         assert relayed == [(conn.info.host, conn.info.port, ingest.RELAY_BUFFER_MB << 20)]  # TCP: none added
     assert digests[0] == digests[1]

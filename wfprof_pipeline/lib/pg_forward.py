@@ -77,11 +77,8 @@ def _serve(listener: socket.socket, target: str | tuple[str, int], stop: threadi
 
 
 def _relay(inner: socket.socket, outer: socket.socket, buffer_bytes: int) -> None:
-    if buffer_bytes:
-        back = threading.Thread(target=_Ring(buffer_bytes).relay, args=(outer, inner), daemon=True,
-                                name="wfprof-pg-forward")
-    else:
-        back = threading.Thread(target=_pump, args=(outer, inner), daemon=True, name="wfprof-pg-forward")
+    replies = _Ring(buffer_bytes).relay if buffer_bytes else _pump
+    back = threading.Thread(target=replies, args=(outer, inner), daemon=True, name="wfprof-pg-forward")
     back.start()
     _pump(inner, outer)
     back.join()
